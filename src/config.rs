@@ -1,0 +1,556 @@
+//! Configuration: the TOML model, validation with precise locations, and secrets.
+//!
+//! Loading never stops at the first problem: every error is collected with the file,
+//! line and column it belongs to, so `raumwart check` shows them all at once.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// Name of the component secret inside `$CREDENTIALS_DIRECTORY` when `secret_file` is unset.
+pub const SECRET_CREDENTIAL: &str = "component-secret";
+
+/// A string that must never reach a log or a debug print.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub xmpp: Xmpp,
+    pub policy: Policy,
+    pub http: Http,
+    pub schools: Vec<School>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Xmpp {
+    pub server: String,
+    pub component: String,
+    pub secret: Secret,
+    pub muc: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unmanaged {
+    Allow,
+    Deny,
+}
+
+impl Unmanaged {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unmanaged::Allow => "allow",
+            Unmanaged::Deny => "deny",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// Bare JIDs (`focus@auth.example`) or domains (`auth.example`) that are never people.
+    pub service_jids: Vec<String>,
+    pub unmanaged_rooms: Unmanaged,
+    pub grace_period: Duration,
+    /// Shown to the occupants removed when a session is ended for them.
+    pub end_message: String,
+}
+
+pub const DEFAULT_END_MESSAGE: &str =
+    "Die Stunde ist beendet: die Lehrkraft hat den Raum verlassen.";
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            service_jids: vec![],
+            unmanaged_rooms: Unmanaged::Allow,
+            grace_period: Duration::from_secs(60),
+            end_message: DEFAULT_END_MESSAGE.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Http {
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone)]
+pub struct School {
+    pub id: String,
+    pub name: Option<String>,
+    pub rooms: Vec<Room>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Room {
+    pub name: String,
+    pub password: Secret,
+}
+
+/// One problem in a config file, located.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}: cannot read: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid { problems: Vec<Problem> },
+}
+
+// --- the file as written -------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    xmpp: RawXmpp,
+    #[serde(default)]
+    policy: RawPolicy,
+    #[serde(default)]
+    http: RawHttp,
+    #[serde(default, rename = "school")]
+    schools: Vec<Spanned<RawSchool>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawXmpp {
+    server: Spanned<String>,
+    component: Spanned<String>,
+    secret_file: Option<Spanned<String>>,
+    muc: Spanned<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    #[serde(default)]
+    service_jids: Vec<Spanned<String>>,
+    unmanaged_rooms: Option<Unmanaged>,
+    grace_period: Option<Spanned<String>>,
+    end_message: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    listen: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchool {
+    id: Spanned<String>,
+    name: Option<String>,
+    password_file: Option<Spanned<String>>,
+    #[serde(default)]
+    rooms: Vec<Spanned<RawRoom>>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a room name, or a table { name = \"...\", password_file = \"...\" }"
+)]
+enum RawRoom {
+    Name(String),
+    Table(RoomTable),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoomTable {
+    name: String,
+    password_file: Option<Spanned<String>>,
+}
+
+// --- loading -------------------------------------------------------------------------
+
+/// Reads and validates a config file. Relative paths resolve against its folder.
+pub fn load(path: &Path) -> Result<Config, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+    parse(path, &text, credentials.as_deref())
+}
+
+/// Validates config text that was read from `path`.
+pub fn parse(path: &Path, text: &str, credentials: Option<&Path>) -> Result<Config, Error> {
+    let mut v = Validator {
+        file: path,
+        text,
+        base: path.parent().unwrap_or(Path::new(".")),
+        credentials,
+        problems: vec![],
+    };
+    let raw: RawConfig = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            v.problem(&span, e.message().trim_end().to_string());
+            return Err(v.finish());
+        }
+    };
+    let config = v.config(raw);
+    if v.problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(v.finish())
+    }
+}
+
+struct Validator<'a> {
+    file: &'a Path,
+    text: &'a str,
+    base: &'a Path,
+    credentials: Option<&'a Path>,
+    problems: Vec<Problem>,
+}
+
+impl Validator<'_> {
+    fn problem(&mut self, span: &Range<usize>, message: String) {
+        let before = &self.text[..span.start.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        self.problems.push(Problem {
+            file: self.file.to_owned(),
+            line,
+            column,
+            message,
+        });
+    }
+
+    fn finish(&mut self) -> Error {
+        Error::Invalid {
+            problems: std::mem::take(&mut self.problems),
+        }
+    }
+
+    fn config(&mut self, raw: RawConfig) -> Config {
+        let xmpp = self.xmpp(raw.xmpp);
+        let policy = self.policy(raw.policy);
+        let http = self.http(raw.http);
+        let schools = self.schools(raw.schools);
+        Config {
+            xmpp,
+            policy,
+            http,
+            schools,
+        }
+    }
+
+    fn xmpp(&mut self, raw: RawXmpp) -> Xmpp {
+        if raw.server.get_ref().parse::<SocketAddr>().is_err() {
+            self.problem(
+                &raw.server.span(),
+                "server must be an address and port, like \"127.0.0.1:5347\"".into(),
+            );
+        }
+        for field in [&raw.component, &raw.muc] {
+            if !is_domain(field.get_ref()) {
+                self.problem(
+                    &field.span(),
+                    format!("{:?} is not a domain name", field.get_ref()),
+                );
+            }
+        }
+        let secret = match &raw.secret_file {
+            Some(file) => self.read_secret(file),
+            None => match self.credentials {
+                Some(dir) => {
+                    let span = raw.component.span();
+                    self.read_secret_at(&dir.join(SECRET_CREDENTIAL), &span)
+                }
+                None => {
+                    self.problem(
+                        &raw.component.span(),
+                        "no secret_file, and no $CREDENTIALS_DIRECTORY to find the component secret in"
+                            .into(),
+                    );
+                    Secret::new("")
+                }
+            },
+        };
+        Xmpp {
+            server: raw.server.into_inner(),
+            component: raw.component.into_inner(),
+            secret,
+            muc: raw.muc.into_inner(),
+        }
+    }
+
+    fn policy(&mut self, raw: RawPolicy) -> Policy {
+        let defaults = Policy::default();
+        for jid in &raw.service_jids {
+            if !is_service_jid(jid.get_ref()) {
+                self.problem(
+                    &jid.span(),
+                    format!("{:?} is neither a bare JID nor a domain", jid.get_ref()),
+                );
+            }
+        }
+        let grace_period = match &raw.grace_period {
+            None => defaults.grace_period,
+            Some(text) => parse_duration(text.get_ref()).unwrap_or_else(|message| {
+                self.problem(&text.span(), message);
+                defaults.grace_period
+            }),
+        };
+        Policy {
+            service_jids: raw
+                .service_jids
+                .into_iter()
+                .map(|j| j.into_inner().to_lowercase())
+                .collect(),
+            unmanaged_rooms: raw.unmanaged_rooms.unwrap_or(defaults.unmanaged_rooms),
+            grace_period,
+            end_message: raw.end_message.unwrap_or(defaults.end_message),
+        }
+    }
+
+    fn http(&mut self, raw: RawHttp) -> Http {
+        let default: SocketAddr = ([127, 0, 0, 1], 9469).into();
+        let listen = match raw.listen {
+            None => default,
+            Some(text) => text.get_ref().parse().unwrap_or_else(|_| {
+                self.problem(
+                    &text.span(),
+                    "listen must be an address and port, like \"127.0.0.1:9469\"".into(),
+                );
+                default
+            }),
+        };
+        Http { listen }
+    }
+
+    fn schools(&mut self, raw: Vec<Spanned<RawSchool>>) -> Vec<School> {
+        let mut ids: HashMap<String, ()> = HashMap::new();
+        let mut rooms_seen: HashMap<String, String> = HashMap::new();
+        let mut schools = vec![];
+        for spanned in raw {
+            let school_span = spanned.span();
+            let raw = spanned.into_inner();
+            let id = raw.id.get_ref().clone();
+            if id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                self.problem(
+                    &raw.id.span(),
+                    format!("school id {id:?} may use only a-z, 0-9, '-', '_' and '.'"),
+                );
+            }
+            if ids.insert(id.clone(), ()).is_some() {
+                self.problem(&raw.id.span(), format!("school id {id:?} is used twice"));
+            }
+            if raw.rooms.is_empty() {
+                self.problem(&school_span, format!("school {id:?} has no rooms"));
+            }
+            let school_password = raw.password_file.as_ref().map(|f| self.read_secret(f));
+            let mut rooms = vec![];
+            for room in raw.rooms {
+                let span = room.span();
+                let (name, file) = match room.into_inner() {
+                    RawRoom::Name(name) => (name, None),
+                    RawRoom::Table(t) => (t.name, t.password_file),
+                };
+                if let Err(why) = check_room_name(&name) {
+                    self.problem(&span, format!("room {name:?}: {why}"));
+                }
+                if let Some(other) = rooms_seen.insert(name.clone(), id.clone()) {
+                    self.problem(
+                        &span,
+                        format!("room {name:?} is listed twice (also in school {other:?})"),
+                    );
+                }
+                let password = match (&file, &school_password) {
+                    (Some(file), _) => self.read_secret(file),
+                    (None, Some(password)) => password.clone(),
+                    (None, None) => {
+                        self.problem(
+                            &span,
+                            format!(
+                                "room {name:?} has no password: set password_file on the school or the room"
+                            ),
+                        );
+                        Secret::new("")
+                    }
+                };
+                rooms.push(Room { name, password });
+            }
+            schools.push(School {
+                id,
+                name: raw.name,
+                rooms,
+            });
+        }
+        schools
+    }
+
+    fn read_secret(&mut self, file: &Spanned<String>) -> Secret {
+        let path = self.base.join(file.get_ref());
+        self.read_secret_at(&path, &file.span())
+    }
+
+    fn read_secret_at(&mut self, path: &Path, span: &Range<usize>) -> Secret {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                // One line; a trailing newline from `echo` is not part of the secret.
+                let value = text.trim_end_matches(['\r', '\n']);
+                if value.is_empty() {
+                    self.problem(span, format!("{} is empty", path.display()));
+                } else if value.contains('\n') {
+                    self.problem(span, format!("{} has more than one line", path.display()));
+                }
+                Secret::new(value)
+            }
+            Err(e) => {
+                self.problem(span, format!("cannot read {}: {e}", path.display()));
+                Secret::new("")
+            }
+        }
+    }
+}
+
+fn is_domain(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.').all(|label| {
+            !label.is_empty() && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+}
+
+fn is_service_jid(s: &str) -> bool {
+    match s.split_once('@') {
+        Some((node, domain)) => !node.is_empty() && !node.contains('/') && is_domain(domain),
+        None => is_domain(s),
+    }
+}
+
+/// Rejects room names that Jitsi would turn into another room or that are no JID node.
+pub fn check_room_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("a room name must not be empty");
+    }
+    if name.chars().any(char::is_uppercase) {
+        return Err("Jitsi uses lower-case room names only");
+    }
+    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("a room name must not contain whitespace");
+    }
+    if name.chars().any(|c| "@/\"&'<>:".contains(c)) {
+        return Err("a room name must not contain @ / \" & ' < > or :");
+    }
+    Ok(())
+}
+
+/// Parses "90s", "2m", "1h", "500ms" and sums like "1m30s".
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("{text:?} is not a duration like \"60s\", \"2m\" or \"1m30s\"");
+    let mut total = Duration::ZERO;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let part = match &rest[..unit] {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n * 60),
+            "h" => Duration::from_secs(n * 3600),
+            _ => return Err(bad()),
+        };
+        total += part;
+        rest = &rest[unit..];
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("60s"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert!(parse_duration("60").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("1 d").is_err());
+    }
+
+    #[test]
+    fn room_names() {
+        assert!(check_room_name("gs-musterstadt-1").is_ok());
+        assert!(check_room_name("grundschule-müllheim").is_ok());
+        for bad in ["", "Klasse", "a b", "a@b", "a/b", "a\tb"] {
+            assert!(check_room_name(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn service_jids() {
+        assert!(is_service_jid("focus@auth.meet.jitsi"));
+        assert!(is_service_jid("auth.meet.jitsi"));
+        assert!(!is_service_jid("focus@"));
+        assert!(!is_service_jid("focus@auth/res"));
+    }
+}

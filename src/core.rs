@@ -1,0 +1,636 @@
+//! The decision core: a pure state machine over the managed rooms.
+//!
+//! No sockets, no clock: every input comes with `now`, every effect leaves as an
+//! [`Action`]. The shell feeds it parsed events and runs its actions; tests feed it
+//! virtual time.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::{Config, Policy, Secret, Unmanaged};
+
+/// The rooms raumwart manages, as pushed to the Prosody module.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoomMap {
+    /// A digest of the content, so both sides can tell which map is in force.
+    pub gen: String,
+    pub unmanaged: Unmanaged,
+    pub rooms: BTreeMap<String, MapEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapEntry {
+    pub school: String,
+    pub password: Secret,
+}
+
+impl RoomMap {
+    pub fn from_config(config: &Config) -> RoomMap {
+        let rooms: BTreeMap<String, MapEntry> = config
+            .schools
+            .iter()
+            .flat_map(|s| {
+                s.rooms.iter().map(|r| {
+                    let entry = MapEntry {
+                        school: s.id.clone(),
+                        password: r.password.clone(),
+                    };
+                    (r.name.clone(), entry)
+                })
+            })
+            .collect();
+        // FNV-1a: stable across builds, unlike std's hasher.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        let unmanaged = config.policy.unmanaged_rooms;
+        let parts = rooms
+            .iter()
+            .flat_map(|(n, e)| [n.as_str(), e.password.expose()])
+            .chain([unmanaged.as_str()]);
+        for part in parts {
+            for b in part.bytes().chain([0]) {
+                hash = (hash ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+            }
+        }
+        RoomMap {
+            gen: format!("{hash:016x}"),
+            unmanaged,
+            rooms,
+        }
+    }
+}
+
+/// What the module reports about a managed room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// `occupant` is the real full JID of the session that entered; `keyed` says it
+    /// entered with the school password.
+    Joined {
+        room: String,
+        occupant: String,
+        keyed: bool,
+    },
+    Left {
+        room: String,
+        occupant: String,
+    },
+    /// The room is gone from Prosody, with everyone in it.
+    Destroyed {
+        room: String,
+    },
+    /// An affiliation was changed by someone other than raumwart.
+    Affiliation {
+        room: String,
+        jid: String,
+        affiliation: String,
+        actor: String,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub rooms: Vec<SnapshotRoom>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotRoom {
+    pub name: String,
+    pub persistent: bool,
+    pub occupants: Vec<SnapshotOccupant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotOccupant {
+    pub jid: String,
+    pub keyed: bool,
+    pub owner: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EndReason {
+    /// Nobody is left after the last organizer went.
+    LastOrganizerLeft,
+    /// No organizer came back within the grace period.
+    GraceExpired,
+    /// Ended by the media centre's hotline.
+    Forced,
+    /// Prosody or someone else destroyed the room.
+    RoomDestroyed,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::LastOrganizerLeft => "last_organizer_left",
+            EndReason::GraceExpired => "grace_expired",
+            EndReason::Forced => "forced",
+            EndReason::RoomDestroyed => "room_destroyed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    GrantOwner,
+    Reset,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// The component session is up: the core asks for the map push and a snapshot.
+    Connected,
+    Disconnected,
+    Snapshot(Snapshot),
+    Event(Event),
+    /// The outcome of an action's request. `ok` includes "already so" answers.
+    Done {
+        room: String,
+        request: Request,
+        jid: Option<String>,
+        ok: bool,
+    },
+    /// A deadline from [`Core::next_deadline`] has come.
+    Tick,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    PushMap(Arc<RoomMap>),
+    RequestSnapshot,
+    /// Give `jid` (bare) the owner affiliation in `room`.
+    GrantOwner {
+        room: String,
+        jid: String,
+    },
+    /// Destroy the room: everyone inside is removed with `message`, and Prosody forgets
+    /// its password, history, subject and affiliations.
+    Reset {
+        room: String,
+        reason: EndReason,
+        message: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Phase {
+    /// No session: the room is absent, or holds no person.
+    Idle,
+    /// A session with an organizer inside.
+    Active,
+    /// People inside, no organizer: the session ends at `deadline`.
+    Grace { deadline: Instant },
+    /// A reset is under way; `retry` is set when the last attempt failed.
+    Ending {
+        reason: EndReason,
+        issued: u64,
+        retry: Option<Instant>,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Person {
+    bare: String,
+    organizer: bool,
+    seq: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Room {
+    school: String,
+    phase: Phase,
+    people: HashMap<String, Person>,
+    owners: HashSet<String>,
+    session_start: Option<Instant>,
+    persistent: bool,
+}
+
+impl Room {
+    fn new(school: String) -> Room {
+        Room {
+            school,
+            phase: Phase::Idle,
+            people: HashMap::new(),
+            owners: HashSet::new(),
+            session_start: None,
+            persistent: false,
+        }
+    }
+
+    fn has_organizer(&self) -> bool {
+        self.people.values().any(|p| p.organizer)
+    }
+}
+
+/// A read-only view of one room, for status and metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoomStatus<'a> {
+    pub name: &'a str,
+    pub school: &'a str,
+    pub phase: Phase,
+    pub people: usize,
+    pub organizer_present: bool,
+    pub session_start: Option<Instant>,
+}
+
+const RESET_RETRY: Duration = Duration::from_secs(5);
+
+pub struct Core {
+    map: Arc<RoomMap>,
+    policy: Policy,
+    rooms: BTreeMap<String, Room>,
+    connected: bool,
+    synced: bool,
+    seq: u64,
+}
+
+impl Core {
+    pub fn new(map: RoomMap, policy: Policy) -> Core {
+        let rooms = map
+            .rooms
+            .iter()
+            .map(|(name, e)| (name.clone(), Room::new(e.school.clone())))
+            .collect();
+        Core {
+            map: Arc::new(map),
+            policy,
+            rooms,
+            connected: false,
+            synced: false,
+            seq: 0,
+        }
+    }
+
+    /// True once the map is pushed and a snapshot has been applied on this connection.
+    pub fn synced(&self) -> bool {
+        self.synced
+    }
+
+    pub fn map(&self) -> &Arc<RoomMap> {
+        &self.map
+    }
+
+    pub fn rooms(&self) -> impl Iterator<Item = RoomStatus<'_>> {
+        self.rooms.iter().map(|(name, r)| RoomStatus {
+            name,
+            school: &r.school,
+            phase: r.phase,
+            people: r.people.len(),
+            organizer_present: r.has_organizer(),
+            session_start: r.session_start,
+        })
+    }
+
+    /// The earliest moment the core wants an [`Input::Tick`].
+    pub fn next_deadline(&self) -> Option<Instant> {
+        if !self.synced {
+            return None;
+        }
+        self.rooms
+            .values()
+            .filter_map(|r| match r.phase {
+                Phase::Grace { deadline } => Some(deadline),
+                Phase::Ending { retry, .. } => retry,
+                _ => None,
+            })
+            .min()
+    }
+
+    pub fn handle(&mut self, now: Instant, input: Input) -> Vec<Action> {
+        let mut out = vec![];
+        match input {
+            Input::Connected => {
+                self.connected = true;
+                self.synced = false;
+                out.push(Action::PushMap(self.map.clone()));
+                out.push(Action::RequestSnapshot);
+            }
+            Input::Disconnected => {
+                self.connected = false;
+                self.synced = false;
+            }
+            Input::Snapshot(snapshot) => self.apply_snapshot(now, snapshot, &mut out),
+            Input::Event(event) => self.apply_event(now, event, &mut out),
+            Input::Done {
+                room,
+                request,
+                jid,
+                ok,
+            } => self.apply_done(now, &room, request, jid, ok, &mut out),
+            Input::Tick => self.tick(now, &mut out),
+        }
+        out
+    }
+
+    fn apply_event(&mut self, now: Instant, event: Event, out: &mut Vec<Action>) {
+        match event {
+            Event::Joined {
+                room,
+                occupant,
+                keyed,
+            } => {
+                if is_service(&self.policy.service_jids, &occupant) {
+                    return;
+                }
+                self.seq += 1;
+                let seq = self.seq;
+                let Some(r) = self.rooms.get_mut(&room) else {
+                    return;
+                };
+                let bare = bare(&occupant).to_owned();
+                if keyed && r.owners.insert(bare.clone()) {
+                    out.push(Action::GrantOwner {
+                        room: room.clone(),
+                        jid: bare.clone(),
+                    });
+                }
+                r.people.insert(
+                    occupant,
+                    Person {
+                        bare,
+                        organizer: keyed,
+                        seq,
+                    },
+                );
+                self.settle(now, &room, out);
+            }
+            Event::Left { room, occupant } => {
+                let Some(r) = self.rooms.get_mut(&room) else {
+                    return;
+                };
+                if r.people.remove(&occupant).is_some() {
+                    self.settle(now, &room, out);
+                }
+            }
+            Event::Destroyed { room } => {
+                let Some(r) = self.rooms.get(&room) else {
+                    return;
+                };
+                let reason = match r.phase {
+                    Phase::Ending { reason, .. } => reason,
+                    _ => EndReason::RoomDestroyed,
+                };
+                self.finish(now, &room, reason, u64::MAX, out);
+            }
+            Event::Affiliation {
+                room,
+                jid,
+                affiliation,
+                actor,
+            } => {
+                let Some(r) = self.rooms.get_mut(&room) else {
+                    return;
+                };
+                if affiliation == "owner" {
+                    r.owners.insert(jid.clone());
+                } else {
+                    r.owners.remove(&jid);
+                }
+                // An organizer's choice of a colleague makes an organizer; focus's
+                // automatic choice of a student does not.
+                let by_organizer = r.people.values().any(|p| p.organizer && p.bare == actor);
+                if affiliation == "owner" && by_organizer {
+                    for p in r.people.values_mut().filter(|p| p.bare == jid) {
+                        p.organizer = true;
+                    }
+                }
+                self.settle(now, &room, out);
+            }
+        }
+    }
+
+    /// Brings a room's phase in line with who is inside.
+    fn settle(&mut self, now: Instant, name: &str, out: &mut Vec<Action>) {
+        let grace = self.policy.grace_period;
+        let Some(r) = self.rooms.get_mut(name) else {
+            return;
+        };
+        if matches!(r.phase, Phase::Ending { .. }) {
+            return;
+        }
+        if r.people.is_empty() {
+            if r.session_start.is_some() {
+                self.end(name, EndReason::LastOrganizerLeft, out);
+            }
+            return;
+        }
+        if r.session_start.is_none() {
+            r.session_start = Some(now);
+            tracing::info!(room = name, school = %r.school, "session started");
+        }
+        if r.has_organizer() {
+            r.phase = Phase::Active;
+        } else if !matches!(r.phase, Phase::Grace { .. }) {
+            if grace.is_zero() {
+                self.end(name, EndReason::GraceExpired, out);
+            } else {
+                tracing::info!(room = name, school = %r.school, grace = ?grace, "no organizer inside: grace period started");
+                r.phase = Phase::Grace {
+                    deadline: now + grace,
+                };
+            }
+        }
+    }
+
+    fn end(&mut self, name: &str, reason: EndReason, out: &mut Vec<Action>) {
+        let Some(r) = self.rooms.get_mut(name) else {
+            return;
+        };
+        r.phase = Phase::Ending {
+            reason,
+            issued: self.seq,
+            retry: None,
+        };
+        let message = (!r.people.is_empty()).then(|| self.policy.end_message.clone());
+        out.push(Action::Reset {
+            room: name.to_owned(),
+            reason,
+            message,
+        });
+    }
+
+    /// The room is reset (or gone). People who entered after the reset was issued
+    /// (`issued`) are a new session in a new room and stay.
+    fn finish(
+        &mut self,
+        now: Instant,
+        name: &str,
+        reason: EndReason,
+        issued: u64,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(r) = self.rooms.get_mut(name) else {
+            return;
+        };
+        if let Some(start) = r.session_start.take() {
+            let minutes = now.saturating_duration_since(start).as_secs() / 60;
+            tracing::info!(room = name, school = %r.school, reason = reason.as_str(), minutes, "session ended");
+        }
+        r.people.retain(|_, p| p.seq > issued);
+        r.owners.clear();
+        r.persistent = false;
+        r.phase = Phase::Idle;
+        if !r.people.is_empty() {
+            for p in r.people.values().filter(|p| p.organizer) {
+                if r.owners.insert(p.bare.clone()) {
+                    out.push(Action::GrantOwner {
+                        room: name.to_owned(),
+                        jid: p.bare.clone(),
+                    });
+                }
+            }
+            self.settle(now, name, out);
+        }
+    }
+
+    fn apply_done(
+        &mut self,
+        now: Instant,
+        name: &str,
+        request: Request,
+        jid: Option<String>,
+        ok: bool,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(r) = self.rooms.get_mut(name) else {
+            return;
+        };
+        match request {
+            Request::GrantOwner => {
+                if !ok {
+                    if let Some(jid) = jid {
+                        r.owners.remove(&jid);
+                    }
+                }
+            }
+            Request::Reset => {
+                let Phase::Ending { reason, issued, .. } = r.phase else {
+                    return; // already finished by the module's destroy event
+                };
+                if ok {
+                    self.finish(now, name, reason, issued, out);
+                } else {
+                    tracing::warn!(room = name, "reset failed; retrying");
+                    r.phase = Phase::Ending {
+                        reason,
+                        issued,
+                        retry: Some(now + RESET_RETRY),
+                    };
+                }
+            }
+        }
+    }
+
+    fn tick(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if !self.synced {
+            return;
+        }
+        let due: Vec<(String, Phase)> = self
+            .rooms
+            .iter()
+            .filter(|(_, r)| match r.phase {
+                Phase::Grace { deadline } => deadline <= now,
+                Phase::Ending { retry, .. } => retry.is_some_and(|t| t <= now),
+                _ => false,
+            })
+            .map(|(n, r)| (n.clone(), r.phase))
+            .collect();
+        for (name, phase) in due {
+            match phase {
+                Phase::Grace { .. } => self.end(&name, EndReason::GraceExpired, out),
+                Phase::Ending { reason, .. } => self.end(&name, reason, out),
+                _ => {}
+            }
+        }
+    }
+
+    fn apply_snapshot(&mut self, now: Instant, snapshot: Snapshot, out: &mut Vec<Action>) {
+        let mut present: HashMap<String, SnapshotRoom> = snapshot
+            .rooms
+            .into_iter()
+            .map(|r| (r.name.clone(), r))
+            .collect();
+        let names: Vec<String> = self.rooms.keys().cloned().collect();
+        for name in names {
+            let seen = present.remove(&name);
+            let r = self.rooms.get_mut(&name).expect("listed above");
+            let had_session = r.session_start.is_some();
+            // Requests in flight died with the old connection: decide afresh.
+            let ending = match r.phase {
+                Phase::Ending { reason, .. } => Some(reason),
+                _ => None,
+            };
+            r.phase = Phase::Idle;
+            let Some(seen) = seen else {
+                if had_session {
+                    let reason = ending.unwrap_or(EndReason::RoomDestroyed);
+                    self.finish(now, &name, reason, u64::MAX, out);
+                }
+                continue;
+            };
+            let old = std::mem::take(&mut r.people);
+            r.persistent = seen.persistent;
+            r.owners.clear();
+            for o in seen.occupants {
+                if is_service(&self.policy.service_jids, &o.jid) {
+                    continue;
+                }
+                let bare = bare(&o.jid).to_owned();
+                if o.owner {
+                    r.owners.insert(bare.clone());
+                }
+                let organizer = o.keyed || old.get(&o.jid).is_some_and(|p| p.organizer);
+                self.seq += 1;
+                let person = Person {
+                    bare,
+                    organizer,
+                    seq: self.seq,
+                };
+                r.people.insert(o.jid, person);
+            }
+            if r.people.is_empty() {
+                // A room that outlived its session (it is persistent, or we knew of a
+                // session) is reset; a fresh room that focus just created is left be.
+                if r.persistent || had_session {
+                    r.session_start.get_or_insert(now);
+                    let reason = ending.unwrap_or(EndReason::LastOrganizerLeft);
+                    self.end(&name, reason, out);
+                }
+                continue;
+            }
+            let missing: Vec<String> = r
+                .people
+                .values()
+                .filter(|p| p.organizer && !r.owners.contains(&p.bare))
+                .map(|p| p.bare.clone())
+                .collect();
+            for jid in missing {
+                if r.owners.insert(jid.clone()) {
+                    out.push(Action::GrantOwner {
+                        room: name.clone(),
+                        jid,
+                    });
+                }
+            }
+            match ending {
+                Some(reason) => self.end(&name, reason, out),
+                None => self.settle(now, &name, out),
+            }
+        }
+        self.synced = self.connected;
+        if self.synced {
+            // Deadlines that passed while away are due now.
+            self.tick(now, out);
+        }
+    }
+}
+
+fn is_service(services: &[String], jid: &str) -> bool {
+    let bare = bare(jid).to_lowercase();
+    let domain = bare.rsplit('@').next().unwrap_or(&bare);
+    services.iter().any(|s| *s == bare || *s == domain)
+}
+
+/// The bare part of a JID given as text.
+pub fn bare(jid: &str) -> &str {
+    jid.split_once('/').map_or(jid, |(b, _)| b)
+}

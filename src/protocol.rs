@@ -1,0 +1,231 @@
+//! The wire: the Prosody module's compact events and commands, and the XEP-0045
+//! requests raumwart sends to rooms. Pure functions from and to XML elements.
+
+use tokio_xmpp::minidom::rxml::NcName;
+use tokio_xmpp::minidom::Element;
+
+use crate::core::{Event, RoomMap, Snapshot, SnapshotOccupant, SnapshotRoom};
+
+/// The namespace shared with `prosody/mod_raumwart.lua`.
+pub const NS: &str = "urn:raumwart:0";
+pub const MUC_ADMIN: &str = "http://jabber.org/protocol/muc#admin";
+pub const MUC_OWNER: &str = "http://jabber.org/protocol/muc#owner";
+pub const PING: &str = "urn:xmpp:ping";
+
+/// Rooms per map chunk: keeps each stanza far below Prosody's 512 KiB limit.
+pub const MAP_CHUNK: usize = 1000;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Error {
+    #[error("not a raumwart element: <{0}/>")]
+    Unknown(String),
+    #[error("<{element}/> lacks the {attr:?} attribute")]
+    Missing {
+        element: &'static str,
+        attr: &'static str,
+    },
+}
+
+/// Builds an element with attributes; names are static and known to be valid.
+pub fn element(name: &str, ns: &str, attrs: &[(&str, &str)]) -> Element {
+    let mut b = Element::builder(name, ns);
+    for (k, v) in attrs {
+        let k = NcName::try_from(*k).expect("attribute names here are valid");
+        b = b.attr(k, *v);
+    }
+    b.build()
+}
+
+fn req<'a>(el: &'a Element, element: &'static str, attr: &'static str) -> Result<&'a str, Error> {
+    el.attr(attr).ok_or(Error::Missing { element, attr })
+}
+
+/// Parses one event element sent by the module.
+pub fn parse_event(el: &Element) -> Result<Event, Error> {
+    if el.ns() != NS {
+        return Err(Error::Unknown(el.name().into()));
+    }
+    let room = |n| req(el, n, "r").map(str::to_owned);
+    Ok(match el.name() {
+        "j" => Event::Joined {
+            room: room("j")?,
+            occupant: req(el, "j", "o")?.into(),
+            keyed: el.attr("k") == Some("1"),
+        },
+        "l" => Event::Left {
+            room: room("l")?,
+            occupant: req(el, "l", "o")?.into(),
+        },
+        "d" => Event::Destroyed { room: room("d")? },
+        "a" => Event::Affiliation {
+            room: room("a")?,
+            jid: req(el, "a", "j")?.into(),
+            affiliation: req(el, "a", "a")?.into(),
+            actor: req(el, "a", "by")?.into(),
+        },
+        other => return Err(Error::Unknown(other.into())),
+    })
+}
+
+/// The room map as a series of `<map/>` chunks; the module applies it with the last.
+pub fn map_chunks(map: &RoomMap) -> Vec<Element> {
+    let entries: Vec<_> = map.rooms.iter().collect();
+    let chunks: Vec<_> = if entries.is_empty() {
+        vec![&entries[..]]
+    } else {
+        entries.chunks(MAP_CHUNK).collect()
+    };
+    let last = chunks.len() - 1;
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let mut attrs = vec![("gen", map.gen.as_str())];
+            if i == last {
+                attrs.push(("last", "1"));
+                attrs.push(("unmanaged", map.unmanaged.as_str()));
+            }
+            let mut el = element("map", NS, &attrs);
+            for (name, entry) in chunk {
+                el.append_child(element(
+                    "r",
+                    NS,
+                    &[("n", name), ("p", entry.password.expose())],
+                ));
+            }
+            el
+        })
+        .collect()
+}
+
+pub fn snapshot_request() -> Element {
+    element("snapshot", NS, &[])
+}
+
+pub fn parse_snapshot(el: &Element) -> Result<Snapshot, Error> {
+    if !el.is("snapshot", NS) {
+        return Err(Error::Unknown(el.name().into()));
+    }
+    let mut rooms = vec![];
+    for r in el.children().filter(|c| c.is("room", NS)) {
+        let mut occupants = vec![];
+        for o in r.children().filter(|c| c.is("o", NS)) {
+            occupants.push(SnapshotOccupant {
+                jid: req(o, "o", "o")?.into(),
+                keyed: o.attr("k") == Some("1"),
+                owner: o.attr("a") == Some("owner"),
+            });
+        }
+        rooms.push(SnapshotRoom {
+            name: req(r, "room", "n")?.into(),
+            persistent: r.attr("p") == Some("1"),
+            occupants,
+        });
+    }
+    Ok(Snapshot { rooms })
+}
+
+/// XEP-0045 §10.6: grant the owner affiliation (needs no presence in the room).
+pub fn grant_owner(bare_jid: &str) -> Element {
+    let mut q = element("query", MUC_ADMIN, &[]);
+    q.append_child(element(
+        "item",
+        MUC_ADMIN,
+        &[("affiliation", "owner"), ("jid", bare_jid)],
+    ));
+    q
+}
+
+/// XEP-0045 §10.9: destroy the room, removing everyone with `reason`.
+pub fn destroy(reason: Option<&str>) -> Element {
+    let mut d = element("destroy", MUC_OWNER, &[]);
+    if let Some(reason) = reason {
+        let mut r = element("reason", MUC_OWNER, &[]);
+        r.append_text(reason);
+        d.append_child(r);
+    }
+    let mut q = element("query", MUC_OWNER, &[]);
+    q.append_child(d);
+    q
+}
+
+pub fn ping() -> Element {
+    element("ping", PING, &[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Secret, Unmanaged};
+    use crate::core::MapEntry;
+
+    #[test]
+    fn events_parse() {
+        let el: Element = r#"<j xmlns="urn:raumwart:0" r="gs-1" o="a@guest/x" k="1"/>"#
+            .parse()
+            .unwrap();
+        assert_eq!(
+            parse_event(&el),
+            Ok(Event::Joined {
+                room: "gs-1".into(),
+                occupant: "a@guest/x".into(),
+                keyed: true
+            })
+        );
+        let el: Element = r#"<l xmlns="urn:raumwart:0" r="gs-1"/>"#.parse().unwrap();
+        assert_eq!(
+            parse_event(&el),
+            Err(Error::Missing {
+                element: "l",
+                attr: "o"
+            })
+        );
+        let el: Element = r#"<j xmlns="urn:other" r="x" o="y"/>"#.parse().unwrap();
+        assert!(parse_event(&el).is_err());
+    }
+
+    #[test]
+    fn map_is_chunked_and_last_carries_policy() {
+        let rooms = (0..2500)
+            .map(|i| {
+                let e = MapEntry {
+                    school: "s".into(),
+                    password: Secret::new("pw"),
+                };
+                (format!("room-{i:04}"), e)
+            })
+            .collect();
+        let map = RoomMap {
+            gen: "g".into(),
+            unmanaged: Unmanaged::Deny,
+            rooms,
+        };
+        let chunks = map_chunks(&map);
+        assert_eq!(chunks.len(), 3);
+        assert_eq!(chunks[0].attr("last"), None);
+        assert_eq!(chunks[2].attr("last"), Some("1"));
+        assert_eq!(chunks[2].attr("unmanaged"), Some("deny"));
+        let total: usize = chunks.iter().map(|c| c.children().count()).sum();
+        assert_eq!(total, 2500);
+        let empty = RoomMap {
+            rooms: Default::default(),
+            ..map
+        };
+        assert_eq!(map_chunks(&empty).len(), 1);
+    }
+
+    #[test]
+    fn snapshot_parses() {
+        let el: Element = r#"<snapshot xmlns="urn:raumwart:0" gen="g">
+            <room n="r1" p="1"><o o="t@g/1" k="1" a="owner"/><o o="s@g/2"/></room>
+            <room n="r2"/></snapshot>"#
+            .parse()
+            .unwrap();
+        let s = parse_snapshot(&el).unwrap();
+        assert_eq!(s.rooms.len(), 2);
+        assert!(s.rooms[0].persistent);
+        assert!(s.rooms[0].occupants[0].keyed && s.rooms[0].occupants[0].owner);
+        assert!(!s.rooms[0].occupants[1].keyed);
+        assert!(s.rooms[1].occupants.is_empty());
+    }
+}
