@@ -205,7 +205,8 @@ enum RawRoom {
 #[serde(deny_unknown_fields)]
 struct RoomTable {
     name: String,
-    password_file: Option<Spanned<String>>,
+    // Not Spanned: spans do not survive the untagged enum; the room's span serves.
+    password_file: Option<String>,
 }
 
 // --- loading -------------------------------------------------------------------------
@@ -411,7 +412,7 @@ impl Validator<'_> {
                     );
                 }
                 let password = match (&file, &school_password) {
-                    (Some(file), _) => self.read_secret(file),
+                    (Some(file), _) => self.read_secret_at(&self.base.join(file), &span),
                     (None, Some(password)) => password.clone(),
                     (None, None) => {
                         self.problem(

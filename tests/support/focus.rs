@@ -1,0 +1,107 @@
+//! A focus that behaves like jicofo: it creates the room and enters first, and leaves
+//! when it is the last occupant (jicofo stops the conference at zero members).
+
+use std::collections::HashSet;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::client::{self, Client, WAIT};
+use super::{room_jid, AUTH, FOCUS_PASSWORD};
+
+pub struct Focus {
+    pub room: String,
+    /// Why focus is out of the room: "left" or "removed: <reason>".
+    out: watch::Receiver<Option<String>>,
+    task: JoinHandle<()>,
+}
+
+impl Focus {
+    /// Logs in as focus and creates (or enters) `room`. With `leaves_when_alone` false it
+    /// stays forever, to show that it never counts as a person.
+    pub async fn create(port: u16, room: &str, leaves_when_alone: bool) -> Focus {
+        let mut c = Client::login(port, AUTH, "focus", FOCUS_PASSWORD).await;
+        let jid = room_jid(room);
+        c.join(&jid, "focus", None)
+            .await
+            .unwrap_or_else(|e| panic!("focus could not create {jid}: {e}"));
+        let (tx, out) = watch::channel(None);
+        let task = tokio::spawn(run(c, jid, leaves_when_alone, tx));
+        Focus {
+            room: room.to_owned(),
+            out,
+            task,
+        }
+    }
+
+    /// Waits until focus is out of the room and says why.
+    pub async fn gone(&mut self) -> String {
+        let out = tokio::time::timeout(WAIT, self.out.wait_for(Option::is_some))
+            .await
+            .unwrap_or_else(|_| panic!("focus still in {} after {WAIT:?}", self.room))
+            .expect("focus task alive");
+        out.clone().unwrap()
+    }
+
+    pub fn is_gone(&self) -> bool {
+        self.out.borrow().is_some()
+    }
+}
+
+impl Drop for Focus {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn run(
+    mut c: Client,
+    room: String,
+    leaves_when_alone: bool,
+    out: watch::Sender<Option<String>>,
+) {
+    let me = format!("{room}/focus");
+    let mut members: HashSet<String> = HashSet::new();
+    loop {
+        let s = c.next().await;
+        if s.name() != "presence" {
+            continue;
+        }
+        let Some(from) = s.attr("from").map(str::to_owned) else {
+            continue;
+        };
+        if !from.starts_with(&format!("{room}/")) {
+            continue;
+        }
+        let unavailable = s.attr("type") == Some("unavailable");
+        if from == me {
+            if unavailable {
+                let x = s.get_child("x", client::MUC_USER);
+                let reason = x
+                    .and_then(|x| x.get_child("destroy", client::MUC_USER))
+                    .map(|d| {
+                        d.get_child("reason", client::MUC_USER)
+                            .map(|r| r.text())
+                            .unwrap_or_default()
+                    });
+                let why = match reason {
+                    Some(r) => format!("removed: {r}"),
+                    None => "removed".into(),
+                };
+                let _ = out.send(Some(why));
+                return;
+            }
+            continue;
+        }
+        if unavailable {
+            members.remove(&from);
+            if members.is_empty() && leaves_when_alone {
+                c.leave(&room, "focus").await;
+                let _ = out.send(Some("left".into()));
+                return;
+            }
+        } else if s.attr("type").is_none() {
+            members.insert(from);
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! The test harness: a real Prosody (Debian's package) on free loopback ports with its own
+//! config and data folder, shaped like Jitsi's conference component; the real raumwart
+//! binary; real clients (see `client`).
+
+#![allow(dead_code)]
+
+pub mod client;
+pub mod focus;
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub use client::{Client, WAIT};
+pub use focus::Focus;
+
+pub const DOMAIN: &str = "meet.jitsi";
+pub const AUTH: &str = "auth.meet.jitsi";
+pub const MUC: &str = "conference.meet.jitsi";
+pub const COMPONENT: &str = "raumwart.meet.jitsi";
+pub const SECRET: &str = "component-secret-for-tests";
+pub const FOCUS_PASSWORD: &str = "focus-password";
+pub const SCHOOL: &str = "gs-musterstadt";
+pub const SCHOOL_PASSWORD: &str = "Schule-2026";
+pub const ROOM: &str = "gs-musterstadt-1";
+pub const ROOM2: &str = "gs-musterstadt-2";
+pub const OTHER_SCHOOL_ROOM: &str = "rs-beispiel-1";
+pub const OTHER_SCHOOL_PASSWORD: &str = "Realschule!";
+
+pub fn room_jid(room: &str) -> String {
+    format!("{room}@{MUC}")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// Options that vary between tests.
+#[derive(Clone)]
+pub struct Options {
+    pub restrict_room_creation: bool,
+    pub unmanaged: &'static str,
+    pub grace_period: &'static str,
+    pub secret_in_config: &'static str,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            restrict_room_creation: true,
+            unmanaged: "allow",
+            grace_period: "60s",
+            secret_in_config: SECRET,
+        }
+    }
+}
+
+/// A test's world: a folder, a Prosody, and the daemon's config.
+pub struct Env {
+    pub dir: PathBuf,
+    pub c2s: u16,
+    pub component: u16,
+    pub http: u16,
+    prosody: Option<Child>,
+    pub options: Options,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+impl Env {
+    pub fn new(options: Options) -> Env {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("raumwart-test-{}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("data")).unwrap();
+        fs::create_dir_all(dir.join("certs")).unwrap();
+        fs::create_dir_all(dir.join("schools")).unwrap();
+        let mut env = Env {
+            dir,
+            c2s: free_port(),
+            component: free_port(),
+            http: free_port(),
+            prosody: None,
+            options,
+        };
+        env.write_prosody_config();
+        env.write_daemon_config();
+        env.start_prosody();
+        env
+    }
+
+    fn write_prosody_config(&self) {
+        let d = self.dir.display();
+        let plugins = Path::new(env!("CARGO_MANIFEST_DIR")).join("prosody");
+        let cfg = format!(
+            r#"-- written by raumwart's test harness
+run_as_root = true
+pidfile = "{d}/prosody.pid"
+data_path = "{d}/data"
+certificates = "{d}/certs"
+plugin_paths = {{ "{plugins}" }}
+log = {{ debug = "{d}/prosody.log" }}
+interfaces = {{ "127.0.0.1" }}
+c2s_ports = {{ {c2s} }}
+c2s_interfaces = {{ "127.0.0.1" }}
+component_ports = {{ {comp} }}
+component_interface = "127.0.0.1"
+modules_enabled = {{ "saslauth", "disco", "ping" }}
+modules_disabled = {{ "s2s", "tls", "offline", "c2s_bidi" }}
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+authentication = "internal_plain"
+http_ports = {{}}
+https_ports = {{}}
+
+VirtualHost "{DOMAIN}"
+    authentication = "anonymous"
+
+VirtualHost "{AUTH}"
+    authentication = "internal_plain"
+
+Component "{MUC}" "muc"
+    modules_enabled = {{ "raumwart" }}
+    raumwart_component = "{COMPONENT}"
+    admins = {{ "focus@{AUTH}", "{COMPONENT}" }}
+    component_admins_as_room_owners = true
+    restrict_room_creation = {restrict}
+    muc_room_locking = false
+    muc_room_default_public_jids = true
+    storage = "memory"
+
+Component "{COMPONENT}"
+    component_secret = "{SECRET}"
+"#,
+            plugins = plugins.display(),
+            c2s = self.c2s,
+            comp = self.component,
+            restrict = self.options.restrict_room_creation,
+        );
+        fs::write(self.dir.join("prosody.cfg.lua"), cfg).unwrap();
+        // internal_plain reads this file; no prosodyctl needed.
+        let accounts = self.dir.join("data/auth%2emeet%2ejitsi/accounts");
+        fs::create_dir_all(&accounts).unwrap();
+        fs::write(
+            accounts.join("focus.dat"),
+            format!("return {{\n\t[\"password\"] = \"{FOCUS_PASSWORD}\";\n}};\n"),
+        )
+        .unwrap();
+    }
+
+    pub fn daemon_config_path(&self) -> PathBuf {
+        self.dir.join("raumwart.toml")
+    }
+
+    pub fn write_daemon_config(&self) {
+        let o = &self.options;
+        fs::write(self.dir.join("component.secret"), format!("{}\n", o.secret_in_config)).unwrap();
+        fs::write(self.dir.join("schools/gs.pw"), format!("{SCHOOL_PASSWORD}\n")).unwrap();
+        fs::write(self.dir.join("schools/rs.pw"), OTHER_SCHOOL_PASSWORD).unwrap();
+        let cfg = format!(
+            r#"[xmpp]
+server = "127.0.0.1:{comp}"
+component = "{COMPONENT}"
+secret_file = "component.secret"
+muc = "{MUC}"
+
+[policy]
+service_jids = ["focus@{AUTH}"]
+unmanaged_rooms = "{unmanaged}"
+grace_period = "{grace}"
+
+[http]
+listen = "127.0.0.1:{http}"
+
+[[school]]
+id = "{SCHOOL}"
+password_file = "schools/gs.pw"
+rooms = ["{ROOM}", "{ROOM2}"]
+
+[[school]]
+id = "rs-beispiel"
+rooms = [{{ name = "{OTHER_SCHOOL_ROOM}", password_file = "schools/rs.pw" }}]
+"#,
+            comp = self.component,
+            unmanaged = o.unmanaged,
+            grace = o.grace_period,
+            http = self.http,
+        );
+        fs::write(self.daemon_config_path(), cfg).unwrap();
+    }
+
+    pub fn start_prosody(&mut self) {
+        assert!(self.prosody.is_none(), "Prosody is already running");
+        let log = fs::File::create(self.dir.join("prosody.stdout")).unwrap();
+        let child = Command::new("prosody")
+            .arg("--config")
+            .arg(self.dir.join("prosody.cfg.lua"))
+            .arg("-F")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start prosody (is Debian's prosody package installed?)");
+        self.prosody = Some(child);
+        let deadline = Instant::now() + WAIT;
+        for port in [self.c2s, self.component] {
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                if Instant::now() > deadline {
+                    panic!(
+                        "Prosody did not open port {port} within {WAIT:?}; its log:\n{}",
+                        self.prosody_log()
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    pub fn stop_prosody(&mut self) {
+        if let Some(mut child) = self.prosody.take() {
+            signal(child.id(), "TERM");
+            wait_exit(&mut child, "prosody");
+        }
+    }
+
+    pub fn restart_prosody(&mut self) {
+        self.stop_prosody();
+        self.start_prosody();
+    }
+
+    pub fn prosody_log(&self) -> String {
+        fs::read_to_string(self.dir.join("prosody.log")).unwrap_or_default()
+    }
+
+    pub async fn anonymous(&self) -> Client {
+        Client::anonymous(self.c2s, DOMAIN).await
+    }
+
+    /// Starts the real raumwart binary against this Prosody and waits until it is in sync.
+    pub async fn daemon(&self) -> Daemon {
+        let mut d = self.spawn_daemon();
+        d.wait_log("in sync with Prosody", 1).await;
+        d
+    }
+
+    pub fn spawn_daemon(&self) -> Daemon {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let log = self.dir.join(format!("raumwart-{n}.log"));
+        let file = fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_raumwart"))
+            .arg("run")
+            .arg("--config")
+            .arg(self.daemon_config_path())
+            .env("RAUMWART_LOG", "debug")
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("start raumwart");
+        Daemon {
+            child: Some(child),
+            log,
+        }
+    }
+
+    pub async fn focus(&self, room: &str) -> Focus {
+        Focus::create(self.c2s, room, true).await
+    }
+
+    /// A focus that stays in the room even when alone, to show it never counts.
+    pub async fn stubborn_focus(&self, room: &str) -> Focus {
+        Focus::create(self.c2s, room, false).await
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        self.stop_prosody();
+        if !std::thread::panicking() {
+            let _ = fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!("test files kept in {}", self.dir.display());
+        }
+    }
+}
+
+pub struct Daemon {
+    child: Option<Child>,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until `needle` has appeared `count` times in the daemon's log.
+    pub async fn wait_log(&mut self, needle: &str, count: usize) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if self.log_text().matches(needle).count() >= count {
+                return;
+            }
+            let exited = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+            if let Some(status) = exited {
+                panic!(
+                    "raumwart exited ({status}) before logging {needle:?}; its log:\n{}",
+                    self.log_text()
+                );
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "raumwart did not log {needle:?} {count}x within {WAIT:?}; its log:\n{}",
+                    self.log_text()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("daemon running");
+        signal(child.id(), "TERM");
+        wait_exit(&mut child, "raumwart")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill9();
+        if std::thread::panicking() {
+            eprintln!("--- raumwart log ---\n{}", self.log_text());
+        }
+    }
+}
+
+fn signal(pid: u32, sig: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+fn wait_exit(child: &mut Child, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what} did not exit within {WAIT:?} of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
