@@ -37,7 +37,10 @@ async fn assert_room_is_fresh(env: &Env, room: &str, old_owner: &str) {
         "a join without password must be refused after the reset"
     );
     assert_eq!(
-        s.join(&jid, "student", Some(CLASS_PASSWORD)).await.err().as_deref(),
+        s.join(&jid, "student", Some(CLASS_PASSWORD))
+            .await
+            .err()
+            .as_deref(),
         Some("not-authorized"),
         "the old class password must not work after the reset"
     );
@@ -46,7 +49,11 @@ async fn assert_room_is_fresh(env: &Env, room: &str, old_owner: &str) {
         .join(&jid, "teacher", Some(SCHOOL_PASSWORD))
         .await
         .expect("the school password opens the reset room");
-    assert!(joined.history.is_empty(), "old chat served: {:?}", joined.history);
+    assert!(
+        joined.history.is_empty(),
+        "old chat served: {:?}",
+        joined.history
+    );
     assert_eq!(joined.subject, "", "old subject left");
     t.wait_affiliation(&jid, "teacher", "owner").await;
     let owners = t.affiliations(&jid, "owner").await;
@@ -65,21 +72,31 @@ async fn managed_room_has_the_school_password_from_creation() {
     let _focus = env.focus(ROOM).await;
     let jid = room_jid(ROOM);
     let mut s = env.anonymous().await;
-    assert_eq!(s.join(&jid, "s", None).await.err().as_deref(), Some("not-authorized"));
+    assert_eq!(
+        s.join(&jid, "s", None).await.err().as_deref(),
+        Some("not-authorized")
+    );
     assert_eq!(
         s.join(&jid, "s", Some("falsch")).await.err().as_deref(),
         Some("not-authorized")
     );
     // Each room has its own school's password.
     assert_eq!(
-        s.join(&jid, "s", Some(OTHER_SCHOOL_PASSWORD)).await.err().as_deref(),
+        s.join(&jid, "s", Some(OTHER_SCHOOL_PASSWORD))
+            .await
+            .err()
+            .as_deref(),
         Some("not-authorized")
     );
     let _other = env.focus(OTHER_SCHOOL_ROOM).await;
     let mut t = env.anonymous().await;
-    t.join(&room_jid(OTHER_SCHOOL_ROOM), "t", Some(OTHER_SCHOOL_PASSWORD))
-        .await
-        .expect("a room's own password_file applies");
+    t.join(
+        &room_jid(OTHER_SCHOOL_ROOM),
+        "t",
+        Some(OTHER_SCHOOL_PASSWORD),
+    )
+    .await
+    .expect("a room's own password_file applies");
 }
 
 #[tokio::test]
@@ -117,7 +134,10 @@ async fn a_first_joiner_creates_a_managed_room_only_with_the_school_password() {
     let _d = env.daemon().await;
     let jid = room_jid(ROOM);
     let mut s = env.anonymous().await;
-    assert_eq!(s.join(&jid, "s", None).await.err().as_deref(), Some("not-authorized"));
+    assert_eq!(
+        s.join(&jid, "s", None).await.err().as_deref(),
+        Some("not-authorized")
+    );
     assert_eq!(
         s.join(&jid, "s", Some("geraten")).await.err().as_deref(),
         Some("not-authorized")
@@ -127,7 +147,10 @@ async fn a_first_joiner_creates_a_managed_room_only_with_the_school_password() {
         .await
         .expect("the teacher creates the room");
     t.wait_affiliation(&jid, "t", "owner").await;
-    assert_eq!(s.join(&jid, "s", None).await.err().as_deref(), Some("not-authorized"));
+    assert_eq!(
+        s.join(&jid, "s", None).await.err().as_deref(),
+        Some("not-authorized")
+    );
 }
 
 #[tokio::test]
@@ -144,7 +167,10 @@ async fn organizer_gets_owner_students_get_participant_and_the_organizer_can_ret
         .join(&jid, "student", Some(CLASS_PASSWORD))
         .await
         .expect("students enter with the class password");
-    assert_eq!((joined.affiliation.as_str(), joined.role.as_str()), ("none", "participant"));
+    assert_eq!(
+        (joined.affiliation.as_str(), joined.role.as_str()),
+        ("none", "participant")
+    );
 
     // The teacher reloads: a new JID, the school password still opens the room as organizer.
     let mut t2 = env.anonymous().await;
@@ -158,15 +184,18 @@ async fn organizer_gets_owner_students_get_participant_and_the_organizer_can_ret
     s2.join(&jid, "student-2", Some(CLASS_PASSWORD))
         .await
         .expect("the class password still works for students");
-    // Barrier: the daemon has handled student-2's join once t's ping round trip is done
-    // after the daemon's next action; no grant for students may have happened.
+    // Barrier: the daemon has seen all five joins (focus, two teachers, two students).
+    d.wait_log("event=Joined", 5).await;
     t.sync().await;
     let owners = t.affiliations(&jid, "owner").await;
     for student in [s.bare(), s2.bare()] {
         assert!(!owners.contains(&student), "a student is owner: {owners:?}");
     }
     assert!(owners.contains(&t.bare()) && owners.contains(&t2.bare()));
-    assert!(!d.log_text().contains(SCHOOL_PASSWORD), "a password in the log");
+    assert!(
+        !d.log_text().contains(SCHOOL_PASSWORD),
+        "a password in the log"
+    );
 }
 
 #[tokio::test]
@@ -209,7 +238,11 @@ async fn last_organizer_leaving_resets_a_persistent_room_without_tombstone() {
     // No tombstone: a non-admin gets "not-allowed" (restricted creation), never "gone".
     let mut s = env.anonymous().await;
     let refused = s.join(&jid, "s", Some(SCHOOL_PASSWORD)).await.err();
-    assert_ne!(refused.as_deref(), Some("gone"), "a tombstone locks the managed room");
+    assert_ne!(
+        refused.as_deref(),
+        Some("gone"),
+        "a tombstone locks the managed room"
+    );
     assert_room_is_fresh(&env, ROOM, &old_owner).await;
 }
 
@@ -224,7 +257,10 @@ async fn focus_and_service_jids_never_count_as_people() {
     let old_owner = t.bare();
     t.leave(&jid, "teacher").await;
     let why = focus.gone().await;
-    assert!(why.starts_with("removed"), "focus must be removed by the reset, got {why}");
+    assert!(
+        why.starts_with("removed"),
+        "focus must be removed by the reset, got {why}"
+    );
     d.wait_log("session ended", 1).await;
     assert!(!d.log_text().contains("granting owner focus"));
     assert_room_is_fresh(&env, ROOM, &old_owner).await;
@@ -250,9 +286,14 @@ async fn sigkill_mid_session_leaves_the_session_untouched_and_the_reset_still_co
     s.sync().await;
     let removed = |st: &tokio_xmpp::minidom::Element| {
         st.attr("type") == Some("unavailable")
-            && st.attr("from").is_some_and(|f| f.ends_with("/teacher") || f.ends_with("/student"))
+            && st
+                .attr("from")
+                .is_some_and(|f| f.ends_with("/teacher") || f.ends_with("/student"))
     };
-    assert!(!t.saw(removed) && !s.saw(removed), "someone was removed by the restart");
+    assert!(
+        !t.saw(removed) && !s.saw(removed),
+        "someone was removed by the restart"
+    );
     assert!(!d2.log_text().contains("resetting room"));
     let owners = t.affiliations(&jid, "owner").await;
     assert!(owners.contains(&t.bare()));
@@ -285,13 +326,16 @@ async fn organizer_leaving_while_the_daemon_is_down_still_ends_the_session() {
     let jid2 = room_jid(ROOM2);
     let mut t2 = teacher_with_class(&env, ROOM2, "teacher").await;
     let mut s = env.anonymous().await;
-    s.join(&jid2, "student", Some(CLASS_PASSWORD)).await.unwrap();
+    s.join(&jid2, "student", Some(CLASS_PASSWORD))
+        .await
+        .unwrap();
     d.kill9();
     let old_owner = t1.bare();
     t1.leave(&jid1, "teacher").await;
     t2.leave(&jid2, "teacher").await;
+    // Focus leaves room 1 when the teacher is gone; the persistent room stays behind.
+    focus1.gone().await;
     let mut d2 = env.daemon().await;
-    assert!(focus1.gone().await.starts_with("removed"));
     let reason = s.wait_removed(&jid2, "student").await;
     assert_eq!(reason, raumwart::config::DEFAULT_END_MESSAGE);
     d2.wait_log("session ended", 2).await;
@@ -335,11 +379,17 @@ async fn unmanaged_rooms_allowed_are_left_alone() {
     let mut focus = env.focus("elternabend").await;
     let jid = room_jid("elternabend");
     let mut p = env.anonymous().await;
-    let joined = p.join(&jid, "p", None).await.expect("an unmanaged room is open");
+    let joined = p
+        .join(&jid, "p", None)
+        .await
+        .expect("an unmanaged room is open");
     assert_eq!(joined.affiliation, "none");
     p.leave(&jid, "p").await;
     focus.gone().await;
-    assert!(!d.log_text().contains("elternabend"), "raumwart saw an unmanaged room");
+    assert!(
+        !d.log_text().contains("elternabend"),
+        "raumwart saw an unmanaged room"
+    );
 }
 
 #[tokio::test]
@@ -351,7 +401,10 @@ async fn unmanaged_rooms_denied_cannot_be_created() {
     let _d = env.daemon().await;
     let mut f = Client::login(env.c2s, AUTH, "focus", FOCUS_PASSWORD).await;
     assert_eq!(
-        f.join(&room_jid("elternabend"), "focus", None).await.err().as_deref(),
+        f.join(&room_jid("elternabend"), "focus", None)
+            .await
+            .err()
+            .as_deref(),
         Some("not-allowed")
     );
     f.join(&room_jid(ROOM), "focus", None)
@@ -370,7 +423,11 @@ async fn only_the_muc_service_may_talk_to_the_daemon_and_the_module() {
     s.join(&jid, "student", Some(CLASS_PASSWORD)).await.unwrap();
 
     // A forged "organizer joined" event from a client.
-    let mut forged = client::el("message", client::CLIENT, &[("to", COMPONENT), ("id", "f1")]);
+    let mut forged = client::el(
+        "message",
+        client::CLIENT,
+        &[("to", COMPONENT), ("id", "f1")],
+    );
     forged.append_child(client::el(
         "j",
         raumwart::protocol::NS,
@@ -383,7 +440,10 @@ async fn only_the_muc_service_may_talk_to_the_daemon_and_the_module() {
         })
         .await;
     assert_eq!(answer.attr("type"), Some("error"));
-    assert_eq!(client::error_condition(&answer).as_deref(), Some("forbidden"));
+    assert_eq!(
+        client::error_condition(&answer).as_deref(),
+        Some("forbidden")
+    );
     // An IQ to the daemon.
     let ping = client::el("ping", "urn:xmpp:ping", &[]);
     assert_eq!(
@@ -391,14 +451,30 @@ async fn only_the_muc_service_may_talk_to_the_daemon_and_the_module() {
         Some("service-unavailable")
     );
     // Commands to the module from anyone but the component.
-    let map = client::el("map", raumwart::protocol::NS, &[("gen", "x"), ("last", "1")]);
-    assert_eq!(s.iq(MUC, "set", map).await.err().as_deref(), Some("forbidden"));
+    let map = client::el(
+        "map",
+        raumwart::protocol::NS,
+        &[("gen", "x"), ("last", "1")],
+    );
+    assert_eq!(
+        s.iq(MUC, "set", map).await.err().as_deref(),
+        Some("forbidden")
+    );
     let snap = client::el("snapshot", raumwart::protocol::NS, &[]);
-    assert_eq!(s.iq(MUC, "get", snap).await.err().as_deref(), Some("forbidden"));
+    assert_eq!(
+        s.iq(MUC, "get", snap).await.err().as_deref(),
+        Some("forbidden")
+    );
     // Nothing changed: the student is no owner, passwords still hold.
     let owners = t.affiliations(&jid, "owner").await;
-    assert!(!owners.contains(&s.bare()), "forged event made a student owner");
+    assert!(
+        !owners.contains(&s.bare()),
+        "forged event made a student owner"
+    );
     let mut x = env.anonymous().await;
-    assert_eq!(x.join(&jid, "x", None).await.err().as_deref(), Some("not-authorized"));
+    assert_eq!(
+        x.join(&jid, "x", None).await.err().as_deref(),
+        Some("not-authorized")
+    );
     assert_eq!(d.log_text().matches("granting owner").count(), 1);
 }

@@ -48,7 +48,11 @@ pub fn base64(data: &[u8]) -> String {
     const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -291,8 +295,12 @@ impl Client {
 
     pub async fn leave(&mut self, room_jid: &str, nick: &str) {
         let to = format!("{room_jid}/{nick}");
-        self.send(el("presence", CLIENT, &[("to", &to), ("type", "unavailable")]))
-            .await;
+        self.send(el(
+            "presence",
+            CLIENT,
+            &[("to", &to), ("type", "unavailable")],
+        ))
+        .await;
         self.wait_for(&format!("own unavailable presence from {to}"), |s| {
             s.name() == "presence"
                 && s.attr("type") == Some("unavailable")
@@ -331,7 +339,11 @@ impl Client {
     }
 
     pub async fn say(&mut self, room_jid: &str, body: &str) {
-        let mut m = el("message", CLIENT, &[("to", room_jid), ("type", "groupchat")]);
+        let mut m = el(
+            "message",
+            CLIENT,
+            &[("to", room_jid), ("type", "groupchat")],
+        );
         m.append_child(text_el("body", CLIENT, body));
         self.send(m).await;
         let room = room_jid.to_owned();
@@ -339,13 +351,18 @@ impl Client {
         self.wait_for("echo of own message", move |s| {
             s.name() == "message"
                 && s.attr("from").is_some_and(|f| f.starts_with(&room))
-                && s.get_child("body", CLIENT).is_some_and(|b| b.text() == body)
+                && s.get_child("body", CLIENT)
+                    .is_some_and(|b| b.text() == body)
         })
         .await;
     }
 
     pub async fn set_subject(&mut self, room_jid: &str, subject: &str) {
-        let mut m = el("message", CLIENT, &[("to", room_jid), ("type", "groupchat")]);
+        let mut m = el(
+            "message",
+            CLIENT,
+            &[("to", room_jid), ("type", "groupchat")],
+        );
         m.append_child(text_el("subject", CLIENT, subject));
         self.send(m).await;
         let room = room_jid.to_owned();
@@ -353,13 +370,18 @@ impl Client {
         self.wait_for("subject change echo", move |s| {
             s.name() == "message"
                 && s.attr("from").is_some_and(|f| f.starts_with(&room))
-                && s.get_child("subject", CLIENT).is_some_and(|b| b.text() == subject)
+                && s.get_child("subject", CLIENT)
+                    .is_some_and(|b| b.text() == subject)
         })
         .await;
     }
 
     /// Submits the owner config form, as Jitsi's lockRoom() does.
-    pub async fn configure(&mut self, room_jid: &str, fields: &[(&str, &str)]) -> Result<(), String> {
+    pub async fn configure(
+        &mut self,
+        room_jid: &str,
+        fields: &[(&str, &str)],
+    ) -> Result<(), String> {
         let mut x = el("x", "jabber:x:data", &[("type", "submit")]);
         let mut all = vec![("FORM_TYPE", "http://jabber.org/protocol/muc#roomconfig")];
         all.extend_from_slice(fields);
@@ -400,11 +422,7 @@ pub fn item_of(s: &Element) -> (String, String) {
     let item = s
         .get_child("x", MUC_USER)
         .and_then(|x| x.get_child("item", MUC_USER));
-    let get = |a| {
-        item.and_then(|i| i.attr(a))
-            .unwrap_or("none")
-            .to_owned()
-    };
+    let get = |a| item.and_then(|i| i.attr(a)).unwrap_or("none").to_owned();
     (get("affiliation"), get("role"))
 }
 
