@@ -634,3 +634,6 @@ fn is_service(services: &[String], jid: &str) -> bool {
 pub fn bare(jid: &str) -> &str {
     jid.split_once('/').map_or(jid, |(b, _)| b)
 }
+
+#[cfg(test)]
+mod tests;
