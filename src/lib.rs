@@ -2,9 +2,13 @@
 //!
 //! `core` decides, everything else carries: `config` reads the TOML file, `protocol`
 //! translates between the Prosody module's stanzas and the core's inputs and actions,
-//! `xmpp` runs the component connection.
+//! `xmpp` runs one component session, `daemon` the loop that owns
+//! core and session, `http` and `metrics` the operator's view.
 
 pub mod config;
 pub mod core;
+pub mod daemon;
+pub mod http;
+pub mod metrics;
 pub mod protocol;
 pub mod xmpp;

@@ -4,7 +4,7 @@
 //! [`Action`]. The shell feeds it parsed events and runs its actions; tests feed it
 //! virtual time.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -151,6 +151,10 @@ pub enum Input {
     },
     /// A deadline from [`Core::next_deadline`] has come.
     Tick,
+    /// A new configuration: rooms may come and go, passwords and policy change.
+    Reload(RoomMap, Policy),
+    /// End the session in `room` now (the hotline's `end-session`).
+    Force { room: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -168,6 +172,25 @@ pub enum Action {
         room: String,
         reason: EndReason,
         message: Option<String>,
+    },
+}
+
+/// Something worth a log line or a metric; drained with [`Core::poll_note`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Note {
+    SessionStarted {
+        room: String,
+        school: String,
+    },
+    GraceStarted {
+        room: String,
+        school: String,
+    },
+    SessionEnded {
+        room: String,
+        school: String,
+        reason: EndReason,
+        duration: Duration,
     },
 }
 
@@ -241,6 +264,7 @@ pub struct Core {
     connected: bool,
     synced: bool,
     seq: u64,
+    notes: VecDeque<Note>,
 }
 
 impl Core {
@@ -257,6 +281,7 @@ impl Core {
             connected: false,
             synced: false,
             seq: 0,
+            notes: VecDeque::new(),
         }
     }
 
@@ -267,6 +292,15 @@ impl Core {
 
     pub fn map(&self) -> &Arc<RoomMap> {
         &self.map
+    }
+
+    pub fn is_managed(&self, room: &str) -> bool {
+        self.rooms.contains_key(room)
+    }
+
+    /// The next note about what happened, oldest first.
+    pub fn poll_note(&mut self) -> Option<Note> {
+        self.notes.pop_front()
     }
 
     pub fn rooms(&self) -> impl Iterator<Item = RoomStatus<'_>> {
@@ -317,8 +351,37 @@ impl Core {
                 ok,
             } => self.apply_done(now, &room, request, jid, ok, &mut out),
             Input::Tick => self.tick(now, &mut out),
+            Input::Reload(map, policy) => self.reload(map, policy, &mut out),
+            Input::Force { room } => {
+                if let Some(r) = self.rooms.get_mut(&room) {
+                    if !r.people.is_empty() {
+                        r.session_start.get_or_insert(now);
+                    }
+                    self.end(&room, EndReason::Forced, &mut out);
+                }
+            }
         }
         out
+    }
+
+    fn reload(&mut self, map: RoomMap, policy: Policy, out: &mut Vec<Action>) {
+        // Rooms that left the map are forgotten: the module stops managing them, and
+        // their session, if any, runs out under Prosody's own rules.
+        self.rooms.retain(|name, _| map.rooms.contains_key(name));
+        for (name, entry) in &map.rooms {
+            let room = self
+                .rooms
+                .entry(name.clone())
+                .or_insert_with(|| Room::new(entry.school.clone()));
+            room.school = entry.school.clone();
+        }
+        self.policy = policy;
+        if *self.map != map {
+            self.map = Arc::new(map);
+            if self.connected {
+                out.push(Action::PushMap(self.map.clone()));
+            }
+        }
     }
 
     fn apply_event(&mut self, now: Instant, event: Event, out: &mut Vec<Action>) {
@@ -415,7 +478,10 @@ impl Core {
         }
         if r.session_start.is_none() {
             r.session_start = Some(now);
-            tracing::info!(room = name, school = %r.school, "session started");
+            self.notes.push_back(Note::SessionStarted {
+                room: name.to_owned(),
+                school: r.school.clone(),
+            });
         }
         if r.has_organizer() {
             r.phase = Phase::Active;
@@ -423,7 +489,10 @@ impl Core {
             if grace.is_zero() {
                 self.end(name, EndReason::GraceExpired, out);
             } else {
-                tracing::info!(room = name, school = %r.school, grace = ?grace, "no organizer inside: grace period started");
+                self.notes.push_back(Note::GraceStarted {
+                    room: name.to_owned(),
+                    school: r.school.clone(),
+                });
                 r.phase = Phase::Grace {
                     deadline: now + grace,
                 };
@@ -462,8 +531,12 @@ impl Core {
             return;
         };
         if let Some(start) = r.session_start.take() {
-            let minutes = now.saturating_duration_since(start).as_secs() / 60;
-            tracing::info!(room = name, school = %r.school, reason = reason.as_str(), minutes, "session ended");
+            self.notes.push_back(Note::SessionEnded {
+                room: name.to_owned(),
+                school: r.school.clone(),
+                reason,
+                duration: now.saturating_duration_since(start),
+            });
         }
         r.people.retain(|_, p| p.seq > issued);
         r.owners.clear();
@@ -509,7 +582,6 @@ impl Core {
                 if ok {
                     self.finish(now, name, reason, issued, out);
                 } else {
-                    tracing::warn!(room = name, "reset failed; retrying");
                     r.phase = Phase::Ending {
                         reason,
                         issued,

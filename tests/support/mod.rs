@@ -257,13 +257,26 @@ rooms = [{{ name = "{OTHER_SCHOOL_ROOM}", password_file = "schools/rs.pw" }}]
     }
 
     pub fn spawn_daemon(&self) -> Daemon {
+        self.spawn_daemon_with(&self.daemon_config_path())
+    }
+
+    /// The daemon config with another HTTP port, for a second daemon beside the first.
+    pub fn second_daemon_config(&self) -> PathBuf {
+        let path = self.dir.join("raumwart-2.toml");
+        let text = fs::read_to_string(self.daemon_config_path()).unwrap();
+        let text = text.replace(&format!(":{}\"", self.http), &format!(":{}\"", free_port()));
+        fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn spawn_daemon_with(&self, config: &Path) -> Daemon {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let log = self.dir.join(format!("raumwart-{n}.log"));
         let file = fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_raumwart"))
             .arg("run")
             .arg("--config")
-            .arg(self.daemon_config_path())
+            .arg(config)
             .env("RAUMWART_LOG", "debug")
             .stdout(Stdio::null())
             .stderr(file)

@@ -1,0 +1,358 @@
+//! The daemon loop: owns the core, the metrics and the component session; reconnects
+//! with backoff; serves HTTP queries, reloads, signals and the systemd watchdog.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::sleep_until;
+use tokio_xmpp::connect::TcpServerConnector;
+use tokio_xmpp::{Component, Stanza};
+use tracing::{error, info, warn};
+
+use crate::config::Config;
+use crate::core::{Action, Core, Input, Note, Phase, RoomMap};
+use crate::http::{Query, Request, Response};
+use crate::metrics::{phase_name, Metrics};
+use crate::xmpp::{self, Session};
+
+const PING_EVERY: Duration = Duration::from_secs(20);
+const BACKOFF_MIN: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// What reaches the loop from outside.
+pub struct Control {
+    pub shutdown: watch::Receiver<bool>,
+    pub reloads: mpsc::Receiver<Config>,
+    pub queries: mpsc::Receiver<Request>,
+}
+
+type Connected = Result<Box<Component<TcpServerConnector>>, tokio_xmpp::Error>;
+type Connecting = Pin<Box<dyn Future<Output = Connected>>>;
+
+enum Conn {
+    Waiting(Instant),
+    Connecting(Connecting),
+    Up(Box<Session>),
+}
+
+enum Happened {
+    Connected(Connected),
+    RetryDue,
+    Stanza(Option<Box<Stanza>>),
+}
+
+impl Conn {
+    /// The next thing the connection has to say; pending forever if nothing can happen.
+    async fn next(&mut self) -> Happened {
+        match self {
+            Conn::Waiting(at) => {
+                sleep_until((*at).into()).await;
+                Happened::RetryDue
+            }
+            Conn::Connecting(fut) => Happened::Connected(fut.await),
+            Conn::Up(s) => Happened::Stanza(s.next().await.map(Box::new)),
+        }
+    }
+
+    fn session(&mut self) -> Option<&mut Session> {
+        match self {
+            Conn::Up(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+struct Daemon {
+    config: Config,
+    core: Core,
+    metrics: Arc<Metrics>,
+    conn: Conn,
+    delay: Duration,
+    connections: u64,
+    ready: bool,
+}
+
+pub async fn run(config: Config, metrics: Arc<Metrics>, mut ctl: Control) -> anyhow::Result<()> {
+    let core = Core::new(RoomMap::from_config(&config), config.policy.clone());
+    let mut d = Daemon {
+        config,
+        core,
+        metrics,
+        conn: Conn::Waiting(Instant::now()),
+        delay: BACKOFF_MIN,
+        connections: 0,
+        ready: false,
+    };
+    let mut ping = tokio::time::interval(PING_EVERY);
+    let watchdog_every = sd_notify::watchdog_enabled().map(|t| t / 2);
+    let mut watchdog = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
+    loop {
+        let far = Instant::now() + Duration::from_secs(3600);
+        let session_timeout = match &d.conn {
+            Conn::Up(s) => s.next_timeout(),
+            _ => None,
+        };
+        let wake = [d.core.next_deadline(), session_timeout]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(far);
+        tokio::select! {
+            _ = ctl.shutdown.changed() => {
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+                if let Some(s) = d.conn.session() {
+                    s.close().await;
+                }
+                return Ok(());
+            }
+            happened = d.conn.next() => d.on_connection(happened).await,
+            Some((query, reply)) = ctl.queries.recv() => {
+                let answer = d.answer(query).await;
+                let _ = reply.send(answer);
+            }
+            Some(config) = ctl.reloads.recv() => d.reload(config).await,
+            _ = ping.tick() => d.ping().await,
+            _ = watchdog.tick(), if watchdog_every.is_some() => {
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+            }
+            _ = sleep_until(wake.into()) => d.on_timer().await,
+        }
+    }
+}
+
+impl Daemon {
+    async fn on_connection(&mut self, happened: Happened) {
+        match happened {
+            Happened::RetryDue => {
+                let xmpp = self.config.xmpp.clone();
+                self.conn = Conn::Connecting(Box::pin(async move { xmpp::connect(&xmpp).await.map(Box::new) }));
+            }
+            Happened::Connected(Ok(component)) => {
+                let session = match Session::new(*component, &self.config.xmpp) {
+                    Ok(s) => s,
+                    Err(e) => return self.lost(format!("{e}")),
+                };
+                info!(server = %self.config.xmpp.server, component = %self.config.xmpp.component, "connected to Prosody");
+                self.connections += 1;
+                if self.connections > 1 {
+                    self.metrics.reconnects.inc();
+                }
+                self.metrics.connected.set(1);
+                self.delay = BACKOFF_MIN;
+                self.conn = Conn::Up(Box::new(session));
+                self.feed(Input::Connected, Instant::now()).await;
+            }
+            Happened::Connected(Err(e)) => {
+                error!("{}; retrying in {:?}", xmpp::explain(&e, &self.config.xmpp), self.delay);
+                self.wait_and_retry();
+            }
+            Happened::Stanza(None) => self.lost("stream closed by Prosody".into()),
+            Happened::Stanza(Some(stanza)) => {
+                let cause = Instant::now();
+                let Some(s) = self.conn.session() else { return };
+                let outcome = s.on_stanza(*stanza).await;
+                self.apply(outcome, cause).await;
+            }
+        }
+    }
+
+    fn wait_and_retry(&mut self) {
+        self.conn = Conn::Waiting(Instant::now() + self.delay);
+        self.delay = (self.delay * 2).min(BACKOFF_MAX);
+    }
+
+    fn lost(&mut self, why: String) {
+        if matches!(self.conn, Conn::Up(_)) {
+            warn!("connection to Prosody lost: {why}; reconnecting");
+        }
+        self.metrics.connected.set(0);
+        self.metrics.synced.set(0);
+        self.core.handle(Instant::now(), Input::Disconnected);
+        self.wait_and_retry();
+    }
+
+    async fn apply(&mut self, outcome: xmpp::Outcome, cause: Instant) {
+        if let Some((action, seconds)) = outcome.latency {
+            self.metrics
+                .latency
+                .with_label_values(&[action])
+                .observe(seconds);
+        }
+        for input in outcome.inputs {
+            if let Input::Event(_) = input {
+                self.metrics.events.inc();
+            }
+            if let Input::Done { request, ok, .. } = &input {
+                let result = if *ok { "ok" } else { "failed" };
+                match request {
+                    crate::core::Request::GrantOwner => &self.metrics.grants,
+                    crate::core::Request::Reset => &self.metrics.resets,
+                }
+                .with_label_values(&[result])
+                .inc();
+            }
+            self.feed(input, cause).await;
+        }
+        if let Some(why) = outcome.lost {
+            self.lost(why);
+        }
+    }
+
+    /// Hands an input to the core, runs its actions, reports its notes.
+    async fn feed(&mut self, input: Input, cause: Instant) {
+        let actions = self.core.handle(Instant::now(), input);
+        self.report();
+        self.run_actions(actions, cause).await;
+    }
+
+    async fn run_actions(&mut self, actions: Vec<Action>, cause: Instant) {
+        if actions.is_empty() {
+            return;
+        }
+        let Some(s) = self.conn.session() else { return };
+        if let Err(e) = s.execute(actions, cause).await {
+            self.lost(e);
+        }
+    }
+
+    fn report(&mut self) {
+        while let Some(note) = self.core.poll_note() {
+            match note {
+                Note::SessionStarted { room, school } => {
+                    info!(room, school, "session started");
+                    self.metrics.sessions_started.with_label_values(&[&school]).inc();
+                }
+                Note::GraceStarted { room, school } => {
+                    let grace = self.config.policy.grace_period;
+                    info!(room, school, ?grace, "no organizer inside: grace period started");
+                }
+                Note::SessionEnded {
+                    room,
+                    school,
+                    reason,
+                    duration,
+                } => {
+                    let minutes = duration.as_secs() / 60;
+                    info!(room, school, reason = reason.as_str(), minutes, "session ended");
+                    self.metrics
+                        .sessions_ended
+                        .with_label_values(&[&school, reason.as_str()])
+                        .inc();
+                }
+            }
+        }
+        let synced = self.core.synced();
+        self.metrics.synced.set(i64::from(synced));
+        if synced && !self.ready {
+            self.ready = true;
+            let _ = sd_notify::notify(&[
+                sd_notify::NotifyState::Ready,
+                sd_notify::NotifyState::Status("in sync with Prosody"),
+            ]);
+        }
+    }
+
+    async fn ping(&mut self) {
+        let Some(s) = self.conn.session() else { return };
+        if s.ping_outstanding() {
+            return self.lost("Prosody did not answer a ping".into());
+        }
+        if let Err(e) = s.ping().await {
+            self.lost(e);
+        }
+    }
+
+    async fn on_timer(&mut self) {
+        let now = Instant::now();
+        if let Some(s) = self.conn.session() {
+            let outcome = s.expire(now);
+            self.apply(outcome, now).await;
+        }
+        if self.core.next_deadline().is_some_and(|d| d <= now) {
+            self.feed(Input::Tick, now).await;
+        }
+    }
+
+    async fn reload(&mut self, config: Config) {
+        let reconnect = config.xmpp.server != self.config.xmpp.server
+            || config.xmpp.component != self.config.xmpp.component
+            || config.xmpp.secret != self.config.xmpp.secret
+            || config.xmpp.muc != self.config.xmpp.muc;
+        if config.http.listen != self.config.http.listen {
+            warn!("http.listen changes take effect at the next start");
+        }
+        let map = RoomMap::from_config(&config);
+        let policy = config.policy.clone();
+        self.config = config;
+        info!(rooms = map.rooms.len(), "configuration reloaded");
+        self.feed(Input::Reload(map, policy), Instant::now()).await;
+        if reconnect {
+            info!("XMPP settings changed: reconnecting");
+            if let Some(s) = self.conn.session() {
+                s.close().await;
+            }
+            self.lost("reconnecting for new settings".into());
+            self.delay = BACKOFF_MIN;
+            self.conn = Conn::Waiting(Instant::now());
+        }
+    }
+
+    async fn answer(&mut self, query: Query) -> Response {
+        match query {
+            Query::Metrics => Response {
+                status: 200,
+                content_type: "text/plain; version=0.0.4; charset=utf-8",
+                body: self.metrics.render(&self.core),
+            },
+            Query::Health => match (self.conn.session().is_some(), self.core.synced()) {
+                (true, true) => Response::text(200, "ok: connected to Prosody and in sync\n"),
+                (true, false) => Response::text(503, "connected to Prosody, not yet in sync\n"),
+                (false, _) => Response::text(503, "not connected to Prosody\n"),
+            },
+            Query::Status => Response::json(200, self.status_json()),
+            Query::EndSession(room) => {
+                if !self.core.is_managed(&room) {
+                    return Response::text(404, format!("{room:?} is not a managed room\n"));
+                }
+                if !self.core.synced() {
+                    return Response::text(503, "not connected to Prosody; try again shortly\n");
+                }
+                info!(room, "session ended by request");
+                self.feed(Input::Force { room: room.clone() }, Instant::now())
+                    .await;
+                Response::text(200, format!("ending the session in {room}\n"))
+            }
+        }
+    }
+
+    fn status_json(&self) -> String {
+        let now = Instant::now();
+        let rooms: Vec<serde_json::Value> = self
+            .core
+            .rooms()
+            .map(|r| {
+                serde_json::json!({
+                    "room": r.name,
+                    "school": r.school,
+                    "state": phase_name(r.phase),
+                    "people": r.people,
+                    "organizer_present": r.organizer_present,
+                    "session_age_seconds": r.session_start.map(|s| now.saturating_duration_since(s).as_secs()),
+                    "grace_left_seconds": match r.phase {
+                        Phase::Grace { deadline } => Some(deadline.saturating_duration_since(now).as_secs()),
+                        _ => None,
+                    },
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "connected": matches!(self.conn, Conn::Up(_)),
+            "synced": self.core.synced(),
+            "rooms": rooms,
+        })
+        .to_string()
+    }
+}
