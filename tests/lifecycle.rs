@@ -375,7 +375,7 @@ async fn wrong_secret_and_name_in_use_are_named_and_retried() {
 #[tokio::test]
 async fn unmanaged_rooms_allowed_are_left_alone() {
     let env = Env::new(Options::default());
-    let mut d = env.daemon().await;
+    let d = env.daemon().await;
     let mut focus = env.focus("elternabend").await;
     let jid = room_jid("elternabend");
     let mut p = env.anonymous().await;
@@ -415,7 +415,7 @@ async fn unmanaged_rooms_denied_cannot_be_created() {
 #[tokio::test]
 async fn only_the_muc_service_may_talk_to_the_daemon_and_the_module() {
     let env = Env::new(Options::default());
-    let mut d = env.daemon().await;
+    let d = env.daemon().await;
     let _focus = env.focus(ROOM).await;
     let jid = room_jid(ROOM);
     let mut t = teacher_with_class(&env, ROOM, "teacher").await;
