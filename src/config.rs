@@ -412,7 +412,7 @@ impl Validator<'_> {
                     );
                 }
                 let password = match (&file, &school_password) {
-                    (Some(file), _) => self.read_secret_at(&self.base.join(file), &span),
+                    (Some(file), _) => self.read_secret_at(&self.resolve(file), &span),
                     (None, Some(password)) => password.clone(),
                     (None, None) => {
                         self.problem(
@@ -436,8 +436,20 @@ impl Validator<'_> {
     }
 
     fn read_secret(&mut self, file: &Spanned<String>) -> Secret {
-        let path = self.base.join(file.get_ref());
+        let path = self.resolve(file.get_ref());
         self.read_secret_at(&path, &file.span())
+    }
+
+    /// Relative paths are relative to the config file; `$CREDENTIALS_DIRECTORY/` is
+    /// systemd's credentials folder.
+    fn resolve(&self, file: &str) -> PathBuf {
+        match (
+            file.strip_prefix("$CREDENTIALS_DIRECTORY/"),
+            self.credentials,
+        ) {
+            (Some(rest), Some(dir)) => dir.join(rest),
+            _ => self.base.join(file),
+        }
     }
 
     fn read_secret_at(&mut self, path: &Path, span: &Range<usize>) -> Secret {

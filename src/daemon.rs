@@ -128,7 +128,10 @@ impl Daemon {
         match happened {
             Happened::RetryDue => {
                 let xmpp = self.config.xmpp.clone();
-                self.conn = Conn::Connecting(Box::pin(async move { xmpp::connect(&xmpp).await.map(Box::new) }));
+                self.conn =
+                    Conn::Connecting(Box::pin(
+                        async move { xmpp::connect(&xmpp).await.map(Box::new) },
+                    ));
             }
             Happened::Connected(Ok(component)) => {
                 let session = match Session::new(*component, &self.config.xmpp) {
@@ -146,7 +149,11 @@ impl Daemon {
                 self.feed(Input::Connected, Instant::now()).await;
             }
             Happened::Connected(Err(e)) => {
-                error!("{}; retrying in {:?}", xmpp::explain(&e, &self.config.xmpp), self.delay);
+                error!(
+                    "{}; retrying in {:?}",
+                    xmpp::explain(&e, &self.config.xmpp),
+                    self.delay
+                );
                 self.wait_and_retry();
             }
             Happened::Stanza(None) => self.lost("stream closed by Prosody".into()),
@@ -223,11 +230,19 @@ impl Daemon {
             match note {
                 Note::SessionStarted { room, school } => {
                     info!(room, school, "session started");
-                    self.metrics.sessions_started.with_label_values(&[&school]).inc();
+                    self.metrics
+                        .sessions_started
+                        .with_label_values(&[&school])
+                        .inc();
                 }
                 Note::GraceStarted { room, school } => {
                     let grace = self.config.policy.grace_period;
-                    info!(room, school, ?grace, "no organizer inside: grace period started");
+                    info!(
+                        room,
+                        school,
+                        ?grace,
+                        "no organizer inside: grace period started"
+                    );
                 }
                 Note::SessionEnded {
                     room,
@@ -236,7 +251,13 @@ impl Daemon {
                     duration,
                 } => {
                     let minutes = duration.as_secs() / 60;
-                    info!(room, school, reason = reason.as_str(), minutes, "session ended");
+                    info!(
+                        room,
+                        school,
+                        reason = reason.as_str(),
+                        minutes,
+                        "session ended"
+                    );
                     self.metrics
                         .sessions_ended
                         .with_label_values(&[&school, reason.as_str()])

@@ -184,7 +184,10 @@ mod tests {
             route("POST", "/rooms/gs-1/end", local),
             Ok(Query::EndSession("gs-1".into()))
         );
-        assert_eq!(route("POST", "/rooms/gs-1/end", remote).unwrap_err().status, 403);
+        assert_eq!(
+            route("POST", "/rooms/gs-1/end", remote).unwrap_err().status,
+            403
+        );
         assert_eq!(route("POST", "/rooms//end", local).unwrap_err().status, 404);
         assert_eq!(route("POST", "/metrics", local).unwrap_err().status, 405);
         assert_eq!(route("GET", "/", local).unwrap_err().status, 404);

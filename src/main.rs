@@ -152,10 +152,7 @@ where
 
 fn status_table(json: &str) -> anyhow::Result<String> {
     let v: serde_json::Value = serde_json::from_str(json)?;
-    let mut out = format!(
-        "connected: {}, in sync: {}\n",
-        v["connected"], v["synced"]
-    );
+    let mut out = format!("connected: {}, in sync: {}\n", v["connected"], v["synced"]);
     let rows: Vec<[String; 6]> = v["rooms"]
         .as_array()
         .map(|a| a.as_slice())
@@ -167,8 +164,19 @@ fn status_table(json: &str) -> anyhow::Result<String> {
                 .as_u64()
                 .map(|s| format!("{}:{:02}", s / 3600, s / 60 % 60))
                 .unwrap_or_else(|| "-".into());
-            let organizer = if r["organizer_present"] == true { "yes" } else { "no" };
-            [s("school"), s("room"), s("state"), r["people"].to_string(), organizer.into(), age]
+            let organizer = if r["organizer_present"] == true {
+                "yes"
+            } else {
+                "no"
+            };
+            [
+                s("school"),
+                s("room"),
+                s("state"),
+                r["people"].to_string(),
+                organizer.into(),
+                age,
+            ]
         })
         .collect();
     let header = ["SCHOOL", "ROOM", "STATE", "PEOPLE", "ORGANIZER", "SESSION"];

@@ -2,8 +2,8 @@
 //! results; never room names, nicknames or JIDs.
 
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
 use crate::core::{Core, Phase};
@@ -60,8 +60,14 @@ impl Metrics {
             .expect("metric names are unique");
 
         let m = Metrics {
-            connected: gauge("xmpp_connected", "1 while the component connection to Prosody is up"),
-            synced: gauge("xmpp_synced", "1 once the room map is pushed and a snapshot applied"),
+            connected: gauge(
+                "xmpp_connected",
+                "1 while the component connection to Prosody is up",
+            ),
+            synced: gauge(
+                "xmpp_synced",
+                "1 once the room map is pushed and a snapshot applied",
+            ),
             managed_rooms: gauge("managed_rooms", "Rooms in the room map"),
             rooms: IntGaugeVec::new(
                 Opts::new("rooms", "Managed rooms by school and state"),
@@ -69,7 +75,10 @@ impl Metrics {
             )
             .expect("valid metric"),
             people: IntGaugeVec::new(
-                Opts::new("people", "People (not focus or other services) in managed rooms"),
+                Opts::new(
+                    "people",
+                    "People (not focus or other services) in managed rooms",
+                ),
                 &["school"],
             )
             .expect("valid metric"),
@@ -96,8 +105,14 @@ impl Metrics {
                 &["action"],
             )
             .expect("valid metric"),
-            reconnects: counter("xmpp_reconnects_total", "Connections to Prosody after the first"),
-            events: counter("module_events_total", "Events received from the Prosody module"),
+            reconnects: counter(
+                "xmpp_reconnects_total",
+                "Connections to Prosody after the first",
+            ),
+            events: counter(
+                "module_events_total",
+                "Events received from the Prosody module",
+            ),
             reload_successful: gauge(
                 "config_last_reload_successful",
                 "1 if the last configuration load succeeded",
@@ -107,7 +122,11 @@ impl Metrics {
                 "Unix time of the last successful configuration load",
             )
             .expect("valid metric"),
-            reloads: counters("config_reloads_total", "Configuration reloads, by result", &["result"]),
+            reloads: counters(
+                "config_reloads_total",
+                "Configuration reloads, by result",
+                &["result"],
+            ),
             registry,
         };
         let reg = |c: Box<dyn prometheus::core::Collector>| {

@@ -122,7 +122,9 @@ impl Session {
     }
 
     pub fn ping_outstanding(&self) -> bool {
-        self.pending.values().any(|(p, _, _)| matches!(p, Pending::Ping))
+        self.pending
+            .values()
+            .any(|(p, _, _)| matches!(p, Pending::Ping))
     }
 
     pub async fn ping(&mut self) -> Result<(), String> {
@@ -144,7 +146,8 @@ impl Session {
                 }
                 Action::RequestSnapshot => {
                     let el = protocol::snapshot_request();
-                    self.send_iq(Pending::Snapshot, cause, muc, false, el).await?;
+                    self.send_iq(Pending::Snapshot, cause, muc, false, el)
+                        .await?;
                 }
                 Action::GrantOwner { room, jid } => {
                     debug!(room, jid, "granting owner");

@@ -110,7 +110,11 @@ impl Fixture {
     }
 
     fn name(&self) -> String {
-        self.path.file_name().unwrap().to_string_lossy().into_owned()
+        self.path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
     }
 
     fn problems(&self) -> Vec<Expected> {
@@ -170,7 +174,9 @@ fn verify_valid(fixture: &Fixture) -> Result<(), String> {
     if run.status == Some(0) && run.stdout == wanted && run.stderr.is_empty() {
         Ok(())
     } else {
-        Err(format!("wanted exit status 0 and stdout {wanted:?}; got {run}"))
+        Err(format!(
+            "wanted exit status 0 and stdout {wanted:?}; got {run}"
+        ))
     }
 }
 
@@ -307,8 +313,15 @@ fn relative_paths_resolve_against_the_config_folder() {
     // it would not exist relative to the working directory.
     let run = check(Path::new("valid/room-password.toml"), &fixtures, None);
     assert_eq!(run.status, Some(0), "{run}");
-    assert_eq!(run.stdout, "valid/room-password.toml: ok (2 schools, 4 rooms)\n");
-    let run = check(Path::new("room-password.toml"), &fixtures.join("valid"), None);
+    assert_eq!(
+        run.stdout,
+        "valid/room-password.toml: ok (2 schools, 4 rooms)\n"
+    );
+    let run = check(
+        Path::new("room-password.toml"),
+        &fixtures.join("valid"),
+        None,
+    );
     assert_eq!(run.status, Some(0), "{run}");
     assert_eq!(run.stdout, "room-password.toml: ok (2 schools, 4 rooms)\n");
 

@@ -7,25 +7,6 @@ mod support;
 use support::client::{self, Client};
 use support::*;
 
-const CLASS_PASSWORD: &str = "Klasse-4b";
-
-/// A teacher in `room` with the school password, owner, who has set the class password.
-async fn teacher_with_class(env: &Env, room: &str, nick: &str) -> Client {
-    let mut t = env.anonymous().await;
-    let jid = room_jid(room);
-    let joined = t
-        .join(&jid, nick, Some(SCHOOL_PASSWORD))
-        .await
-        .expect("teacher enters with the school password");
-    if joined.affiliation != "owner" {
-        t.wait_affiliation(&jid, nick, "owner").await;
-    }
-    t.configure(&jid, &[("muc#roomconfig_roomsecret", CLASS_PASSWORD)])
-        .await
-        .expect("an organizer sets the class password like the Jitsi UI");
-    t
-}
-
 /// After a reset: a fresh session needs the school password, nothing old is left.
 async fn assert_room_is_fresh(env: &Env, room: &str, old_owner: &str) {
     let jid = room_jid(room);

@@ -154,7 +154,9 @@ pub enum Input {
     /// A new configuration: rooms may come and go, passwords and policy change.
     Reload(RoomMap, Policy),
     /// End the session in `room` now (the hotline's `end-session`).
-    Force { room: String },
+    Force {
+        room: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -48,6 +48,8 @@ pub struct Options {
     pub unmanaged: &'static str,
     pub grace_period: &'static str,
     pub secret_in_config: &'static str,
+    /// RAUMWART_LOG for the daemon.
+    pub log: &'static str,
 }
 
 impl Default for Options {
@@ -57,6 +59,7 @@ impl Default for Options {
             unmanaged: "allow",
             grace_period: "60s",
             secret_in_config: SECRET,
+            log: "debug",
         }
     }
 }
@@ -277,7 +280,7 @@ rooms = [{{ name = "{OTHER_SCHOOL_ROOM}", password_file = "schools/rs.pw" }}]
             .arg("run")
             .arg("--config")
             .arg(config)
-            .env("RAUMWART_LOG", "debug")
+            .env("RAUMWART_LOG", self.options.log)
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()
@@ -315,6 +318,14 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("daemon running").id()
+    }
+
+    pub fn hangup(&self) {
+        signal(self.pid(), "HUP");
+    }
+
     pub fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -391,4 +402,28 @@ fn wait_exit(child: &mut Child, what: &str) -> std::process::ExitStatus {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+pub const CLASS_PASSWORD: &str = "Klasse-4b";
+
+/// A teacher in `room` with the school password, owner, who has set the class password.
+pub async fn teacher_with_class(env: &Env, room: &str, nick: &str) -> Client {
+    teacher_with(env, room, nick, SCHOOL_PASSWORD).await
+}
+
+/// Like `teacher_with_class`, entering with `school_password`.
+pub async fn teacher_with(env: &Env, room: &str, nick: &str, school_password: &str) -> Client {
+    let mut t = env.anonymous().await;
+    let jid = room_jid(room);
+    let joined = t
+        .join(&jid, nick, Some(school_password))
+        .await
+        .expect("teacher enters with the school password");
+    if joined.affiliation != "owner" {
+        t.wait_affiliation(&jid, nick, "owner").await;
+    }
+    t.configure(&jid, &[("muc#roomconfig_roomsecret", CLASS_PASSWORD)])
+        .await
+        .expect("an organizer sets the class password like the Jitsi UI");
+    t
 }

@@ -1,0 +1,295 @@
+//! Operations against the real process: metrics, health, status, reload, SIGTERM, logs.
+
+mod support;
+
+use std::process::Command;
+
+use support::*;
+
+async fn get(env: &Env, path: &str) -> (u16, String) {
+    let addr = format!("127.0.0.1:{}", env.http).parse().unwrap();
+    raumwart::http::request(addr, "GET", path)
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+}
+
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_are_promtool_clean_and_impersonal() {
+    let env = Env::new(Options::default());
+    let mut d = env.daemon().await;
+    let mut focus = env.focus(ROOM).await;
+    let jid = room_jid(ROOM);
+    let mut t = teacher_with_class(&env, ROOM, "Frau Müller").await;
+    let mut s = env.anonymous().await;
+    s.join(&jid, "Lena", Some(CLASS_PASSWORD)).await.unwrap();
+    d.wait_log("event=Joined", 3).await;
+
+    let (code, text) = get(&env, "/metrics").await;
+    assert_eq!(code, 200);
+    for (series, value) in [
+        ("raumwart_xmpp_connected", 1.0),
+        ("raumwart_xmpp_synced", 1.0),
+        ("raumwart_managed_rooms", 3.0),
+        (
+            "raumwart_rooms{school=\"gs-musterstadt\",state=\"active\"}",
+            1.0,
+        ),
+        (
+            "raumwart_rooms{school=\"gs-musterstadt\",state=\"idle\"}",
+            1.0,
+        ),
+        ("raumwart_people{school=\"gs-musterstadt\"}", 2.0),
+        (
+            "raumwart_sessions_started_total{school=\"gs-musterstadt\"}",
+            1.0,
+        ),
+        ("raumwart_organizer_grants_total{result=\"ok\"}", 1.0),
+        ("raumwart_config_last_reload_successful", 1.0),
+        (
+            "raumwart_action_latency_seconds_count{action=\"grant_owner\"}",
+            1.0,
+        ),
+    ] {
+        assert_eq!(metric(&text, series), Some(value), "{series} in\n{text}");
+    }
+    assert!(text.contains("raumwart_build_info{version=\""));
+
+    s.leave(&jid, "Lena").await;
+    t.leave(&jid, "Frau Müller").await;
+    focus.gone().await;
+    d.wait_log("session ended", 1).await;
+    let (_, text) = get(&env, "/metrics").await;
+    let ended =
+        "raumwart_sessions_ended_total{reason=\"last_organizer_left\",school=\"gs-musterstadt\"}";
+    assert_eq!(metric(&text, ended), Some(1.0), "{text}");
+    assert_eq!(
+        metric(&text, "raumwart_resets_total{result=\"ok\"}"),
+        Some(1.0),
+        "{text}"
+    );
+
+    for private in [ROOM, "Lena", "Müller", "@", SCHOOL_PASSWORD, CLASS_PASSWORD] {
+        assert!(!text.contains(private), "{private:?} in the metrics");
+    }
+    let file = env.dir.join("metrics.txt");
+    std::fs::write(&file, &text).unwrap();
+    let out = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(&file).unwrap())
+        .output()
+        .expect("promtool (Debian's prometheus package) is installed");
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn healthz_follows_the_connection() {
+    let mut env = Env::new(Options::default());
+    let mut d = env.daemon().await;
+    assert_eq!(get(&env, "/healthz").await.0, 200);
+    env.stop_prosody();
+    d.wait_log("connection to Prosody lost", 1).await;
+    let (code, body) = get(&env, "/healthz").await;
+    assert_eq!((code, body.as_str()), (503, "not connected to Prosody\n"));
+    env.start_prosody();
+    d.wait_log("in sync with Prosody", 2).await;
+    assert_eq!(get(&env, "/healthz").await.0, 200);
+    let (_, text) = get(&env, "/metrics").await;
+    assert_eq!(metric(&text, "raumwart_xmpp_reconnects_total"), Some(1.0));
+}
+
+#[tokio::test]
+async fn status_lists_every_managed_room() {
+    let env = Env::new(Options::default());
+    let d = env.daemon().await;
+    let _focus = env.focus(ROOM).await;
+    let _t = teacher_with_class(&env, ROOM, "teacher").await;
+    let run = |json: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_raumwart"));
+        c.arg("status")
+            .arg("--config")
+            .arg(env.daemon_config_path());
+        if json {
+            c.arg("--json");
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let table = run(false);
+    let row = table
+        .lines()
+        .find(|l| l.contains(ROOM))
+        .unwrap_or_else(|| panic!("no row for {ROOM}:\n{table}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(&cells[..5], [SCHOOL, ROOM, "active", "1", "yes"], "{table}");
+    assert!(table
+        .lines()
+        .any(|l| l.contains(ROOM2) && l.contains("idle")));
+    let json: serde_json::Value = serde_json::from_str(&run(true)).unwrap();
+    assert_eq!(json["synced"], true);
+    assert_eq!(json["rooms"].as_array().unwrap().len(), 3);
+    drop(d);
+}
+
+#[tokio::test]
+async fn sighup_reloads_rooms_and_passwords_and_refuses_a_bad_file() {
+    let env = Env::new(Options::default());
+    let mut d = env.daemon().await;
+    let _focus = env.focus(ROOM).await;
+    let jid = room_jid(ROOM);
+    let mut t = teacher_with_class(&env, ROOM, "teacher").await;
+    let mut s = env.anonymous().await;
+    s.join(&jid, "student", Some(CLASS_PASSWORD)).await.unwrap();
+
+    // New school password, one room more, the other school gone.
+    let new_password = "Neues-Schuljahr";
+    std::fs::write(env.dir.join("schools/gs.pw"), new_password).unwrap();
+    let path = env.daemon_config_path();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let cut = text.find("[[school]]\nid = \"rs-beispiel\"").unwrap();
+    let text = text[..cut].replace(
+        &format!("rooms = [\"{ROOM}\", \"{ROOM2}\"]"),
+        &format!("rooms = [\"{ROOM}\", \"{ROOM2}\", \"gs-musterstadt-3\"]"),
+    );
+    std::fs::write(&path, &text).unwrap();
+    d.hangup();
+    d.wait_log("configuration reloaded", 1).await;
+
+    // Idle rooms: the new password at once; the new room is managed.
+    for room in [ROOM2, "gs-musterstadt-3"] {
+        let _f = env.focus(room).await;
+        let mut x = env.anonymous().await;
+        let rj = room_jid(room);
+        assert_eq!(
+            x.join(&rj, "x", Some(SCHOOL_PASSWORD))
+                .await
+                .err()
+                .as_deref(),
+            Some("not-authorized"),
+            "{room}: the old school password still opens it"
+        );
+        x.join(&rj, "x", Some(new_password))
+            .await
+            .unwrap_or_else(|e| panic!("{room}: new password refused: {e}"));
+        x.wait_affiliation(&rj, "x", "owner").await;
+    }
+    // The removed school's room is unmanaged now: no password set at creation.
+    let _f = env.focus(OTHER_SCHOOL_ROOM).await;
+    let mut x = env.anonymous().await;
+    x.join(&room_jid(OTHER_SCHOOL_ROOM), "x", None)
+        .await
+        .expect("a room removed from the map is no longer managed");
+
+    // The session in progress is untouched; the class password still works.
+    let mut s2 = env.anonymous().await;
+    s2.join(&jid, "student-2", Some(CLASS_PASSWORD))
+        .await
+        .unwrap();
+
+    // A bad file is refused and counted; the running configuration stays.
+    std::fs::write(&path, "[xmpp\nserver = ").unwrap();
+    d.hangup();
+    d.wait_log("reload refused", 1).await;
+    let (_, metrics) = get(&env, "/metrics").await;
+    assert_eq!(
+        metric(&metrics, "raumwart_config_last_reload_successful"),
+        Some(0.0)
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            "raumwart_config_reloads_total{result=\"failure\"}"
+        ),
+        Some(1.0)
+    );
+    let mut t2 = env.anonymous().await;
+    t2.join(&jid, "teacher-2", Some(new_password))
+        .await
+        .expect("the organizer key follows the reloaded password");
+    t2.wait_affiliation(&jid, "teacher-2", "owner").await;
+
+    t.sync().await;
+    s.sync().await;
+    let removed = |st: &tokio_xmpp::minidom::Element| {
+        st.attr("type") == Some("unavailable")
+            && st
+                .attr("from")
+                .is_some_and(|f| f.ends_with("/teacher") || f.ends_with("/student"))
+    };
+    assert!(
+        !t.saw(removed) && !s.saw(removed),
+        "a reload disturbed the session"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_exits_cleanly_and_touches_no_session() {
+    let env = Env::new(Options::default());
+    let mut d = env.daemon().await;
+    let _focus = env.focus(ROOM).await;
+    let jid = room_jid(ROOM);
+    let mut t = teacher_with_class(&env, ROOM, "teacher").await;
+    let status = d.terminate();
+    assert!(status.success(), "SIGTERM exit: {status}");
+    assert!(d.log_text().contains("the Prosody module keeps enforcing"));
+    let mut x = env.anonymous().await;
+    assert_eq!(
+        x.join(&jid, "x", None).await.err().as_deref(),
+        Some("not-authorized")
+    );
+    x.join(&jid, "x", Some(CLASS_PASSWORD)).await.unwrap();
+    t.sync().await;
+    assert!(!t.saw(|st| st.attr("type") == Some("unavailable")
+        && st.attr("from").is_some_and(|f| f.ends_with("/teacher"))));
+}
+
+#[tokio::test]
+async fn logs_name_rooms_and_schools_but_no_person_and_no_password() {
+    let env = Env::new(Options {
+        log: "info",
+        ..Options::default()
+    });
+    let mut d = env.daemon().await;
+    let mut focus = env.focus(ROOM).await;
+    let jid = room_jid(ROOM);
+    let mut t = teacher_with_class(&env, ROOM, "Herr Schmidt").await;
+    let mut s = env.anonymous().await;
+    s.join(&jid, "Paul", Some(CLASS_PASSWORD)).await.unwrap();
+    s.leave(&jid, "Paul").await;
+    t.leave(&jid, "Herr Schmidt").await;
+    focus.gone().await;
+    d.wait_log("session ended", 1).await;
+    let log = d.log_text();
+    let started = log.lines().find(|l| l.contains("session started")).unwrap();
+    assert!(
+        started.contains(ROOM) && started.contains(SCHOOL),
+        "{started}"
+    );
+    for private in [
+        "@",
+        "Schmidt",
+        "Paul",
+        SCHOOL_PASSWORD,
+        CLASS_PASSWORD,
+        SECRET,
+    ] {
+        assert!(
+            !log.contains(private),
+            "{private:?} in the info log:\n{log}"
+        );
+    }
+}
