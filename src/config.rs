@@ -1,7 +1,9 @@
 //! Configuration: the TOML model, validation with precise locations, and secrets.
 //!
-//! Loading never stops at the first problem: every error is collected with the file,
-//! line and column it belongs to, so `raumwart check` shows them all at once.
+//! Every problem is reported with the file, line and column it belongs to. A file that
+//! is not valid TOML, or does not have the expected shape (unknown key, wrong type), is
+//! reported at its first such problem; past that, every problem of values, names and
+//! files is collected, so `raumwart check` shows them all at once.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -191,21 +193,37 @@ struct RawSchool {
     rooms: Vec<Spanned<RawRoom>>,
 }
 
-#[derive(Deserialize)]
-#[serde(
-    untagged,
-    expecting = "a room name, or a table { name = \"...\", password_file = \"...\" }"
-)]
 enum RawRoom {
     Name(String),
     Table(RoomTable),
+}
+
+// By hand rather than `untagged`, which would hide the error inside a room table.
+impl<'de> Deserialize<'de> for RawRoom {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Room;
+        impl<'de> serde::de::Visitor<'de> for Room {
+            type Value = RawRoom;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a room name, or a table { name = \"...\", password_file = \"...\" }")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawRoom, E> {
+                Ok(RawRoom::Name(v.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawRoom, A::Error> {
+                let d = serde::de::value::MapAccessDeserializer::new(map);
+                RoomTable::deserialize(d).map(RawRoom::Table)
+            }
+        }
+        d.deserialize_any(Room)
+    }
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RoomTable {
     name: String,
-    // Not Spanned: spans do not survive the untagged enum; the room's span serves.
+    // Not Spanned: the room's own span serves.
     password_file: Option<String>,
 }
 
@@ -268,9 +286,9 @@ impl Validator<'_> {
     }
 
     fn finish(&mut self) -> Error {
-        Error::Invalid {
-            problems: std::mem::take(&mut self.problems),
-        }
+        let mut problems = std::mem::take(&mut self.problems);
+        problems.sort_by_key(|p| (p.line, p.column));
+        Error::Invalid { problems }
     }
 
     fn config(&mut self, raw: RawConfig) -> Config {
@@ -287,10 +305,11 @@ impl Validator<'_> {
     }
 
     fn xmpp(&mut self, raw: RawXmpp) -> Xmpp {
-        if raw.server.get_ref().parse::<SocketAddr>().is_err() {
+        if !is_host_port(raw.server.get_ref()) {
             self.problem(
                 &raw.server.span(),
-                "server must be an address and port, like \"127.0.0.1:5347\"".into(),
+                "server must be a host and port, like \"127.0.0.1:5347\" or \"localhost:5347\""
+                    .into(),
             );
         }
         for field in [&raw.component, &raw.muc] {
@@ -412,7 +431,7 @@ impl Validator<'_> {
                     );
                 }
                 let password = match (&file, &school_password) {
-                    (Some(file), _) => self.read_secret_at(&self.resolve(file), &span),
+                    (Some(file), _) => self.read_secret_file(file, &span),
                     (None, Some(password)) => password.clone(),
                     (None, None) => {
                         self.problem(
@@ -436,19 +455,28 @@ impl Validator<'_> {
     }
 
     fn read_secret(&mut self, file: &Spanned<String>) -> Secret {
-        let path = self.resolve(file.get_ref());
-        self.read_secret_at(&path, &file.span())
+        self.read_secret_file(file.get_ref(), &file.span())
     }
 
     /// Relative paths are relative to the config file; `$CREDENTIALS_DIRECTORY/` is
     /// systemd's credentials folder.
-    fn resolve(&self, file: &str) -> PathBuf {
-        match (
-            file.strip_prefix("$CREDENTIALS_DIRECTORY/"),
-            self.credentials,
-        ) {
-            (Some(rest), Some(dir)) => dir.join(rest),
-            _ => self.base.join(file),
+    fn resolve(&self, file: &str) -> Result<PathBuf, String> {
+        match (file.strip_prefix("$CREDENTIALS_DIRECTORY/"), self.credentials) {
+            (Some(rest), Some(dir)) => Ok(dir.join(rest)),
+            (Some(_), None) => Err(format!(
+                "{file} needs $CREDENTIALS_DIRECTORY, which systemd sets for LoadCredential=; it is not set"
+            )),
+            (None, _) => Ok(self.base.join(file)),
+        }
+    }
+
+    fn read_secret_file(&mut self, file: &str, span: &Range<usize>) -> Secret {
+        match self.resolve(file) {
+            Ok(path) => self.read_secret_at(&path, span),
+            Err(message) => {
+                self.problem(span, message);
+                Secret::new("")
+            }
         }
     }
 
@@ -457,7 +485,7 @@ impl Validator<'_> {
             Ok(text) => {
                 // One line; a trailing newline from `echo` is not part of the secret.
                 let value = text.trim_end_matches(['\r', '\n']);
-                if value.is_empty() {
+                if value.trim().is_empty() {
                     self.problem(span, format!("{} is empty", path.display()));
                 } else if value.contains('\n') {
                     self.problem(span, format!("{} has more than one line", path.display()));
@@ -470,6 +498,14 @@ impl Validator<'_> {
             }
         }
     }
+}
+
+fn is_host_port(s: &str) -> bool {
+    if s.parse::<SocketAddr>().is_ok() {
+        return true;
+    }
+    s.rsplit_once(':')
+        .is_some_and(|(host, port)| is_domain(host) && port.parse::<u16>().is_ok())
 }
 
 fn is_domain(s: &str) -> bool {
@@ -499,6 +535,10 @@ pub fn check_room_name(name: &str) -> Result<(), &'static str> {
     }
     if name.chars().any(|c| "@/\"&'<>:".contains(c)) {
         return Err("a room name must not contain @ / \" & ' < > or :");
+    }
+    // Jitsi NFKC-normalises room names: a name that changes is a room nobody reaches.
+    if unicode_normalization::UnicodeNormalization::nfkc(name).ne(name.chars()) {
+        return Err("Jitsi would change this name (NFKC normalisation); write it normalised");
     }
     Ok(())
 }
@@ -554,7 +594,17 @@ mod tests {
     fn room_names() {
         assert!(check_room_name("gs-musterstadt-1").is_ok());
         assert!(check_room_name("grundschule-müllheim").is_ok());
-        for bad in ["", "Klasse", "a b", "a@b", "a/b", "a\tb"] {
+        // "ﬁ" is a ligature NFKC turns into "fi"; "e\u{301}" composes to "é".
+        for bad in [
+            "",
+            "Klasse",
+            "a b",
+            "a@b",
+            "a/b",
+            "a\tb",
+            "ﬁnal",
+            "caf\u{65}\u{301}",
+        ] {
             assert!(check_room_name(bad).is_err(), "{bad:?} accepted");
         }
     }

@@ -1,1 +1,1965 @@
 //! Unit and property tests of the decision core, in virtual time.
+//!
+//! Time never passes by itself here: every test takes one `Instant::now()` as its base
+//! and moves a virtual clock by adding durations.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::config::{Policy, Secret, Unmanaged};
+
+// --- fixtures ------------------------------------------------------------------------
+
+const MATHE: &str = "mathe-5a";
+const PHYSIK: &str = "physik-7b";
+/// Not in the map.
+const ELSEWHERE: &str = "elsewhere";
+
+/// Matches the service entry `focus@auth.meet.jitsi` exactly.
+const FOCUS: &str = "focus@auth.meet.jitsi/focus";
+const FOCUS_BARE: &str = "focus@auth.meet.jitsi";
+/// Matches the service domain entry `internal.auth.meet.jitsi`.
+const JVB: &str = "jvb@internal.auth.meet.jitsi/jvb-1";
+
+const ANNA: &str = "anna@meet.jitsi/a1";
+const ANNA_2: &str = "anna@meet.jitsi/a2";
+const ANNA_BARE: &str = "anna@meet.jitsi";
+const BEN: &str = "ben@meet.jitsi/b1";
+const BEN_BARE: &str = "ben@meet.jitsi";
+const CARLA: &str = "carla@guest.meet.jitsi/c1";
+const DORA: &str = "dora@meet.jitsi/d1";
+const DORA_BARE: &str = "dora@meet.jitsi";
+
+const END: &str = "Die Stunde ist beendet.";
+const GRACE: Duration = Duration::from_secs(60);
+const RETRY: Duration = Duration::from_secs(5);
+
+fn room_map() -> RoomMap {
+    let mut rooms = BTreeMap::new();
+    rooms.insert(
+        MATHE.to_owned(),
+        MapEntry {
+            school: "gs-nord".into(),
+            password: Secret::new("schulpasswort-1"),
+        },
+    );
+    rooms.insert(
+        PHYSIK.to_owned(),
+        MapEntry {
+            school: "rs-sued".into(),
+            password: Secret::new("schulpasswort-2"),
+        },
+    );
+    RoomMap {
+        gen: "test".into(),
+        unmanaged: Unmanaged::Allow,
+        rooms,
+    }
+}
+
+fn policy(grace: Duration) -> Policy {
+    Policy {
+        service_jids: vec![FOCUS_BARE.into(), "internal.auth.meet.jitsi".into()],
+        unmanaged_rooms: Unmanaged::Allow,
+        grace_period: grace,
+        end_message: END.into(),
+    }
+}
+
+/// An owned copy of a [`RoomStatus`].
+#[derive(Debug, Clone, PartialEq)]
+struct Status {
+    phase: Phase,
+    people: usize,
+    organizer: bool,
+    session_start: Option<Instant>,
+}
+
+fn status_of(core: &Core, room: &str) -> Status {
+    let s = core
+        .rooms()
+        .find(|s| s.name == room)
+        .unwrap_or_else(|| panic!("{room} is not managed"));
+    Status {
+        phase: s.phase,
+        people: s.people,
+        organizer: s.organizer_present,
+        session_start: s.session_start,
+    }
+}
+
+fn grant(room: &str, jid: &str) -> Action {
+    Action::GrantOwner {
+        room: room.into(),
+        jid: jid.into(),
+    }
+}
+
+fn reset(room: &str, reason: EndReason, message: bool) -> Action {
+    Action::Reset {
+        room: room.into(),
+        reason,
+        message: message.then(|| END.to_owned()),
+    }
+}
+
+fn occupant(jid: &str, keyed: bool, owner: bool) -> SnapshotOccupant {
+    SnapshotOccupant {
+        jid: jid.into(),
+        keyed,
+        owner,
+    }
+}
+
+fn snapshot_room(name: &str, persistent: bool, occupants: Vec<SnapshotOccupant>) -> SnapshotRoom {
+    SnapshotRoom {
+        name: name.into(),
+        persistent,
+        occupants,
+    }
+}
+
+fn snapshot(rooms: Vec<SnapshotRoom>) -> Snapshot {
+    Snapshot { rooms }
+}
+
+/// A core and a virtual clock.
+struct Harness {
+    core: Core,
+    base: Instant,
+    now: Instant,
+}
+
+impl Harness {
+    /// A fresh core (as after a daemon start), not connected yet.
+    fn unsynced(grace: Duration) -> Harness {
+        let base = Instant::now();
+        Harness {
+            core: Core::new(room_map(), policy(grace)),
+            base,
+            now: base,
+        }
+    }
+
+    /// Connected and synced against a Prosody with no rooms.
+    fn new(grace: Duration) -> Harness {
+        let mut h = Harness::unsynced(grace);
+        assert!(h.connect(Snapshot::default()).is_empty());
+        h
+    }
+
+    /// Feeds `Connected` and then `snapshot`; returns the snapshot's actions.
+    fn connect(&mut self, snapshot: Snapshot) -> Vec<Action> {
+        let out = self.input(Input::Connected);
+        assert_eq!(out.len(), 2, "{out:?}");
+        let out = self.input(Input::Snapshot(snapshot));
+        assert!(self.core.synced());
+        out
+    }
+
+    /// Disconnects and connects again with `snapshot`.
+    fn reconnect(&mut self, snapshot: Snapshot) -> Vec<Action> {
+        assert!(self.input(Input::Disconnected).is_empty());
+        self.connect(snapshot)
+    }
+
+    /// Moves the clock to `secs` after the base.
+    fn at(&mut self, secs: u64) -> &mut Harness {
+        self.now = self.t(secs);
+        self
+    }
+
+    fn t(&self, secs: u64) -> Instant {
+        self.base + Duration::from_secs(secs)
+    }
+
+    fn input(&mut self, input: Input) -> Vec<Action> {
+        self.core.handle(self.now, input)
+    }
+
+    fn event(&mut self, event: Event) -> Vec<Action> {
+        self.input(Input::Event(event))
+    }
+
+    fn join(&mut self, room: &str, occupant: &str, keyed: bool) -> Vec<Action> {
+        self.event(Event::Joined {
+            room: room.into(),
+            occupant: occupant.into(),
+            keyed,
+        })
+    }
+
+    fn leave(&mut self, room: &str, occupant: &str) -> Vec<Action> {
+        self.event(Event::Left {
+            room: room.into(),
+            occupant: occupant.into(),
+        })
+    }
+
+    fn destroyed(&mut self, room: &str) -> Vec<Action> {
+        self.event(Event::Destroyed { room: room.into() })
+    }
+
+    fn affiliation(
+        &mut self,
+        room: &str,
+        jid: &str,
+        affiliation: &str,
+        actor: &str,
+    ) -> Vec<Action> {
+        self.event(Event::Affiliation {
+            room: room.into(),
+            jid: jid.into(),
+            affiliation: affiliation.into(),
+            actor: actor.into(),
+        })
+    }
+
+    fn done_reset(&mut self, room: &str, ok: bool) -> Vec<Action> {
+        self.input(Input::Done {
+            room: room.into(),
+            request: Request::Reset,
+            jid: None,
+            ok,
+        })
+    }
+
+    fn done_grant(&mut self, room: &str, jid: &str, ok: bool) -> Vec<Action> {
+        self.input(Input::Done {
+            room: room.into(),
+            request: Request::GrantOwner,
+            jid: Some(jid.into()),
+            ok,
+        })
+    }
+
+    fn tick(&mut self) -> Vec<Action> {
+        self.input(Input::Tick)
+    }
+
+    fn status(&self, room: &str) -> Status {
+        status_of(&self.core, room)
+    }
+
+    fn phase(&self, room: &str) -> Phase {
+        self.status(room).phase
+    }
+
+    /// Anna (organizer) and Ben (student) in MATHE since second 0.
+    fn lesson(grace: Duration) -> Harness {
+        let mut h = Harness::new(grace);
+        assert_eq!(h.join(MATHE, ANNA, true), [grant(MATHE, ANNA_BARE)]);
+        assert_eq!(h.join(MATHE, BEN, false), []);
+        h
+    }
+}
+
+fn is_idle(s: &Status) -> bool {
+    s.phase == Phase::Idle && s.people == 0 && s.session_start.is_none()
+}
+
+fn ending_reason(phase: Phase) -> Option<EndReason> {
+    match phase {
+        Phase::Ending { reason, .. } => Some(reason),
+        _ => None,
+    }
+}
+
+// --- connection and sync -------------------------------------------------------------
+
+#[test]
+fn connected_pushes_the_map_then_requests_a_snapshot() {
+    let mut h = Harness::unsynced(GRACE);
+    let out = h.input(Input::Connected);
+    assert_eq!(out.len(), 2, "{out:?}");
+    match &out[0] {
+        Action::PushMap(map) => {
+            assert_eq!(**map, room_map());
+            assert!(Arc::ptr_eq(map, h.core.map()));
+        }
+        other => panic!("expected PushMap first, got {other:?}"),
+    }
+    assert_eq!(out[1], Action::RequestSnapshot);
+    assert!(!h.core.synced(), "synced only once the snapshot is in");
+}
+
+#[test]
+fn not_synced_until_the_snapshot_no_deadline_and_ticks_ignored() {
+    let mut h = Harness::unsynced(GRACE);
+    assert!(!h.core.synced());
+    assert_eq!(h.core.next_deadline(), None);
+    assert_eq!(h.tick(), []);
+    assert_eq!(h.input(Input::Connected).len(), 2);
+    assert_eq!(h.core.next_deadline(), None);
+    // A snapshot without a connection does not make the core synced.
+    let mut lone = Harness::unsynced(GRACE);
+    let students = snapshot(vec![snapshot_room(
+        MATHE,
+        false,
+        vec![occupant(BEN, false, false)],
+    )]);
+    lone.input(Input::Snapshot(students.clone()));
+    assert!(!lone.core.synced());
+    assert_eq!(lone.core.next_deadline(), None);
+    // With the connection it does, and the grace deadline shows.
+    h.at(10);
+    assert_eq!(h.input(Input::Snapshot(students)), []);
+    assert!(h.core.synced());
+    assert_eq!(h.core.next_deadline(), Some(h.t(10) + GRACE));
+}
+
+#[test]
+fn while_disconnected_there_is_no_deadline_and_ticks_do_nothing() {
+    let mut h = Harness::lesson(GRACE);
+    h.at(100);
+    assert_eq!(h.leave(MATHE, ANNA), []);
+    assert_eq!(h.core.next_deadline(), Some(h.t(160)));
+    assert_eq!(h.input(Input::Disconnected), []);
+    assert!(!h.core.synced());
+    assert_eq!(h.core.next_deadline(), None);
+    h.at(500);
+    assert_eq!(h.tick(), []);
+    assert_eq!(h.phase(MATHE), Phase::Grace { deadline: h.t(160) });
+}
+
+// --- joining and owner rights --------------------------------------------------------
+
+#[test]
+fn keyed_join_grants_owner_once_per_bare_jid() {
+    let mut h = Harness::new(GRACE);
+    h.at(5);
+    assert_eq!(h.join(MATHE, ANNA, true), [grant(MATHE, ANNA_BARE)]);
+    assert_eq!(
+        h.status(MATHE),
+        Status {
+            phase: Phase::Active,
+            people: 1,
+            organizer: true,
+            session_start: Some(h.t(5)),
+        }
+    );
+    // Her second device: same bare JID, no second grant.
+    assert_eq!(h.join(MATHE, ANNA_2, true), []);
+    assert_eq!(h.status(MATHE).people, 2);
+    // Owner rights are per room.
+    assert_eq!(h.join(PHYSIK, ANNA, true), [grant(PHYSIK, ANNA_BARE)]);
+}
+
+#[test]
+fn unkeyed_join_gets_no_grant() {
+    let mut h = Harness::new(GRACE);
+    h.join(MATHE, ANNA, true);
+    assert_eq!(h.join(MATHE, BEN, false), []);
+    assert_eq!(h.join(MATHE, CARLA, false), []);
+    let s = h.status(MATHE);
+    assert_eq!((s.phase, s.people, s.organizer), (Phase::Active, 3, true));
+}
+
+#[test]
+fn a_student_alone_in_an_idle_room_starts_a_session_in_grace() {
+    // Nobody has left, yet a room without an organizer is treated like one whose
+    // organizer left: the grace period runs from the first student's arrival.
+    let mut h = Harness::new(GRACE);
+    h.at(3);
+    assert_eq!(h.join(MATHE, BEN, false), []);
+    let s = h.status(MATHE);
+    assert_eq!(s.phase, Phase::Grace { deadline: h.t(63) });
+    assert_eq!(s.session_start, Some(h.t(3)));
+    // The organizer arriving in time makes it an ordinary lesson.
+    h.at(30);
+    assert_eq!(h.join(MATHE, ANNA, true), [grant(MATHE, ANNA_BARE)]);
+    assert_eq!(h.phase(MATHE), Phase::Active);
+    assert_eq!(h.core.next_deadline(), None);
+}
+
+#[test]
+fn service_jids_are_never_people_organizers_or_granted() {
+    let mut h = Harness::new(GRACE);
+    // Exact bare entry, domain entry, and a differently cased exact entry.
+    for jid in [
+        FOCUS,
+        JVB,
+        "Focus@Auth.Meet.Jitsi/other",
+        "videobridge@internal.auth.meet.jitsi",
+    ] {
+        assert_eq!(h.join(MATHE, jid, true), [], "{jid}");
+        assert_eq!(h.join(MATHE, jid, false), [], "{jid}");
+    }
+    assert!(is_idle(&h.status(MATHE)), "{:?}", h.status(MATHE));
+    assert_eq!(h.leave(MATHE, FOCUS), []);
+    // A different account on the service's domain is a person.
+    assert_eq!(
+        h.join(PHYSIK, "someone@auth.meet.jitsi/x", true),
+        [grant(PHYSIK, "someone@auth.meet.jitsi")]
+    );
+
+    // With focus inside, the organizer leaving is still "nobody else inside".
+    h.at(10);
+    assert_eq!(h.join(MATHE, ANNA, true), [grant(MATHE, ANNA_BARE)]);
+    assert_eq!(h.status(MATHE).people, 1);
+    h.at(20);
+    assert_eq!(
+        h.leave(MATHE, ANNA),
+        [reset(MATHE, EndReason::LastOrganizerLeft, false)]
+    );
+}
+
+#[test]
+fn service_occupants_in_a_snapshot_are_ignored() {
+    let mut h = Harness::unsynced(GRACE);
+    let out = h.connect(snapshot(vec![snapshot_room(
+        MATHE,
+        false,
+        vec![occupant(FOCUS, true, true), occupant(JVB, true, false)],
+    )]));
+    assert_eq!(out, []);
+    assert!(is_idle(&h.status(MATHE)));
+}
+
+// --- the end of a session ------------------------------------------------------------
+
+#[test]
+fn last_organizer_leaving_an_empty_room_resets_it_without_message() {
+    let mut h = Harness::new(GRACE);
+    h.join(MATHE, ANNA, true);
+    h.at(600);
+    assert_eq!(
+        h.leave(MATHE, ANNA),
+        [reset(MATHE, EndReason::LastOrganizerLeft, false)]
+    );
+    assert!(matches!(
+        h.phase(MATHE),
+        Phase::Ending {
+            reason: EndReason::LastOrganizerLeft,
+            retry: None,
+            ..
+        }
+    ));
+    assert_eq!(h.core.next_deadline(), None);
+    h.at(601);
+    assert_eq!(h.done_reset(MATHE, true), []);
+    assert!(is_idle(&h.status(MATHE)));
+}
+
+#[test]
+fn destroyed_event_completes_a_reset_and_a_late_done_is_ignored() {
+    let mut h = Harness::new(GRACE);
+    h.join(MATHE, ANNA, true);
+    h.at(600);
+    h.leave(MATHE, ANNA);
+    assert_eq!(h.destroyed(MATHE), []);
+    assert!(is_idle(&h.status(MATHE)));
+    // The reply to the destroy request comes after the module's event.
+    assert_eq!(h.done_reset(MATHE, true), []);
+    assert!(is_idle(&h.status(MATHE)));
+    // Owner rights went with the room: the next lesson's organizer is granted again.
+    assert_eq!(h.join(MATHE, ANNA, true), [grant(MATHE, ANNA_BARE)]);
+}
+
+#[test]
+fn destroyed_during_a_lesson_ends_the_session_without_reset() {
+    let mut h = Harness::lesson(GRACE);
+    h.at(50);
+    assert_eq!(h.destroyed(MATHE), []);
+    assert!(is_idle(&h.status(MATHE)));
+    assert_eq!(h.core.next_deadline(), None);
+}
+
+#[test]
+fn organizer_leaving_students_starts_grace_and_expiry_ends_the_session() {
+    let mut h = Harness::lesson(GRACE);
+    h.join(MATHE, CARLA, false);
+    h.at(100);
+    assert_eq!(h.leave(MATHE, ANNA), []);
+    let deadline = h.t(100) + GRACE;
+    assert_eq!(
+        h.status(MATHE),
+        Status {
+            phase: Phase::Grace { deadline },
+            people: 2,
+            organizer: false,
+            session_start: Some(h.t(0)),
+        }
+    );
+    assert_eq!(h.core.next_deadline(), Some(deadline));
+    // Early ticks (a timer that fired for another reason) change nothing.
+    h.at(100);
+    assert_eq!(h.tick(), []);
+    h.now = deadline - Duration::from_millis(1);
+    assert_eq!(h.tick(), []);
+    assert_eq!(h.phase(MATHE), Phase::Grace { deadline });
+    h.now = deadline;
+    assert_eq!(h.tick(), [reset(MATHE, EndReason::GraceExpired, true)]);
+    assert_eq!(ending_reason(h.phase(MATHE)), Some(EndReason::GraceExpired));
+    assert_eq!(h.core.next_deadline(), None);
+    // No second reset on the next tick.
+    h.at(200);
+    assert_eq!(h.tick(), []);
+    assert_eq!(h.done_reset(MATHE, true), []);
+    assert!(is_idle(&h.status(MATHE)));
+}
+
+#[test]
+fn a_late_tick_still_ends_the_grace() {
+    let mut h = Harness::lesson(GRACE);
+    h.at(100);
+    h.leave(MATHE, ANNA);
+    h.at(1000);
+    assert_eq!(h.tick(), [reset(MATHE, EndReason::GraceExpired, true)]);
+}
+
+#[test]
+fn students_coming_and_going_do_not_move_the_grace_deadline() {
+    let mut h = Harness::lesson(GRACE);
+    h.at(100);
+    h.leave(MATHE, ANNA);
+    let deadline = h.t(160);
+    h.at(120);
+    assert_eq!(h.join(MATHE, CARLA, false), []);
+    h.at(130);
+    assert_eq!(h.leave(MATHE, BEN), []);
+    assert_eq!(h.phase(MATHE), Phase::Grace { deadline });
+    assert_eq!(h.core.next_deadline(), Some(deadline));
+}
+
+#[test]
+fn last_student_leaving_during_grace_resets_at_once() {
+    let mut h = Harness::lesson(GRACE);
+    h.at(100);
+    h.leave(MATHE, ANNA);
+    h.at(110);
+    assert_eq!(
+        h.leave(MATHE, BEN),
+        [reset(MATHE, EndReason::LastOrganizerLeft, false)]
+    );
+    assert_eq!(h.core.next_deadline(), None);
+}
+
+#[test]
+fn organizer_returning_during_grace_keeps_the_session() {
+    let mut h = Harness::lesson(GRACE);
+    h.at(100);
+    h.leave(MATHE, ANNA);
+    h.at(130);
+    // Back with a new session of the same account: she is still owner, no grant.
+    assert_eq!(h.join(MATHE, ANNA_2, true), []);
+    assert_eq!(
+        h.status(MATHE),
+        Status {
+            phase: Phase::Active,
+            people: 2,
+            organizer: true,
+            session_start: Some(h.t(0)),
+        }
+    );
+    assert_eq!(h.core.next_deadline(), None);
+    for secs in [160, 161, 1000] {
+        h.at(secs);
+        assert_eq!(h.tick(), [], "at {secs}s");
+    }
+    assert_eq!(h.phase(MATHE), Phase::Active);
+}
+
+#[test]
+fn another_organizer_arriving_during_grace_is_granted_and_keeps_the_session() {
+    let mut h = Harness::lesson(GRACE);
+    h.at(100);
+    h.leave(MATHE, ANNA);
+    h.at(150);
+    assert_eq!(h.join(MATHE, DORA, true), [grant(MATHE, DORA_BARE)]);
+    assert_eq!(h.phase(MATHE), Phase::Active);
+    h.at(160);
+    assert_eq!(h.tick(), []);
+}
+
+#[test]
+fn zero_grace_resets_immediately() {
+    let mut h = Harness::lesson(Duration::ZERO);
+    h.at(100);
+    assert_eq!(
+        h.leave(MATHE, ANNA),
+        [reset(MATHE, EndReason::GraceExpired, true)]
+    );
+    assert_eq!(ending_reason(h.phase(MATHE)), Some(EndReason::GraceExpired));
+    assert_eq!(h.core.next_deadline(), None);
+}
+
+#[test]
+fn zero_grace_removes_a_student_who_is_alone() {
+    let mut h = Harness::new(Duration::ZERO);
+    assert_eq!(
+        h.join(MATHE, BEN, false),
+        [reset(MATHE, EndReason::GraceExpired, true)]
+    );
+}
+
+#[test]
+fn ticks_end_every_due_room_at_once() {
+    let mut h = Harness::lesson(GRACE);
+    h.join(PHYSIK, DORA, true);
+    h.join(PHYSIK, CARLA, false);
+    h.at(100);
+    h.leave(MATHE, ANNA);
+    h.at(110);
+    h.leave(PHYSIK, DORA);
+    assert_eq!(h.core.next_deadline(), Some(h.t(160)));
+    h.at(200);
+    assert_eq!(
+        h.tick(),
+        [
+            reset(MATHE, EndReason::GraceExpired, true),
+            reset(PHYSIK, EndReason::GraceExpired, true)
+        ]
+    );
+}
+
+// --- organizers made by organizers ---------------------------------------------------
+
+#[test]
+fn owner_affiliation_by_an_organizer_makes_an_organizer() {
+    let mut h = Harness::lesson(GRACE);
+    assert_eq!(h.affiliation(MATHE, BEN_BARE, "owner", ANNA_BARE), []);
+    assert_eq!(h.status(MATHE).organizer, true);
+    h.at(100);
+    // Anna leaves: Ben is an organizer, so no grace.
+    assert_eq!(h.leave(MATHE, ANNA), []);
+    assert_eq!(
+        h.status(MATHE),
+        Status {
+            phase: Phase::Active,
+            people: 1,
+            organizer: true,
+            session_start: Some(h.t(0)),
+        }
+    );
+    assert_eq!(h.core.next_deadline(), None);
+    // Ben, an organizer now, leaving last resets at once.
+    h.at(200);
+    assert_eq!(
+        h.leave(MATHE, BEN),
+        [reset(MATHE, EndReason::LastOrganizerLeft, false)]
+    );
+}
+
+#[test]
+fn a_promoted_organizer_can_promote_in_turn() {
+    let mut h = Harness::lesson(GRACE);
+    h.join(MATHE, CARLA, false);
+    h.affiliation(MATHE, BEN_BARE, "owner", ANNA_BARE);
+    h.affiliation(MATHE, "carla@guest.meet.jitsi", "owner", BEN_BARE);
+    h.leave(MATHE, ANNA);
+    h.leave(MATHE, BEN);
+    assert_eq!(h.phase(MATHE), Phase::Active);
+}
+
+#[test]
+fn promotion_during_grace_ends_the_grace() {
+    let mut h = Harness::lesson(GRACE);
+    h.join(MATHE, DORA, true);
+    h.join(MATHE, CARLA, false);
+    h.at(10);
+    h.leave(MATHE, ANNA);
+    assert_eq!(h.phase(MATHE), Phase::Active, "Dora is still inside");
+    h.affiliation(MATHE, BEN_BARE, "owner", DORA_BARE);
+    h.leave(MATHE, DORA);
+    assert_eq!(h.phase(MATHE), Phase::Active, "Ben was promoted");
+}
+
+#[test]
+fn owner_affiliation_by_focus_does_not_make_an_organizer() {
+    let mut h = Harness::lesson(GRACE);
+    // jicofo hands the moderator to a student when the teacher goes.
+    assert_eq!(h.affiliation(MATHE, BEN_BARE, "owner", FOCUS_BARE), []);
+    h.at(100);
+    assert_eq!(h.leave(MATHE, ANNA), []);
+    let s = h.status(MATHE);
+    assert_eq!(s.phase, Phase::Grace { deadline: h.t(160) });
+    assert!(!s.organizer);
+}
+
+#[test]
+fn owner_affiliation_by_a_student_does_not_make_an_organizer() {
+    let mut h = Harness::lesson(GRACE);
+    h.join(MATHE, CARLA, false);
+    assert_eq!(
+        h.affiliation(MATHE, BEN_BARE, "owner", "carla@guest.meet.jitsi"),
+        []
+    );
+    h.leave(MATHE, ANNA);
+    assert!(matches!(h.phase(MATHE), Phase::Grace { .. }));
+}
+
+#[test]
+fn revoked_or_failed_owner_is_granted_again_on_the_next_keyed_join() {
+    let mut h = Harness::lesson(GRACE);
+    assert_eq!(h.affiliation(MATHE, ANNA_BARE, "member", FOCUS_BARE), []);
+    assert_eq!(h.join(MATHE, ANNA_2, true), [grant(MATHE, ANNA_BARE)]);
+    assert_eq!(h.join(PHYSIK, DORA, true), [grant(PHYSIK, DORA_BARE)]);
+    assert_eq!(h.done_grant(PHYSIK, DORA_BARE, false), []);
+    assert_eq!(
+        h.join(PHYSIK, "dora@meet.jitsi/d2", true),
+        [grant(PHYSIK, DORA_BARE)]
+    );
+    // A successful grant changes nothing.
+    assert_eq!(h.done_grant(PHYSIK, DORA_BARE, true), []);
+    assert_eq!(h.join(PHYSIK, "dora@meet.jitsi/d3", true), []);
+}
+
+// --- failed and overtaken resets -----------------------------------------------------
+
+#[test]
+fn failed_reset_is_retried_after_five_seconds() {
+    let mut h = Harness::new(GRACE);
+    h.join(MATHE, ANNA, true);
+    h.at(100);
+    assert_eq!(
+        h.leave(MATHE, ANNA),
+        [reset(MATHE, EndReason::LastOrganizerLeft, false)]
+    );
+    h.at(101);
+    assert_eq!(h.done_reset(MATHE, false), []);
+    assert!(matches!(
+        h.phase(MATHE),
+        Phase::Ending {
+            reason: EndReason::LastOrganizerLeft,
+            retry: Some(t),
+            ..
+        } if t == h.t(101) + RETRY
+    ));
+    assert_eq!(h.core.next_deadline(), Some(h.t(106)));
+    h.at(105);
+    assert_eq!(h.tick(), []);
+    h.at(106);
+    assert_eq!(
+        h.tick(),
+        [reset(MATHE, EndReason::LastOrganizerLeft, false)]
+    );
+    assert!(matches!(h.phase(MATHE), Phase::Ending { retry: None, .. }));
+    assert_eq!(h.core.next_deadline(), None);
+    // Fails again: retried again.
+    h.at(107);
+    h.done_reset(MATHE, false);
+    assert_eq!(h.core.next_deadline(), Some(h.t(112)));
+    h.at(112);
+    assert_eq!(h.tick().len(), 1);
+    h.at(113);
+    assert_eq!(h.done_reset(MATHE, true), []);
+    assert!(is_idle(&h.status(MATHE)));
+}
+
+#[test]
+fn a_retried_grace_reset_still_carries_the_message() {
+    let mut h = Harness::lesson(GRACE);
+    h.at(100);
+    h.leave(MATHE, ANNA);
+    h.at(160);
+    assert_eq!(h.tick(), [reset(MATHE, EndReason::GraceExpired, true)]);
+    h.done_reset(MATHE, false);
+    h.at(165);
+    assert_eq!(h.tick(), [reset(MATHE, EndReason::GraceExpired, true)]);
+}
+
+#[test]
+fn events_while_ending_do_not_issue_another_reset() {
+    let mut h = Harness::lesson(GRACE);
+    h.at(100);
+    h.leave(MATHE, ANNA);
+    h.at(160);
+    assert_eq!(h.tick().len(), 1);
+    assert_eq!(h.leave(MATHE, BEN), []);
+    assert_eq!(h.join(MATHE, CARLA, false), []);
+    assert_eq!(h.leave(MATHE, CARLA), []);
+    assert_eq!(h.affiliation(MATHE, BEN_BARE, "owner", FOCUS_BARE), []);
+    assert_eq!(ending_reason(h.phase(MATHE)), Some(EndReason::GraceExpired));
+}
+
+#[test]
+fn a_join_after_the_reset_was_issued_survives_as_a_new_session() {
+    let mut h = Harness::new(GRACE);
+    h.join(MATHE, ANNA, true);
+    h.at(100);
+    assert_eq!(h.leave(MATHE, ANNA).len(), 1);
+    // The next teacher comes in before the reset is confirmed. She is granted at once
+    // (that request goes to the old room) ...
+    h.at(101);
+    assert_eq!(h.join(MATHE, DORA, true), [grant(MATHE, DORA_BARE)]);
+    assert_eq!(h.join(MATHE, BEN, false), []);
+    assert!(matches!(h.phase(MATHE), Phase::Ending { .. }));
+    // ... and again once the room is new, for the new room has no affiliations.
+    h.at(102);
+    assert_eq!(h.done_reset(MATHE, true), [grant(MATHE, DORA_BARE)]);
+    assert_eq!(
+        h.status(MATHE),
+        Status {
+            phase: Phase::Active,
+            people: 2,
+            organizer: true,
+            session_start: Some(h.t(102)),
+        }
+    );
+}
+
+#[test]
+fn students_who_join_after_the_reset_was_issued_start_a_session_in_grace() {
+    let mut h = Harness::new(GRACE);
+    h.join(MATHE, ANNA, true);
+    h.at(100);
+    h.leave(MATHE, ANNA);
+    h.at(101);
+    assert_eq!(h.join(MATHE, BEN, false), []);
+    h.at(102);
+    assert_eq!(h.done_reset(MATHE, true), []);
+    let s = h.status(MATHE);
+    assert_eq!(s.phase, Phase::Grace { deadline: h.t(162) });
+    assert_eq!((s.people, s.session_start), (1, Some(h.t(102))));
+}
+
+#[test]
+fn those_inside_when_the_reset_was_issued_go_with_it() {
+    let mut h = Harness::lesson(GRACE);
+    h.join(MATHE, CARLA, false);
+    h.at(100);
+    h.leave(MATHE, ANNA);
+    h.at(160);
+    h.tick();
+    // A failed attempt and its retry: those who came in between are removed too.
+    h.done_reset(MATHE, false);
+    h.at(162);
+    h.join(MATHE, DORA, true);
+    h.at(165);
+    assert_eq!(h.tick().len(), 1);
+    h.at(166);
+    assert_eq!(h.done_reset(MATHE, true), []);
+    assert!(is_idle(&h.status(MATHE)));
+}
+
+#[test]
+fn the_destroyed_event_removes_everyone_it_follows() {
+    // The module announces the destroy before it answers the request, on the same
+    // stream: whoever the core saw join before the event was in the old room.
+    let mut h = Harness::new(GRACE);
+    h.join(MATHE, ANNA, true);
+    h.at(100);
+    h.leave(MATHE, ANNA);
+    h.join(MATHE, DORA, true);
+    assert_eq!(h.destroyed(MATHE), []);
+    assert!(is_idle(&h.status(MATHE)));
+    assert_eq!(h.done_reset(MATHE, true), []);
+    assert!(is_idle(&h.status(MATHE)));
+    // After the event, a join is the new room's.
+    assert_eq!(h.join(MATHE, DORA, true), [grant(MATHE, DORA_BARE)]);
+    assert_eq!(h.phase(MATHE), Phase::Active);
+}
+
+#[test]
+fn done_for_a_reset_that_is_not_under_way_is_ignored() {
+    let mut h = Harness::lesson(GRACE);
+    assert_eq!(h.done_reset(MATHE, true), []);
+    assert_eq!(h.done_reset(MATHE, false), []);
+    assert_eq!(h.phase(MATHE), Phase::Active);
+    assert_eq!(h.core.next_deadline(), None);
+}
+
+// --- snapshots -----------------------------------------------------------------------
+
+#[test]
+fn snapshot_after_restart_with_keyed_owner_and_student_is_active_without_actions() {
+    let mut h = Harness::unsynced(GRACE);
+    h.at(1000);
+    let out = h.connect(snapshot(vec![snapshot_room(
+        MATHE,
+        false,
+        vec![
+            occupant(FOCUS, false, true),
+            occupant(ANNA, true, true),
+            occupant(BEN, false, false),
+        ],
+    )]));
+    assert_eq!(out, []);
+    assert_eq!(
+        h.status(MATHE),
+        Status {
+            phase: Phase::Active,
+            people: 2,
+            organizer: true,
+            session_start: Some(h.t(1000)),
+        }
+    );
+    assert!(is_idle(&h.status(PHYSIK)));
+    assert_eq!(h.core.next_deadline(), None);
+}
+
+#[test]
+fn snapshot_grants_owner_to_a_keyed_occupant_who_is_not_owner() {
+    let mut h = Harness::unsynced(GRACE);
+    let out = h.connect(snapshot(vec![snapshot_room(
+        MATHE,
+        false,
+        vec![
+            occupant(ANNA, true, false),
+            occupant(ANNA_2, true, false),
+            occupant(BEN, false, false),
+        ],
+    )]));
+    assert_eq!(out, [grant(MATHE, ANNA_BARE)]);
+    assert_eq!(h.phase(MATHE), Phase::Active);
+}
+
+#[test]
+fn snapshot_with_only_students_starts_grace() {
+    let mut h = Harness::unsynced(GRACE);
+    h.at(50);
+    let out = h.connect(snapshot(vec![snapshot_room(
+        MATHE,
+        false,
+        vec![
+            occupant(FOCUS, false, true),
+            occupant(BEN, false, true),
+            occupant(CARLA, false, false),
+        ],
+    )]));
+    assert_eq!(out, []);
+    let s = h.status(MATHE);
+    assert_eq!(s.phase, Phase::Grace { deadline: h.t(110) });
+    assert!(!s.organizer);
+    assert_eq!(h.core.next_deadline(), Some(h.t(110)));
+    h.at(110);
+    assert_eq!(h.tick(), [reset(MATHE, EndReason::GraceExpired, true)]);
+}
+
+#[test]
+fn snapshot_with_an_empty_persistent_room_resets_it() {
+    let mut h = Harness::unsynced(GRACE);
+    let out = h.connect(snapshot(vec![
+        snapshot_room(MATHE, true, vec![]),
+        snapshot_room(PHYSIK, true, vec![occupant(FOCUS, false, true)]),
+    ]));
+    assert_eq!(
+        out,
+        [
+            reset(MATHE, EndReason::LastOrganizerLeft, false),
+            reset(PHYSIK, EndReason::LastOrganizerLeft, false)
+        ]
+    );
+    assert!(h.status(MATHE).session_start.is_some());
+    h.done_reset(MATHE, true);
+    assert!(is_idle(&h.status(MATHE)));
+}
+
+#[test]
+fn snapshot_leaves_a_fresh_room_with_only_focus_alone() {
+    let mut h = Harness::unsynced(GRACE);
+    let out = h.connect(snapshot(vec![
+        snapshot_room(MATHE, false, vec![occupant(FOCUS, false, true)]),
+        snapshot_room(PHYSIK, false, vec![]),
+    ]));
+    assert_eq!(out, []);
+    assert!(is_idle(&h.status(MATHE)));
+    assert!(is_idle(&h.status(PHYSIK)));
+    assert_eq!(h.core.next_deadline(), None);
+}
+
+#[test]
+fn snapshot_without_the_room_of_a_known_session_ends_it_silently() {
+    let mut h = Harness::lesson(GRACE);
+    h.at(100);
+    let out = h.reconnect(Snapshot::default());
+    assert_eq!(out, []);
+    assert!(is_idle(&h.status(MATHE)));
+    // Also when its reset was under way.
+    h.join(PHYSIK, DORA, true);
+    h.leave(PHYSIK, DORA);
+    assert_eq!(h.reconnect(Snapshot::default()), []);
+    assert!(is_idle(&h.status(PHYSIK)));
+}
+
+#[test]
+fn snapshot_with_an_empty_room_of_a_known_session_resets_it() {
+    let mut h = Harness::lesson(GRACE);
+    h.at(100);
+    let out = h.reconnect(snapshot(vec![snapshot_room(
+        MATHE,
+        false,
+        vec![occupant(FOCUS, false, true)],
+    )]));
+    assert_eq!(out, [reset(MATHE, EndReason::LastOrganizerLeft, false)]);
+}
+
+#[test]
+fn snapshot_on_reconnect_keeps_organizers_made_by_organizers() {
+    let mut h = Harness::lesson(GRACE);
+    h.affiliation(MATHE, BEN_BARE, "owner", ANNA_BARE);
+    h.at(100);
+    let out = h.reconnect(snapshot(vec![snapshot_room(
+        MATHE,
+        false,
+        vec![occupant(BEN, false, true)],
+    )]));
+    assert_eq!(out, []);
+    assert_eq!(h.phase(MATHE), Phase::Active);
+}
+
+#[test]
+fn snapshot_after_restart_forgets_organizers_made_by_organizers() {
+    // A limitation: the snapshot carries "keyed" and "owner", and an owner may as well
+    // be a student focus promoted, so a restarted daemon sees only students.
+    let mut h = Harness::unsynced(GRACE);
+    let out = h.connect(snapshot(vec![snapshot_room(
+        MATHE,
+        false,
+        vec![occupant(BEN, false, true), occupant(CARLA, false, false)],
+    )]));
+    assert_eq!(out, []);
+    assert!(matches!(h.phase(MATHE), Phase::Grace { .. }));
+}
+
+#[test]
+fn snapshot_reissues_a_reset_that_was_in_flight() {
+    let mut h = Harness::lesson(GRACE);
+    h.at(100);
+    h.leave(MATHE, ANNA);
+    h.at(160);
+    assert_eq!(h.tick().len(), 1);
+    h.at(170);
+    let out = h.reconnect(snapshot(vec![snapshot_room(
+        MATHE,
+        false,
+        vec![occupant(FOCUS, false, true), occupant(BEN, false, false)],
+    )]));
+    assert_eq!(out, [reset(MATHE, EndReason::GraceExpired, true)]);
+}
+
+#[test]
+fn snapshot_reissues_a_reset_even_when_the_room_was_renewed_meanwhile() {
+    // Documents current behaviour (see the report): the reset went through while the
+    // connection was down, a new teacher opened the room, and the core, which cannot
+    // tell an old room from a new one, ends her lesson.
+    let mut h = Harness::new(GRACE);
+    h.join(MATHE, ANNA, true);
+    h.at(100);
+    assert_eq!(h.leave(MATHE, ANNA).len(), 1);
+    h.at(200);
+    let out = h.reconnect(snapshot(vec![snapshot_room(
+        MATHE,
+        false,
+        vec![occupant(DORA, true, false)],
+    )]));
+    assert_eq!(
+        out,
+        [
+            grant(MATHE, DORA_BARE),
+            reset(MATHE, EndReason::LastOrganizerLeft, true)
+        ]
+    );
+}
+
+#[test]
+#[ignore = "core restarts the grace period on every re-sync; DESIGN: the grace period is the configured one"]
+fn grace_deadline_survives_a_reconnect() {
+    // Anna leaves at 100 s: the lesson ends at 160 s unless an organizer returns. The
+    // component connection drops and comes back with the same occupants inside.
+    let mut h = Harness::lesson(GRACE);
+    h.at(100);
+    h.leave(MATHE, ANNA);
+    let students = snapshot(vec![snapshot_room(
+        MATHE,
+        false,
+        vec![occupant(BEN, false, false)],
+    )]);
+    h.at(150);
+    assert_eq!(h.reconnect(students.clone()), []);
+    // Today: Grace { deadline: 210 s }.
+    assert_eq!(h.phase(MATHE), Phase::Grace { deadline: h.t(160) });
+    // And a deadline that passed while away is due at once (as the comment at the end
+    // of apply_snapshot says); today it is pushed to 300 s.
+    h.at(240);
+    assert_eq!(
+        h.reconnect(students),
+        [reset(MATHE, EndReason::GraceExpired, true)]
+    );
+}
+
+// --- what does not concern the core --------------------------------------------------
+
+#[test]
+fn events_and_answers_for_unmanaged_rooms_do_nothing() {
+    let mut h = Harness::lesson(GRACE);
+    let before: Vec<_> = [MATHE, PHYSIK].map(|r| h.status(r)).into();
+    assert_eq!(h.join(ELSEWHERE, DORA, true), []);
+    assert_eq!(h.join(ELSEWHERE, CARLA, false), []);
+    assert_eq!(h.affiliation(ELSEWHERE, CARLA, "owner", DORA_BARE), []);
+    assert_eq!(h.leave(ELSEWHERE, DORA), []);
+    assert_eq!(h.destroyed(ELSEWHERE), []);
+    assert_eq!(h.done_reset(ELSEWHERE, true), []);
+    assert_eq!(h.done_reset(ELSEWHERE, false), []);
+    assert_eq!(h.done_grant(ELSEWHERE, DORA_BARE, false), []);
+    let out = h.reconnect(snapshot(vec![
+        snapshot_room(ELSEWHERE, true, vec![occupant(BEN, false, false)]),
+        snapshot_room(
+            MATHE,
+            false,
+            vec![occupant(ANNA, true, true), occupant(BEN, false, false)],
+        ),
+    ]));
+    assert_eq!(out, []);
+    let after: Vec<_> = [MATHE, PHYSIK].map(|r| h.status(r)).into();
+    assert_eq!(before, after);
+    assert!(h.core.rooms().all(|s| s.name != ELSEWHERE));
+}
+
+#[test]
+fn left_for_an_unknown_occupant_does_nothing() {
+    let mut h = Harness::new(GRACE);
+    assert_eq!(h.leave(MATHE, BEN), []);
+    assert!(is_idle(&h.status(MATHE)));
+    h.join(MATHE, ANNA, true);
+    assert_eq!(h.leave(MATHE, BEN), []);
+    assert_eq!(h.leave(MATHE, ANNA_2), [], "same bare JID, other session");
+    assert_eq!(h.leave(PHYSIK, ANNA), [], "inside, but in the other room");
+    assert_eq!(h.leave(MATHE, FOCUS), []);
+    let s = h.status(MATHE);
+    assert_eq!((s.phase, s.people), (Phase::Active, 1));
+}
+
+#[test]
+fn destroyed_for_an_idle_room_does_nothing() {
+    let mut h = Harness::new(GRACE);
+    assert_eq!(h.destroyed(MATHE), []);
+    assert!(is_idle(&h.status(MATHE)));
+}
+
+// --- property tests ------------------------------------------------------------------
+
+const ROOMS: [&str; 3] = [MATHE, PHYSIK, ELSEWHERE];
+const BARES: [&str; 7] = [
+    ANNA_BARE,
+    BEN_BARE,
+    "carla@guest.meet.jitsi",
+    DORA_BARE,
+    "Ben@Meet.Jitsi",
+    FOCUS_BARE,
+    "jvb@internal.auth.meet.jitsi",
+];
+
+fn managed(room: &str) -> Option<usize> {
+    [MATHE, PHYSIK].iter().position(|r| *r == room)
+}
+
+/// The test's own idea of a service JID, independent of the core's.
+fn is_service_jid(jid: &str) -> bool {
+    let b = bare(jid).to_lowercase();
+    b == FOCUS_BARE || b.ends_with("@internal.auth.meet.jitsi")
+}
+
+/// Checks every step of a core against invariants that hold whatever comes in.
+struct Checker {
+    grace: Duration,
+    /// Bare JIDs that entered keyed, or were made owner by such a one.
+    eligible: [BTreeSet<String>; 2],
+    /// Bare JIDs granted since the room last went (or the core last re-read it).
+    granted: [BTreeSet<String>; 2],
+}
+
+impl Checker {
+    fn new(grace: Duration) -> Checker {
+        Checker {
+            grace,
+            eligible: Default::default(),
+            granted: Default::default(),
+        }
+    }
+
+    /// A new core: nothing was granted by it.
+    fn restarted(&mut self) {
+        self.granted = Default::default();
+    }
+
+    /// Feeds `input` at `now` and checks everything around it.
+    fn step(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        input: Input,
+    ) -> Result<Vec<Action>, TestCaseError> {
+        let synced = core.synced();
+        let before = [status_of(core, MATHE), status_of(core, PHYSIK)];
+        self.note_input(&input);
+        let out = core.handle(now, input.clone());
+        let after = [status_of(core, MATHE), status_of(core, PHYSIK)];
+        let ctx = format!("input {input:?}\nout {out:?}\nbefore {before:?}\nafter {after:?}");
+
+        if !synced && matches!(input, Input::Tick) {
+            prop_assert!(out.is_empty(), "tick before sync acted\n{}", ctx);
+        }
+        let mut resets = [0; 2];
+        for action in &out {
+            match action {
+                Action::PushMap(_) | Action::RequestSnapshot => {
+                    prop_assert!(matches!(input, Input::Connected), "{}", ctx);
+                }
+                Action::GrantOwner { room, jid } => {
+                    let r = managed(room);
+                    prop_assert!(r.is_some(), "grant for an unmanaged room\n{}", ctx);
+                    let r = r.unwrap();
+                    prop_assert!(!is_service_jid(jid), "grant to a service\n{}", ctx);
+                    prop_assert!(!jid.contains('/'), "grant to a full JID\n{}", ctx);
+                    prop_assert!(
+                        self.eligible[r].contains(jid),
+                        "grant to {} who never entered keyed nor was made owner by an organizer\n{}",
+                        jid,
+                        ctx
+                    );
+                    prop_assert!(
+                        self.granted[r].insert(jid.clone()),
+                        "second grant to {}\n{}",
+                        jid,
+                        ctx
+                    );
+                }
+                Action::Reset {
+                    room,
+                    reason,
+                    message,
+                } => {
+                    let r = managed(room);
+                    prop_assert!(r.is_some(), "reset of an unmanaged room\n{}", ctx);
+                    let r = r.unwrap();
+                    resets[r] += 1;
+                    self.check_reset(
+                        room, &input, now, *reason, message, &before[r], &after[r], &ctx,
+                    )?;
+                }
+            }
+        }
+        prop_assert!(resets.iter().all(|&n| n <= 1), "two resets\n{}", ctx);
+
+        for (r, (b, a)) in before.iter().zip(&after).enumerate() {
+            self.check_status(a, now, &ctx)?;
+            let reset_here = resets[r] == 1;
+            // DESIGN: the last person leaving ends the session at once.
+            if synced && matches!(input, Input::Event(Event::Left { .. })) {
+                let left_here = matches!(&input, Input::Event(Event::Left { room, .. }) if managed(room) == Some(r));
+                if left_here && ending_reason(b.phase).is_none() {
+                    if b.people > 0 && a.people == 0 {
+                        prop_assert!(reset_here, "last one out, no reset\n{}", ctx);
+                    }
+                    // DESIGN: students remain without organizer: grace (or the end).
+                    if b.organizer && a.people > 0 && !a.organizer {
+                        if self.grace.is_zero() {
+                            prop_assert!(reset_here, "{}", ctx);
+                        } else {
+                            prop_assert_eq!(
+                                a.phase,
+                                Phase::Grace {
+                                    deadline: now + self.grace
+                                },
+                                "{}",
+                                ctx
+                            );
+                        }
+                    }
+                }
+            }
+            // Ticks end what is due, and only that.
+            if synced && matches!(input, Input::Tick) {
+                let due = match b.phase {
+                    Phase::Grace { deadline } => deadline <= now,
+                    Phase::Ending { retry, .. } => retry.is_some_and(|t| t <= now),
+                    _ => false,
+                };
+                prop_assert_eq!(due, reset_here, "tick\n{}", ctx);
+            }
+        }
+
+        let expected = if core.synced() {
+            after
+                .iter()
+                .filter_map(|s| match s.phase {
+                    Phase::Grace { deadline } => Some(deadline),
+                    Phase::Ending { retry, .. } => retry,
+                    _ => None,
+                })
+                .min()
+        } else {
+            None
+        };
+        prop_assert_eq!(core.next_deadline(), expected, "{}", ctx);
+        if matches!(input, Input::Tick) {
+            if let Some(d) = core.next_deadline() {
+                prop_assert!(d > now, "deadline in the past after a tick\n{}", ctx);
+            }
+        }
+        Ok(out)
+    }
+
+    fn note_input(&mut self, input: &Input) {
+        match input {
+            Input::Event(Event::Joined {
+                room,
+                occupant,
+                keyed: true,
+            }) => {
+                if let Some(r) = managed(room) {
+                    if !is_service_jid(occupant) {
+                        self.eligible[r].insert(bare(occupant).to_owned());
+                    }
+                }
+            }
+            Input::Event(Event::Affiliation {
+                room,
+                jid,
+                affiliation,
+                actor,
+            }) => {
+                if let Some(r) = managed(room) {
+                    if affiliation == "owner" {
+                        if self.eligible[r].contains(actor) {
+                            self.eligible[r].insert(jid.clone());
+                        }
+                    } else {
+                        self.granted[r].remove(jid);
+                    }
+                }
+            }
+            Input::Event(Event::Destroyed { room })
+            | Input::Done {
+                room,
+                request: Request::Reset,
+                ok: true,
+                ..
+            } => {
+                if let Some(r) = managed(room) {
+                    self.granted[r].clear();
+                }
+            }
+            Input::Done {
+                room,
+                request: Request::GrantOwner,
+                jid: Some(jid),
+                ok: false,
+            } => {
+                if let Some(r) = managed(room) {
+                    self.granted[r].remove(jid);
+                }
+            }
+            Input::Snapshot(s) => {
+                self.granted = Default::default();
+                for room in &s.rooms {
+                    if let Some(r) = managed(&room.name) {
+                        for o in room.occupants.iter().filter(|o| o.keyed) {
+                            if !is_service_jid(&o.jid) {
+                                self.eligible[r].insert(bare(&o.jid).to_owned());
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn check_reset(
+        &self,
+        room: &str,
+        input: &Input,
+        now: Instant,
+        reason: EndReason,
+        message: &Option<String>,
+        b: &Status,
+        a: &Status,
+        ctx: &str,
+    ) -> Result<(), TestCaseError> {
+        let is_snapshot = matches!(input, Input::Snapshot(_));
+        prop_assert_eq!(ending_reason(a.phase), Some(reason), "{}", ctx);
+        prop_assert!(
+            matches!(a.phase, Phase::Ending { retry: None, .. }),
+            "{}",
+            ctx
+        );
+        // Removed people are told why; an empty room needs no message.
+        prop_assert_eq!(message.is_some(), a.people > 0, "{}", ctx);
+        if let Some(m) = message {
+            prop_assert_eq!(m.as_str(), END);
+        }
+        // Only a room that had a session is reset.
+        let joined = matches!(input, Input::Event(Event::Joined { .. }));
+        prop_assert!(
+            b.session_start.is_some() || is_snapshot || (joined && self.grace.is_zero()),
+            "reset without a session\n{}",
+            ctx
+        );
+        if let Input::Snapshot(s) = input {
+            // A room missing from the snapshot is gone already; an empty one that is
+            // not persistent was just created (by focus) unless a session was known.
+            let seen = s.rooms.iter().rev().find(|x| x.name == room);
+            prop_assert!(seen.is_some(), "reset of a room that is gone\n{}", ctx);
+            let seen = seen.unwrap();
+            prop_assert!(
+                seen.persistent || b.session_start.is_some() || a.people > 0,
+                "reset of a fresh room\n{}",
+                ctx
+            );
+        }
+        match b.phase {
+            Phase::Ending { retry, .. } => {
+                // A reset under way is re-issued only by its retry timer or a re-sync,
+                // or a new session (joined meanwhile) ends at once with zero grace.
+                let ok = match input {
+                    Input::Tick => retry.is_some_and(|t| t <= now),
+                    Input::Snapshot(_) => true,
+                    Input::Done {
+                        request: Request::Reset,
+                        ok: true,
+                        ..
+                    } => self.grace.is_zero() && a.people > 0 && !a.organizer,
+                    _ => false,
+                };
+                prop_assert!(ok, "reset re-issued\n{}", ctx);
+            }
+            _ => {
+                // An organizer inside is never removed by a session's own end.
+                prop_assert!(!a.organizer, "reset with an organizer inside\n{}", ctx);
+            }
+        }
+        Ok(())
+    }
+
+    fn check_status(&self, s: &Status, now: Instant, ctx: &str) -> Result<(), TestCaseError> {
+        if let Some(start) = s.session_start {
+            prop_assert!(start <= now, "{}", ctx);
+        }
+        match s.phase {
+            Phase::Idle => {
+                prop_assert_eq!(s.people, 0, "idle with people\n{}", ctx);
+                prop_assert!(s.session_start.is_none(), "idle with a session\n{}", ctx);
+            }
+            Phase::Active => {
+                prop_assert!(s.people > 0 && s.organizer, "{}", ctx);
+                prop_assert!(s.session_start.is_some(), "{}", ctx);
+            }
+            Phase::Grace { deadline } => {
+                prop_assert!(s.people > 0 && !s.organizer, "{}", ctx);
+                prop_assert!(
+                    !self.grace.is_zero(),
+                    "grace with zero grace period\n{}",
+                    ctx
+                );
+                prop_assert!(deadline <= now + self.grace, "grace too long\n{}", ctx);
+                let start = s.session_start;
+                prop_assert!(start.is_some_and(|t| t + self.grace <= deadline), "{}", ctx);
+            }
+            Phase::Ending { retry, .. } => {
+                prop_assert!(s.session_start.is_some(), "{}", ctx);
+                if let Some(t) = retry {
+                    prop_assert!(t <= now + RETRY, "{}", ctx);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+// A simulated Prosody that the core's view is checked against.
+
+#[derive(Debug, Clone)]
+enum Op {
+    Join {
+        room: usize,
+        who: usize,
+        keyed: bool,
+    },
+    Leave {
+        room: usize,
+        who: usize,
+    },
+    /// Destroyed by someone else (admin, Prosody).
+    Destroy {
+        room: usize,
+    },
+    Persist {
+        room: usize,
+    },
+    Affiliate {
+        room: usize,
+        target: usize,
+        owner: bool,
+        actor: usize,
+    },
+    /// Prosody answers the oldest request.
+    Serve {
+        fail: bool,
+    },
+    Wait {
+        ms: u64,
+    },
+    Tick {
+        ms: u64,
+    },
+    TickAtDeadline,
+    Disconnect,
+    Connect,
+    Restart,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let room = prop_oneof![4 => Just(0usize), 3 => Just(1usize), 1 => Just(2usize)];
+    let who = 0..BARES.len();
+    prop_oneof![
+        8 => (room.clone(), who.clone(), any::<bool>())
+            .prop_map(|(room, who, keyed)| Op::Join { room, who, keyed }),
+        6 => (room.clone(), who.clone()).prop_map(|(room, who)| Op::Leave { room, who }),
+        1 => room.clone().prop_map(|room| Op::Destroy { room }),
+        1 => (0..2usize).prop_map(|room| Op::Persist { room }),
+        3 => (room, who.clone(), any::<bool>(), who).prop_map(|(room, target, owner, actor)| {
+            Op::Affiliate { room, target, owner, actor }
+        }),
+        6 => prop::bool::weighted(0.25).prop_map(|fail| Op::Serve { fail }),
+        2 => (0..120_000u64).prop_map(|ms| Op::Wait { ms }),
+        3 => (0..120_000u64).prop_map(|ms| Op::Tick { ms }),
+        3 => Just(Op::TickAtDeadline),
+        1 => Just(Op::Disconnect),
+        1 => Just(Op::Connect),
+        1 => Just(Op::Restart),
+    ]
+}
+
+#[derive(Debug, Clone)]
+struct Session {
+    keyed: bool,
+    /// Organizer as far as the core can know.
+    organizer: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct WorldRoom {
+    occupants: BTreeMap<String, Session>,
+    owners: BTreeSet<String>,
+    persistent: bool,
+}
+
+impl WorldRoom {
+    fn exists(&self) -> bool {
+        self.persistent || !self.occupants.is_empty()
+    }
+}
+
+#[derive(Debug)]
+enum Pending {
+    Grant { room: usize, jid: String },
+    Reset { room: usize },
+}
+
+struct Sim {
+    core: Core,
+    check: Checker,
+    grace: Duration,
+    now: Instant,
+    connected: bool,
+    world: [WorldRoom; 2],
+    pending: VecDeque<Pending>,
+    resource: u64,
+}
+
+impl Sim {
+    fn new(grace: Duration) -> Sim {
+        Sim {
+            core: Core::new(room_map(), policy(grace)),
+            check: Checker::new(grace),
+            grace,
+            now: Instant::now(),
+            connected: false,
+            world: Default::default(),
+            pending: VecDeque::new(),
+            resource: 0,
+        }
+    }
+
+    fn feed(&mut self, input: Input) -> Result<Vec<Action>, TestCaseError> {
+        let out = self.check.step(&mut self.core, self.now, input)?;
+        for action in &out {
+            match action {
+                Action::GrantOwner { room, jid } => {
+                    let r = managed(room).expect("checked");
+                    let inside = self.world[r].occupants.keys().any(|o| bare(o) == jid);
+                    prop_assert!(inside, "grant to {} who is not inside: {:?}", jid, out);
+                    self.pending.push_back(Pending::Grant {
+                        room: r,
+                        jid: jid.clone(),
+                    });
+                }
+                Action::Reset { room, .. } => {
+                    let r = managed(room).expect("checked");
+                    self.pending.push_back(Pending::Reset { room: r });
+                }
+                _ => {}
+            }
+        }
+        if self.core.synced() {
+            for r in 0..2 {
+                let s = status_of(&self.core, ROOMS[r]);
+                let people: Vec<&Session> = self.world[r]
+                    .occupants
+                    .iter()
+                    .filter(|(jid, _)| !is_service_jid(jid))
+                    .map(|(_, s)| s)
+                    .collect();
+                prop_assert_eq!(
+                    s.people,
+                    people.len(),
+                    "people in {}: {:?}",
+                    ROOMS[r],
+                    self.world[r]
+                );
+                prop_assert_eq!(
+                    s.organizer,
+                    people.iter().any(|p| p.organizer),
+                    "organizer in {}: {:?}",
+                    ROOMS[r],
+                    self.world[r]
+                );
+                // A reset under way is either asked for or waits for its retry.
+                if let Phase::Ending { retry: None, .. } = s.phase {
+                    let asked = self
+                        .pending
+                        .iter()
+                        .any(|p| matches!(p, Pending::Reset { room } if *room == r));
+                    prop_assert!(asked, "{} is stuck ending: {:?}", ROOMS[r], s);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn event(&mut self, event: Event) -> Result<Vec<Action>, TestCaseError> {
+        if self.connected {
+            self.feed(Input::Event(event))
+        } else {
+            Ok(vec![])
+        }
+    }
+
+    fn sync(&mut self) -> Result<(), TestCaseError> {
+        self.pending.clear();
+        self.connected = true;
+        let out = self.feed(Input::Connected)?;
+        prop_assert_eq!(out.len(), 2);
+        let rooms = (0..2)
+            .filter(|&r| self.world[r].exists())
+            .map(|r| {
+                let w = &self.world[r];
+                SnapshotRoom {
+                    name: ROOMS[r].into(),
+                    persistent: w.persistent,
+                    occupants: w
+                        .occupants
+                        .iter()
+                        .map(|(jid, s)| occupant(jid, s.keyed, w.owners.contains(bare(jid))))
+                        .collect(),
+                }
+            })
+            .collect();
+        self.feed(Input::Snapshot(Snapshot { rooms }))?;
+        Ok(())
+    }
+
+    /// Prosody drops an empty room that is not persistent.
+    fn gone(&mut self, r: usize) -> Result<(), TestCaseError> {
+        self.world[r] = WorldRoom::default();
+        self.event(Event::Destroyed {
+            room: ROOMS[r].into(),
+        })?;
+        Ok(())
+    }
+
+    fn run(&mut self, op: &Op) -> Result<(), TestCaseError> {
+        match *op {
+            Op::Join {
+                room: 2,
+                who,
+                keyed,
+            } => {
+                let out = self.event(Event::Joined {
+                    room: ELSEWHERE.into(),
+                    occupant: format!("{}/x", BARES[who]),
+                    keyed,
+                })?;
+                prop_assert!(out.is_empty());
+            }
+            Op::Leave { room: 2, who } => {
+                let out = self.event(Event::Left {
+                    room: ELSEWHERE.into(),
+                    occupant: format!("{}/x", BARES[who]),
+                })?;
+                prop_assert!(out.is_empty());
+            }
+            Op::Destroy { room: 2 } => {
+                let out = self.event(Event::Destroyed {
+                    room: ELSEWHERE.into(),
+                })?;
+                prop_assert!(out.is_empty());
+            }
+            Op::Affiliate {
+                room: 2,
+                target,
+                actor,
+                ..
+            } => {
+                let out = self.event(Event::Affiliation {
+                    room: ELSEWHERE.into(),
+                    jid: BARES[target].into(),
+                    affiliation: "owner".into(),
+                    actor: BARES[actor].into(),
+                })?;
+                prop_assert!(out.is_empty());
+            }
+            Op::Join { room, who, keyed } => {
+                // Every connection has its own resource, as in Jitsi.
+                self.resource += 1;
+                let jid = format!("{}/r{}", BARES[who], self.resource);
+                let session = Session {
+                    keyed,
+                    organizer: keyed,
+                };
+                self.world[room].occupants.insert(jid.clone(), session);
+                self.event(Event::Joined {
+                    room: ROOMS[room].into(),
+                    occupant: jid,
+                    keyed,
+                })?;
+            }
+            Op::Leave { room, who } => {
+                let found = self.world[room]
+                    .occupants
+                    .keys()
+                    .find(|o| bare(o) == BARES[who])
+                    .cloned();
+                let Some(jid) = found else {
+                    let out = self.event(Event::Left {
+                        room: ROOMS[room].into(),
+                        occupant: format!("{}/nobody", BARES[who]),
+                    })?;
+                    prop_assert!(out.is_empty(), "left for an unknown occupant: {:?}", out);
+                    return Ok(());
+                };
+                self.world[room].occupants.remove(&jid);
+                self.event(Event::Left {
+                    room: ROOMS[room].into(),
+                    occupant: jid,
+                })?;
+                if !self.world[room].exists() {
+                    self.gone(room)?;
+                }
+            }
+            Op::Destroy { room } => {
+                if self.world[room].exists() {
+                    self.gone(room)?;
+                }
+            }
+            Op::Persist { room } => {
+                if self.world[room].exists() {
+                    self.world[room].persistent = true;
+                }
+            }
+            Op::Affiliate {
+                room,
+                target,
+                owner,
+                actor,
+            } => {
+                if !self.world[room].exists() {
+                    return Ok(());
+                }
+                let (jid, actor) = (BARES[target], BARES[actor]);
+                let w = &mut self.world[room];
+                if owner {
+                    w.owners.insert(jid.into());
+                } else {
+                    w.owners.remove(jid);
+                }
+                // Only the core's view counts: a promotion it does not hear of is none.
+                let by_organizer = w
+                    .occupants
+                    .iter()
+                    .any(|(o, s)| s.organizer && bare(o) == actor && !is_service_jid(o));
+                if owner && by_organizer && self.connected {
+                    for (_, s) in w.occupants.iter_mut().filter(|(o, _)| bare(o) == jid) {
+                        s.organizer = true;
+                    }
+                }
+                self.event(Event::Affiliation {
+                    room: ROOMS[room].into(),
+                    jid: jid.into(),
+                    affiliation: if owner { "owner" } else { "member" }.into(),
+                    actor: actor.into(),
+                })?;
+            }
+            Op::Serve { fail } => match self.pending.pop_front() {
+                None => {}
+                Some(Pending::Grant { room, jid }) => {
+                    let ok = !fail && self.world[room].exists();
+                    if ok {
+                        self.world[room].owners.insert(jid.clone());
+                    }
+                    self.feed(Input::Done {
+                        room: ROOMS[room].into(),
+                        request: Request::GrantOwner,
+                        jid: Some(jid),
+                        ok,
+                    })?;
+                }
+                Some(Pending::Reset { room }) => {
+                    // Prosody announces the destroy before it answers.
+                    if !fail && self.world[room].exists() {
+                        self.gone(room)?;
+                    }
+                    self.feed(Input::Done {
+                        room: ROOMS[room].into(),
+                        request: Request::Reset,
+                        jid: None,
+                        ok: !fail,
+                    })?;
+                }
+            },
+            Op::Wait { ms } => self.now += Duration::from_millis(ms),
+            Op::Tick { ms } => {
+                self.now += Duration::from_millis(ms);
+                self.feed(Input::Tick)?;
+            }
+            Op::TickAtDeadline => {
+                if let Some(d) = self.core.next_deadline() {
+                    self.now = self.now.max(d);
+                }
+                self.feed(Input::Tick)?;
+            }
+            Op::Disconnect => {
+                self.connected = false;
+                self.pending.clear();
+                self.feed(Input::Disconnected)?;
+            }
+            Op::Connect => self.sync()?,
+            Op::Restart => {
+                self.core = Core::new(room_map(), policy(self.grace));
+                self.check.restarted();
+                self.pending.clear();
+                // A new daemon knows only who entered keyed.
+                for w in &mut self.world {
+                    for s in w.occupants.values_mut() {
+                        s.organizer = s.keyed;
+                    }
+                }
+                if self.connected {
+                    self.sync()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn grace() -> impl Strategy<Value = Duration> {
+    prop_oneof![
+        1 => Just(Duration::ZERO),
+        1 => Just(Duration::from_secs(1)),
+        3 => Just(GRACE),
+    ]
+}
+
+/// Inputs that need not make sense together: stale answers, strangers, odd snapshots.
+fn raw_input() -> impl Strategy<Value = Input> {
+    let room = prop_oneof![3 => Just(MATHE), 3 => Just(PHYSIK), 1 => Just(ELSEWHERE)]
+        .prop_map(String::from);
+    let full = (0..BARES.len(), 0..2u8).prop_map(|(b, r)| format!("{}/r{r}", BARES[b]));
+    let bare_jid = (0..BARES.len()).prop_map(|b| BARES[b].to_owned());
+    let snapshot_occupant = (full.clone(), any::<bool>(), any::<bool>())
+        .prop_map(|(jid, keyed, owner)| occupant(&jid, keyed, owner));
+    let snapshot_room = (
+        room.clone(),
+        any::<bool>(),
+        prop::collection::vec(snapshot_occupant, 0..4),
+    )
+        .prop_map(|(name, persistent, occupants)| SnapshotRoom {
+            name,
+            persistent,
+            occupants,
+        });
+    prop_oneof![
+        1 => Just(Input::Connected),
+        1 => Just(Input::Disconnected),
+        1 => prop::collection::vec(snapshot_room, 0..3)
+            .prop_map(|rooms| Input::Snapshot(Snapshot { rooms })),
+        8 => (room.clone(), full.clone(), any::<bool>()).prop_map(|(room, occupant, keyed)| {
+            Input::Event(Event::Joined { room, occupant, keyed })
+        }),
+        6 => (room.clone(), full).prop_map(|(room, occupant)| {
+            Input::Event(Event::Left { room, occupant })
+        }),
+        1 => room.clone().prop_map(|room| Input::Event(Event::Destroyed { room })),
+        2 => (room.clone(), bare_jid.clone(), any::<bool>(), bare_jid.clone()).prop_map(
+            |(room, jid, owner, actor)| Input::Event(Event::Affiliation {
+                room,
+                jid,
+                affiliation: if owner { "owner" } else { "none" }.into(),
+                actor,
+            })
+        ),
+        3 => (room.clone(), any::<bool>()).prop_map(|(room, ok)| Input::Done {
+            room,
+            request: Request::Reset,
+            jid: None,
+            ok,
+        }),
+        2 => (room, bare_jid, any::<bool>()).prop_map(|(room, jid, ok)| Input::Done {
+            room,
+            request: Request::GrantOwner,
+            jid: Some(jid),
+            ok,
+        }),
+        4 => Just(Input::Tick),
+    ]
+}
+
+fn delay() -> impl Strategy<Value = Duration> {
+    prop_oneof![
+        3 => Just(Duration::ZERO),
+        3 => (0..10_000u64).prop_map(Duration::from_millis),
+        2 => (0..120_000u64).prop_map(Duration::from_millis),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Against a simulated Prosody: the core's people and organizers match the rooms',
+    /// and every invariant holds after every step.
+    #[test]
+    fn core_agrees_with_a_simulated_prosody(
+        grace in grace(),
+        ops in prop::collection::vec(op(), 1..120),
+    ) {
+        let mut sim = Sim::new(grace);
+        sim.sync()?;
+        for op in &ops {
+            sim.run(op)?;
+        }
+    }
+
+    /// Whatever arrives, in whatever order: the invariants still hold and nothing panics.
+    #[test]
+    fn invariants_hold_for_arbitrary_inputs(
+        grace in grace(),
+        inputs in prop::collection::vec((delay(), raw_input()), 1..100),
+    ) {
+        let mut core = Core::new(room_map(), policy(grace));
+        let mut check = Checker::new(grace);
+        let mut now = Instant::now();
+        check.step(&mut core, now, Input::Connected)?;
+        check.step(&mut core, now, Input::Snapshot(Snapshot::default()))?;
+        for (delay, input) in inputs {
+            now += delay;
+            check.step(&mut core, now, input)?;
+        }
+    }
+}

@@ -1,7 +1,9 @@
 //! A focus that behaves like jicofo: it creates the room and enters first, and leaves
-//! when it is the last occupant (jicofo stops the conference at zero members).
+//! when it is the last occupant (jicofo stops the conference at zero members). With
+//! `auto_owner` it also does what jicofo's `enable-auto-owner` does: when the last owner
+//! among the members leaves, it makes the next member owner.
 
-use std::collections::HashSet;
+use std::collections::BTreeMap;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -19,14 +21,14 @@ pub struct Focus {
 impl Focus {
     /// Logs in as focus and creates (or enters) `room`. With `leaves_when_alone` false it
     /// stays forever, to show that it never counts as a person.
-    pub async fn create(port: u16, room: &str, leaves_when_alone: bool) -> Focus {
+    pub async fn create(port: u16, room: &str, leaves_when_alone: bool, auto_owner: bool) -> Focus {
         let mut c = Client::login(port, AUTH, "focus", FOCUS_PASSWORD).await;
         let jid = room_jid(room);
         c.join(&jid, "focus", None)
             .await
             .unwrap_or_else(|e| panic!("focus could not create {jid}: {e}"));
         let (tx, out) = watch::channel(None);
-        let task = tokio::spawn(run(c, jid, leaves_when_alone, tx));
+        let task = tokio::spawn(run(c, jid, leaves_when_alone, auto_owner, tx));
         Focus {
             room: room.to_owned(),
             out,
@@ -54,14 +56,23 @@ impl Drop for Focus {
     }
 }
 
+/// A member as focus sees it: join order, bare JID, affiliation.
+struct Member {
+    order: u64,
+    bare: String,
+    affiliation: String,
+}
+
 async fn run(
     mut c: Client,
     room: String,
     leaves_when_alone: bool,
+    auto_owner: bool,
     out: watch::Sender<Option<String>>,
 ) {
     let me = format!("{room}/focus");
-    let mut members: HashSet<String> = HashSet::new();
+    let mut members: BTreeMap<String, Member> = BTreeMap::new();
+    let mut joined = 0;
     loop {
         let s = c.next().await;
         if s.name() != "presence" {
@@ -94,14 +105,40 @@ async fn run(
             continue;
         }
         if unavailable {
-            members.remove(&from);
+            let gone = members.remove(&from);
             if members.is_empty() && leaves_when_alone {
                 c.leave(&room, "focus").await;
                 let _ = out.send(Some("left".into()));
                 return;
             }
+            let owner_left = gone.is_some_and(|m| m.affiliation == "owner");
+            if auto_owner && owner_left && !members.values().any(|m| m.affiliation == "owner") {
+                if let Some(next) = members.values().min_by_key(|m| m.order) {
+                    let mut q = client::el("query", client::MUC_ADMIN, &[]);
+                    q.append_child(client::el(
+                        "item",
+                        client::MUC_ADMIN,
+                        &[("affiliation", "owner"), ("jid", &next.bare)],
+                    ));
+                    let _ = c.iq(&room, "set", q).await;
+                }
+            }
         } else if s.attr("type").is_none() {
-            members.insert(from);
+            let item = s
+                .get_child("x", client::MUC_USER)
+                .and_then(|x| x.get_child("item", client::MUC_USER));
+            let bare = item
+                .and_then(|i| i.attr("jid"))
+                .map(|j| j.split('/').next().unwrap_or(j).to_owned())
+                .unwrap_or_default();
+            let affiliation = client::item_of(&s).0;
+            joined += 1;
+            let m = members.entry(from).or_insert(Member {
+                order: joined,
+                bare,
+                affiliation: String::new(),
+            });
+            m.affiliation = affiliation;
         }
     }
 }

@@ -292,12 +292,17 @@ rooms = [{{ name = "{OTHER_SCHOOL_ROOM}", password_file = "schools/rs.pw" }}]
     }
 
     pub async fn focus(&self, room: &str) -> Focus {
-        Focus::create(self.c2s, room, true).await
+        Focus::create(self.c2s, room, true, false).await
     }
 
     /// A focus that stays in the room even when alone, to show it never counts.
     pub async fn stubborn_focus(&self, room: &str) -> Focus {
-        Focus::create(self.c2s, room, false).await
+        Focus::create(self.c2s, room, false, false).await
+    }
+
+    /// A focus like jicofo with `enable-auto-owner = true`.
+    pub async fn auto_owner_focus(&self, room: &str) -> Focus {
+        Focus::create(self.c2s, room, true, true).await
     }
 }
 
