@@ -23,9 +23,7 @@ use std::process::Command;
 const EX_CONFIG: i32 = 78;
 
 /// Invalid fixtures marked `# known-wrong:`, each run by an `#[ignore]`d test below.
-const KNOWN_WRONG: &[&str] = &[
-    "several-problems-with-unknown-key.toml",
-];
+const KNOWN_WRONG: &[&str] = &["several-problems-with-unknown-key.toml"];
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")

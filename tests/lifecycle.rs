@@ -7,45 +7,6 @@ mod support;
 use support::client::{self, Client};
 use support::*;
 
-/// After a reset: a fresh session needs the school password, nothing old is left.
-async fn assert_room_is_fresh(env: &Env, room: &str, old_owner: &str) {
-    let jid = room_jid(room);
-    let mut focus = env.focus(room).await;
-    let mut s = env.anonymous().await;
-    assert_eq!(
-        s.join(&jid, "student", None).await.err().as_deref(),
-        Some("not-authorized"),
-        "a join without password must be refused after the reset"
-    );
-    assert_eq!(
-        s.join(&jid, "student", Some(CLASS_PASSWORD))
-            .await
-            .err()
-            .as_deref(),
-        Some("not-authorized"),
-        "the old class password must not work after the reset"
-    );
-    let mut t = env.anonymous().await;
-    let joined = t
-        .join(&jid, "teacher", Some(SCHOOL_PASSWORD))
-        .await
-        .expect("the school password opens the reset room");
-    assert!(
-        joined.history.is_empty(),
-        "old chat served: {:?}",
-        joined.history
-    );
-    assert_eq!(joined.subject, "", "old subject left");
-    t.wait_affiliation(&jid, "teacher", "owner").await;
-    let owners = t.affiliations(&jid, "owner").await;
-    assert!(
-        !owners.iter().any(|o| o == old_owner),
-        "an affiliation from before the reset holds: {owners:?}"
-    );
-    t.leave(&jid, "teacher").await;
-    focus.gone().await;
-}
-
 #[tokio::test]
 async fn managed_room_has_the_school_password_from_creation() {
     let env = Env::new(Options::default());

@@ -1,0 +1,302 @@
+//! When the organizer leaves early, and the rest of real Jitsi: grace period, jicofo's
+//! auto-owner, lobby (members-only), spoofing, the hotline's forced end.
+
+mod support;
+
+use std::process::Command;
+
+use support::client;
+use support::*;
+use tokio_xmpp::minidom::Element;
+
+fn grace(period: &'static str) -> Options {
+    Options {
+        grace_period: period,
+        ..Options::default()
+    }
+}
+
+async fn status(env: &Env, room: &str) -> serde_json::Value {
+    let addr = format!("127.0.0.1:{}", env.http).parse().unwrap();
+    let (_, body) = raumwart::http::request(addr, "GET", "/status")
+        .await
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["room"] == room)
+        .cloned()
+        .unwrap()
+}
+
+fn removed_from(nick: &'static str) -> impl Fn(&Element) -> bool {
+    move |s| {
+        s.name() == "presence"
+            && s.attr("type") == Some("unavailable")
+            && s.attr("from")
+                .is_some_and(|f| f.ends_with(&format!("/{nick}")))
+    }
+}
+
+#[tokio::test]
+async fn grace_period_ends_the_session_and_removes_everyone_with_the_end_message() {
+    let env = Env::new(grace("1s"));
+    let mut d = env.daemon().await;
+    let _focus = env.focus(ROOM).await;
+    let jid = room_jid(ROOM);
+    let mut t = teacher_with_class(&env, ROOM, "teacher").await;
+    let mut s = env.anonymous().await;
+    s.join(&jid, "student", Some(CLASS_PASSWORD)).await.unwrap();
+    let old_owner = t.bare();
+    t.leave(&jid, "teacher").await;
+    d.wait_log("grace period started", 1).await;
+    assert_eq!(status(&env, ROOM).await["state"], "grace");
+    let reason = s.wait_removed(&jid, "student").await;
+    assert_eq!(reason, raumwart::config::DEFAULT_END_MESSAGE);
+    d.wait_log("reason=\"grace_expired\"", 1).await;
+    assert_room_is_fresh(&env, ROOM, &old_owner).await;
+}
+
+#[tokio::test]
+async fn an_organizer_returning_within_the_grace_period_continues_the_session() {
+    let env = Env::new(grace("30s"));
+    let mut d = env.daemon().await;
+    let _focus = env.focus(ROOM).await;
+    let jid = room_jid(ROOM);
+    let mut t = teacher_with_class(&env, ROOM, "teacher").await;
+    let mut s = env.anonymous().await;
+    s.join(&jid, "student", Some(CLASS_PASSWORD)).await.unwrap();
+    t.leave(&jid, "teacher").await;
+    d.wait_log("grace period started", 1).await;
+    // The teacher's browser reloads: a new JID, the school password.
+    let mut t2 = env.anonymous().await;
+    t2.join(&jid, "teacher", Some(SCHOOL_PASSWORD))
+        .await
+        .unwrap();
+    t2.wait_affiliation(&jid, "teacher", "owner").await;
+    let st = status(&env, ROOM).await;
+    assert_eq!(
+        (st["state"].as_str(), st["organizer_present"].as_bool()),
+        (Some("active"), Some(true))
+    );
+    assert!(st["grace_left_seconds"].is_null());
+    s.sync().await;
+    assert!(!s.saw(removed_from("student")), "the student was removed");
+}
+
+#[tokio::test]
+async fn grace_period_zero_ends_at_once() {
+    let env = Env::new(grace("0s"));
+    let mut d = env.daemon().await;
+    let _focus = env.focus(ROOM).await;
+    let jid = room_jid(ROOM);
+    let mut t = teacher_with_class(&env, ROOM, "teacher").await;
+    let mut s = env.anonymous().await;
+    s.join(&jid, "student", Some(CLASS_PASSWORD)).await.unwrap();
+    t.leave(&jid, "teacher").await;
+    let reason = s.wait_removed(&jid, "student").await;
+    assert_eq!(reason, raumwart::config::DEFAULT_END_MESSAGE);
+    d.wait_log("reason=\"grace_expired\"", 1).await;
+    assert!(!d.log_text().contains("grace period started"));
+}
+
+#[tokio::test]
+async fn a_student_made_owner_by_jicofo_auto_owner_is_no_organizer() {
+    let env = Env::new(grace("2s"));
+    let mut d = env.daemon().await;
+    let _focus = env.auto_owner_focus(ROOM).await;
+    let jid = room_jid(ROOM);
+    let mut t = teacher_with_class(&env, ROOM, "teacher").await;
+    let mut s = env.anonymous().await;
+    s.join(&jid, "student", Some(CLASS_PASSWORD)).await.unwrap();
+    t.leave(&jid, "teacher").await;
+    // Focus promotes the student at once, as jicofo does ...
+    s.wait_affiliation(&jid, "student", "owner").await;
+    d.wait_log("grace period started", 1).await;
+    // ... but the session still ends, and raumwart never fought focus over it.
+    let reason = s.wait_removed(&jid, "student").await;
+    assert_eq!(reason, raumwart::config::DEFAULT_END_MESSAGE);
+    d.wait_log("reason=\"grace_expired\"", 1).await;
+    assert_eq!(d.log_text().matches("granting owner").count(), 1);
+}
+
+#[tokio::test]
+async fn an_organizer_who_makes_a_colleague_moderator_makes_an_organizer() {
+    let env = Env::new(grace("1s"));
+    let mut d = env.daemon().await;
+    let mut focus = env.focus(ROOM).await;
+    let jid = room_jid(ROOM);
+    let mut t = teacher_with_class(&env, ROOM, "teacher").await;
+    let mut colleague = env.anonymous().await;
+    colleague
+        .join(&jid, "colleague", Some(CLASS_PASSWORD))
+        .await
+        .unwrap();
+    let mut q = client::el("query", client::MUC_ADMIN, &[]);
+    q.append_child(client::el(
+        "item",
+        client::MUC_ADMIN,
+        &[("affiliation", "owner"), ("jid", &colleague.bare())],
+    ));
+    t.iq(&jid, "set", q)
+        .await
+        .expect("the teacher grants moderator");
+    colleague.wait_affiliation(&jid, "colleague", "owner").await;
+    d.wait_log("Affiliation", 1).await;
+    t.leave(&jid, "teacher").await;
+    let st = status(&env, ROOM).await;
+    assert_eq!(st["state"], "active", "{st}");
+    assert_eq!(st["organizer_present"], true);
+    colleague.leave(&jid, "colleague").await;
+    focus.gone().await;
+    d.wait_log("reason=\"last_organizer_left\"", 1).await;
+    assert!(!d.log_text().contains("grace period started"));
+}
+
+#[tokio::test]
+async fn a_lobby_session_is_reset_to_no_lobby_and_no_members() {
+    let env = Env::new(Options::default());
+    let mut d = env.daemon().await;
+    let mut focus = env.focus(ROOM).await;
+    let jid = room_jid(ROOM);
+    let mut t = teacher_with_class(&env, ROOM, "teacher").await;
+    let mut s = env.anonymous().await;
+    s.join(&jid, "student", Some(CLASS_PASSWORD)).await.unwrap();
+    // What Jitsi's lobby does: members-only on, admitted people become members.
+    let mut q = client::el("query", client::MUC_ADMIN, &[]);
+    q.append_child(client::el(
+        "item",
+        client::MUC_ADMIN,
+        &[("affiliation", "member"), ("jid", &s.bare())],
+    ));
+    t.iq(&jid, "set", q).await.unwrap();
+    t.configure(&jid, &[("muc#roomconfig_membersonly", "1")])
+        .await
+        .unwrap();
+    let member = s.bare();
+    s.leave(&jid, "student").await;
+    t.leave(&jid, "teacher").await;
+    focus.gone().await;
+    d.wait_log("session ended", 1).await;
+
+    let _focus = env.focus(ROOM).await;
+    let mut t2 = env.anonymous().await;
+    t2.join(&jid, "teacher", Some(SCHOOL_PASSWORD))
+        .await
+        .unwrap();
+    t2.wait_affiliation(&jid, "teacher", "owner").await;
+    let form = t2
+        .iq(&jid, "get", client::el("query", client::MUC_OWNER, &[]))
+        .await
+        .unwrap();
+    let members_only = form
+        .get_child("query", client::MUC_OWNER)
+        .and_then(|q| q.get_child("x", "jabber:x:data"))
+        .and_then(|x| {
+            x.children()
+                .find(|f| f.attr("var") == Some("muc#roomconfig_membersonly"))
+        })
+        .and_then(|f| f.get_child("value", "jabber:x:data"))
+        .map(|v| v.text());
+    assert!(
+        matches!(members_only.as_deref(), Some("0") | Some("false") | None),
+        "members-only survived the reset: {members_only:?}"
+    );
+    let members = t2.affiliations(&jid, "member").await;
+    assert!(
+        !members.contains(&member),
+        "a member from before: {members:?}"
+    );
+}
+
+#[tokio::test]
+async fn spoofing_focus_an_organizers_name_or_muc_payloads_gains_nothing() {
+    let env = Env::new(grace("1s"));
+    let mut d = env.daemon().await;
+    let _focus = env.focus(ROOM).await;
+    let jid = room_jid(ROOM);
+    let mut t = teacher_with_class(&env, ROOM, "Frau Lehrerin").await;
+    // The nick "focus" is taken by focus; a look-alike and the teacher's display name.
+    let mut s1 = env.anonymous().await;
+    s1.join(&jid, "focus ", Some(CLASS_PASSWORD)).await.ok();
+    let mut s2 = env.anonymous().await;
+    s2.join(&jid, "Frau Lehrerin (2)", Some(CLASS_PASSWORD))
+        .await
+        .unwrap();
+    // Forged MUC payloads: an owner item and a status 110 in the join presence.
+    let mut s3 = env.anonymous().await;
+    let mut x = client::el("x", client::MUC, &[]);
+    x.append_child(client::text_el("password", client::MUC, CLASS_PASSWORD));
+    let mut fake = client::el("x", client::MUC_USER, &[]);
+    fake.append_child(client::el(
+        "item",
+        client::MUC_USER,
+        &[("affiliation", "owner"), ("role", "moderator")],
+    ));
+    let mut p = client::el(
+        "presence",
+        client::CLIENT,
+        &[("to", &format!("{jid}/forger"))],
+    );
+    p.append_child(x);
+    p.append_child(fake);
+    s3.send(p).await;
+    let own = s3
+        .wait_for("forger's own presence", |st| {
+            st.attr("from") == Some(format!("{jid}/forger").as_str())
+                && client::is_self_presence(st)
+        })
+        .await;
+    assert_eq!(client::item_of(&own).0, "none");
+    d.wait_log("event=Joined", 5).await;
+    let owners = t.affiliations(&jid, "owner").await;
+    for s in [&s1, &s2, &s3] {
+        assert!(
+            !owners.contains(&s.bare()),
+            "a spoofer became owner: {owners:?}"
+        );
+    }
+    // When the real teacher leaves, the session still ends for all of them.
+    t.leave(&jid, "Frau Lehrerin").await;
+    s2.wait_removed(&jid, "Frau Lehrerin (2)").await;
+    s3.wait_removed(&jid, "forger").await;
+}
+
+#[tokio::test]
+async fn end_session_is_the_hotlines_forced_end() {
+    let env = Env::new(Options::default());
+    let mut d = env.daemon().await;
+    let _focus = env.focus(ROOM).await;
+    let jid = room_jid(ROOM);
+    let mut t = teacher_with_class(&env, ROOM, "teacher").await;
+    let mut s = env.anonymous().await;
+    s.join(&jid, "student", Some(CLASS_PASSWORD)).await.unwrap();
+    let run = |room: &str| {
+        Command::new(env!("CARGO_BIN_EXE_raumwart"))
+            .args(["end-session", room, "--config"])
+            .arg(env.daemon_config_path())
+            .output()
+            .unwrap()
+    };
+    let unknown = run("kein-raum");
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("\"kein-raum\" is not a managed room")
+    );
+    let old_owner = t.bare();
+    let out = run(ROOM);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        t.wait_removed(&jid, "teacher").await,
+        raumwart::config::DEFAULT_END_MESSAGE
+    );
+    s.wait_removed(&jid, "student").await;
+    d.wait_log("reason=\"forced\"", 1).await;
+    assert_room_is_fresh(&env, ROOM, &old_owner).await;
+}
