@@ -22,6 +22,38 @@ if not component then
 	module:log("error", "raumwart_component is not set; mod_raumwart stays inactive");
 	return;
 end
+
+-- On Jitsi's breakout MUC (raumwart_main_muc set) the module only reports who is in a
+-- breakout room, as an occupant of its main room; Jitsi links them in the main room's
+-- _data.breakout_rooms. Everything else runs on the main MUC.
+local main_muc = module:get_option_string("raumwart_main_muc");
+if main_muc then
+	local function main_room_of(room)
+		local main_env = modulemanager.get_module(main_muc, "muc");
+		if room.raumwart_main or not main_env then return room.raumwart_main; end
+		for r in main_env.live_rooms() do
+			if r._data.breakout_rooms and r._data.breakout_rooms[room.jid] then
+				room.raumwart_main = r;
+				return r;
+			end
+		end
+	end
+	local function forward(name, event)
+		local main, feed = main_room_of(event.room), modulemanager.get_module(main_muc, "raumwart");
+		if not (main and feed and feed.raumwart_managed(main)) then return; end
+		local stanza = event.stanza;
+		if name == "l" and (event.room.destroying
+			or stanza and stanza.name == "presence" and stanza.attr.type ~= "unavailable") then
+			return;
+		end
+		feed.raumwart_emit(name, { r = jid.node(main.jid), o = event.occupant.jid, b = event.room.jid });
+	end
+	module:hook("muc-occupant-joined", function(event) forward("j", event); end);
+	module:hook("muc-occupant-left", function(event) forward("l", event); end);
+	module:log("info", "raumwart module active for the breakout rooms of %s", main_muc);
+	return;
+end
+
 local muc = module:depends("muc");
 
 -- Jitsi's MUC uses memory storage; the map must survive a restart, so open the internal
@@ -51,6 +83,10 @@ local function emit(name, attr)
 	attr.xmlns = NS;
 	module:send(st.message({ from = module.host, to = component }):tag(name, attr));
 end
+
+-- For the module instance on the breakout MUC.
+raumwart_emit = emit;
+function raumwart_managed(room) return school_password(room) ~= nil; end
 
 -- Creation: unmanaged rooms only where allowed; a managed room is opened by an admin
 -- (focus) or by someone who knows the school password, never by a stranger.
@@ -116,7 +152,9 @@ module:hook("muc-occupant-left", function(event)
 	if room.raumwart_keyed then room.raumwart_keyed[occupant.jid] = nil; end
 	-- A destroy announces itself once, not once per occupant.
 	if room.destroying then return; end
-	emit("l", { r = jid.node(room.jid), o = occupant.jid });
+	-- With breakout rooms open, an empty main room may mean everyone moved to them.
+	local breakouts = room._data.breakout_rooms_active and "1" or nil;
+	emit("l", { r = jid.node(room.jid), o = occupant.jid, ba = breakouts });
 end);
 
 -- Above the tombstone handler (-10): a managed room never leaves a tombstone behind.
@@ -173,6 +211,15 @@ module:hook("iq-get/host/" .. NS .. ":snapshot", command(function(_, reply)
 					k = keyed[occupant.jid] and "1" or nil;
 					a = room:get_affiliation(occupant.bare_jid);
 				}):up();
+			end
+			for breakout_jid in pairs(room._data.breakout_rooms or {}) do
+				local env = modulemanager.get_module(jid.host(breakout_jid), "muc");
+				local breakout = env and env.get_room_from_jid(breakout_jid);
+				if breakout then
+					for _, occupant in breakout:each_occupant() do
+						reply:tag("o", { o = occupant.jid, b = breakout_jid }):up();
+					end
+				end
 			end
 			reply:up();
 		end

@@ -40,17 +40,36 @@ fn req<'a>(el: &'a Element, element: &'static str, attr: &'static str) -> Result
     el.attr(attr).ok_or(Error::Missing { element, attr })
 }
 
-/// Parses one event element sent by the module.
-pub fn parse_event(el: &Element) -> Result<Event, Error> {
+/// Parses one event element sent by the module; a leave while breakout rooms are open
+/// says so first.
+pub fn parse_events(el: &Element) -> Result<Vec<Event>, Error> {
+    let event = parse_event(el)?;
+    Ok(match (&event, el.attr("ba")) {
+        (Event::Left { room, .. }, Some("1")) => {
+            let room = room.clone();
+            vec![Event::BreakoutsActive { room }, event]
+        }
+        _ => vec![event],
+    })
+}
+
+fn parse_event(el: &Element) -> Result<Event, Error> {
     if el.ns() != NS {
         return Err(Error::Unknown(el.name().into()));
     }
     let room = |n| req(el, n, "r").map(str::to_owned);
     Ok(match el.name() {
-        "j" => Event::Joined {
-            room: room("j")?,
-            occupant: req(el, "j", "o")?.into(),
-            keyed: el.attr("k") == Some("1"),
+        "j" => match el.attr("b") {
+            Some(breakout) => Event::JoinedBreakout {
+                room: room("j")?,
+                occupant: req(el, "j", "o")?.into(),
+                breakout: breakout.into(),
+            },
+            None => Event::Joined {
+                room: room("j")?,
+                occupant: req(el, "j", "o")?.into(),
+                keyed: el.attr("k") == Some("1"),
+            },
         },
         "l" => Event::Left {
             room: room("l")?,
@@ -114,6 +133,7 @@ pub fn parse_snapshot(el: &Element) -> Result<Snapshot, Error> {
                 jid: req(o, "o", "o")?.into(),
                 keyed: o.attr("k") == Some("1"),
                 owner: o.attr("a") == Some("owner"),
+                breakout: o.attr("b").map(str::to_owned),
             });
         }
         rooms.push(SnapshotRoom {

@@ -55,8 +55,15 @@ enum Pending {
     MapChunk,
     Snapshot,
     Ping,
-    Grant { room: String, jid: String },
-    Reset { room: String },
+    Grant {
+        room: String,
+        jid: String,
+    },
+    Reset {
+        room: String,
+    },
+    /// Emptying a breakout room along with its main room.
+    Breakout,
 }
 
 /// What the daemon loop must do about a stanza or an answer.
@@ -160,8 +167,15 @@ impl Session {
                     room,
                     reason,
                     message,
+                    breakouts,
                 } => {
                     info!(room, reason = reason.as_str(), "resetting room");
+                    for breakout in breakouts {
+                        let to =
+                            Jid::from_str(&breakout).map_err(|e| format!("{breakout}: {e}"))?;
+                        let el = protocol::destroy(message.as_deref());
+                        self.send_iq(Pending::Breakout, cause, to, true, el).await?;
+                    }
                     let to = self.room_jid(&room)?;
                     let el = protocol::destroy(message.as_deref());
                     self.send_iq(Pending::Reset { room }, cause, to, true, el)
@@ -298,10 +312,12 @@ impl Session {
             return self.send(Stanza::Message(reply)).await;
         }
         for el in &msg.payloads {
-            match protocol::parse_event(el) {
-                Ok(event) => {
-                    debug!(?event, "event");
-                    outcome.inputs.push(Input::Event(event));
+            match protocol::parse_events(el) {
+                Ok(events) => {
+                    for event in events {
+                        debug!(?event, "event");
+                        outcome.inputs.push(Input::Event(event));
+                    }
                 }
                 Err(e) => warn!("skipped an event from the module: {e}"),
             }
@@ -324,6 +340,11 @@ impl Session {
         let took = cause.elapsed().as_secs_f64();
         match what {
             Pending::Ping => {}
+            Pending::Breakout => {
+                if answer.is_err() && condition != Some(DefinedCondition::ItemNotFound) {
+                    warn!("emptying a breakout room failed ({condition:?})");
+                }
+            }
             Pending::MapChunk => {
                 if answer.is_err() {
                     error!(

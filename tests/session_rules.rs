@@ -5,7 +5,7 @@ mod support;
 
 use std::process::Command;
 
-use support::client;
+use support::client::{self, Client};
 use support::*;
 use tokio_xmpp::minidom::Element;
 
@@ -299,4 +299,45 @@ async fn end_session_is_the_hotlines_forced_end() {
     s.wait_removed(&jid, "student").await;
     d.wait_log("reason=\"forced\"", 1).await;
     assert_room_is_fresh(&env, ROOM, &old_owner).await;
+}
+
+/// Jitsi clients leave the main room, then join the breakout room.
+async fn move_to_breakout(c: &mut Client, nick: &str, breakout: &str) {
+    c.leave(&room_jid(ROOM), nick).await;
+    c.join(breakout, nick, None)
+        .await
+        .unwrap_or_else(|e| panic!("{nick} cannot enter {breakout}: {e}"));
+}
+
+#[tokio::test]
+async fn breakout_rooms_belong_to_their_main_rooms_session() {
+    let env = Env::new(grace("1s"));
+    let mut d = env.daemon().await;
+    let _focus = env.stubborn_focus(ROOM).await;
+    let jid = room_jid(ROOM);
+    let group = format!("{ROOM}--gruppe-1@{BREAKOUT}");
+    let mut t = teacher_with_class(&env, ROOM, "teacher").await;
+    let mut s = env.anonymous().await;
+    s.join(&jid, "student", Some(CLASS_PASSWORD)).await.unwrap();
+
+    // Everyone goes to the breakout room: the empty main room does not end the session.
+    move_to_breakout(&mut s, "student", &group).await;
+    move_to_breakout(&mut t, "teacher", &group).await;
+    d.wait_log("JoinedBreakout", 2).await;
+    let st = status(&env, ROOM).await;
+    assert_eq!(
+        (st["state"].as_str(), st["people"].as_u64()),
+        (Some("active"), Some(2)),
+        "{st}"
+    );
+    assert_eq!(
+        st["organizer_present"], true,
+        "the teacher stays organizer in the breakout room"
+    );
+
+    // The teacher leaves for good: grace, then the breakout room is emptied too.
+    t.leave(&group, "teacher").await;
+    let reason = s.wait_removed(&group, "student").await;
+    assert_eq!(reason, raumwart::config::DEFAULT_END_MESSAGE);
+    d.wait_log("reason=\"grace_expired\"", 1).await;
 }

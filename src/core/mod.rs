@@ -4,7 +4,7 @@
 //! [`Action`]. The shell feeds it parsed events and runs its actions; tests feed it
 //! virtual time.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -74,6 +74,17 @@ pub enum Event {
         room: String,
         occupant: String,
     },
+    /// Someone entered one of the room's breakout rooms (a Jitsi `breakout` MUC room).
+    JoinedBreakout {
+        room: String,
+        occupant: String,
+        breakout: String,
+    },
+    /// The room has breakout rooms open: an empty main room may just mean everyone is
+    /// on the way into them.
+    BreakoutsActive {
+        room: String,
+    },
     /// The room is gone from Prosody, with everyone in it.
     Destroyed {
         room: String,
@@ -104,6 +115,8 @@ pub struct SnapshotOccupant {
     pub jid: String,
     pub keyed: bool,
     pub owner: bool,
+    /// The breakout room this occupant is in, if not the main room.
+    pub breakout: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -174,6 +187,8 @@ pub enum Action {
         room: String,
         reason: EndReason,
         message: Option<String>,
+        /// Breakout rooms (full JIDs) with people in them, emptied with the room.
+        breakouts: Vec<String>,
     },
 }
 
@@ -217,6 +232,7 @@ struct Person {
     bare: String,
     organizer: bool,
     seq: u64,
+    breakout: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -227,6 +243,10 @@ struct Room {
     owners: HashSet<String>,
     session_start: Option<Instant>,
     persistent: bool,
+    /// Bare JIDs that were organizers in this session: they stay organizers when they
+    /// move between the main room and its breakout rooms.
+    organizers: HashSet<String>,
+    breakouts_active: bool,
 }
 
 impl Room {
@@ -238,6 +258,8 @@ impl Room {
             owners: HashSet::new(),
             session_start: None,
             persistent: false,
+            organizers: HashSet::new(),
+            breakouts_active: false,
         }
     }
 
@@ -258,6 +280,9 @@ pub struct RoomStatus<'a> {
 }
 
 const RESET_RETRY: Duration = Duration::from_secs(5);
+/// How long an empty main room with breakout rooms open waits for people to show up in
+/// the breakout rooms (clients leave the main room first, then join the breakout room).
+pub const SWITCH_WINDOW: Duration = Duration::from_secs(3);
 
 pub struct Core {
     map: Arc<RoomMap>,
@@ -402,21 +427,53 @@ impl Core {
                     return;
                 };
                 let bare = bare(&occupant).to_owned();
-                if keyed && r.owners.insert(bare.clone()) {
-                    out.push(Action::GrantOwner {
-                        room: room.clone(),
-                        jid: bare.clone(),
-                    });
+                if keyed {
+                    r.organizers.insert(bare.clone());
+                    if r.owners.insert(bare.clone()) {
+                        out.push(Action::GrantOwner {
+                            room: room.clone(),
+                            jid: bare.clone(),
+                        });
+                    }
                 }
-                r.people.insert(
-                    occupant,
-                    Person {
-                        bare,
-                        organizer: keyed,
-                        seq,
-                    },
-                );
+                let organizer = r.organizers.contains(&bare);
+                let person = Person {
+                    bare,
+                    organizer,
+                    seq,
+                    breakout: None,
+                };
+                r.people.insert(occupant, person);
                 self.settle(now, &room, out);
+            }
+            Event::JoinedBreakout {
+                room,
+                occupant,
+                breakout,
+            } => {
+                if is_service(&self.policy.service_jids, &occupant) {
+                    return;
+                }
+                self.seq += 1;
+                let seq = self.seq;
+                let Some(r) = self.rooms.get_mut(&room) else {
+                    return;
+                };
+                r.breakouts_active = true;
+                let bare = bare(&occupant).to_owned();
+                let person = Person {
+                    organizer: r.organizers.contains(&bare),
+                    bare,
+                    seq,
+                    breakout: Some(breakout),
+                };
+                r.people.insert(occupant, person);
+                self.settle(now, &room, out);
+            }
+            Event::BreakoutsActive { room } => {
+                if let Some(r) = self.rooms.get_mut(&room) {
+                    r.breakouts_active = true;
+                }
             }
             Event::Left { room, occupant } => {
                 let Some(r) = self.rooms.get_mut(&room) else {
@@ -454,6 +511,7 @@ impl Core {
                 // automatic choice of a student does not.
                 let by_organizer = r.people.values().any(|p| p.organizer && p.bare == actor);
                 if affiliation == "owner" && by_organizer {
+                    r.organizers.insert(jid.clone());
                     for p in r.people.values_mut().filter(|p| p.bare == jid) {
                         p.organizer = true;
                     }
@@ -473,7 +531,16 @@ impl Core {
             return;
         }
         if r.people.is_empty() {
-            if r.session_start.is_some() {
+            if r.session_start.is_none() {
+                return;
+            }
+            if r.breakouts_active {
+                if !matches!(r.phase, Phase::Grace { .. }) {
+                    r.phase = Phase::Grace {
+                        deadline: now + SWITCH_WINDOW,
+                    };
+                }
+            } else {
                 self.end(name, EndReason::LastOrganizerLeft, out);
             }
             return;
@@ -488,6 +555,12 @@ impl Core {
         if r.has_organizer() {
             r.phase = Phase::Active;
         } else if !matches!(r.phase, Phase::Grace { .. }) {
+            // Moving into a breakout room looks like leaving for a moment.
+            let grace = if r.breakouts_active {
+                grace.max(SWITCH_WINDOW)
+            } else {
+                grace
+            };
             if grace.is_zero() {
                 self.end(name, EndReason::GraceExpired, out);
             } else {
@@ -512,10 +585,16 @@ impl Core {
             retry: None,
         };
         let message = (!r.people.is_empty()).then(|| self.policy.end_message.clone());
+        let breakouts: BTreeSet<String> = r
+            .people
+            .values()
+            .filter_map(|p| p.breakout.clone())
+            .collect();
         out.push(Action::Reset {
             room: name.to_owned(),
             reason,
             message,
+            breakouts: breakouts.into_iter().collect(),
         });
     }
 
@@ -542,10 +621,13 @@ impl Core {
         }
         r.people.retain(|_, p| p.seq > issued);
         r.owners.clear();
+        r.organizers.clear();
+        r.breakouts_active = false;
         r.persistent = false;
         r.phase = Phase::Idle;
         if !r.people.is_empty() {
             for p in r.people.values().filter(|p| p.organizer) {
+                r.organizers.insert(p.bare.clone());
                 if r.owners.insert(p.bare.clone()) {
                     out.push(Action::GrantOwner {
                         room: name.to_owned(),
@@ -609,7 +691,9 @@ impl Core {
             .map(|(n, r)| (n.clone(), r.phase))
             .collect();
         for (name, phase) in due {
+            let empty = self.rooms.get(&name).is_some_and(|r| r.people.is_empty());
             match phase {
+                Phase::Grace { .. } if empty => self.end(&name, EndReason::LastOrganizerLeft, out),
                 Phase::Grace { .. } => self.end(&name, EndReason::GraceExpired, out),
                 Phase::Ending { reason, .. } => self.end(&name, reason, out),
                 _ => {}
@@ -644,6 +728,7 @@ impl Core {
             let old = std::mem::take(&mut r.people);
             r.persistent = seen.persistent;
             r.owners.clear();
+            r.breakouts_active = seen.occupants.iter().any(|o| o.breakout.is_some());
             for o in seen.occupants {
                 if is_service(&self.policy.service_jids, &o.jid) {
                     continue;
@@ -652,12 +737,18 @@ impl Core {
                 if o.owner {
                     r.owners.insert(bare.clone());
                 }
-                let organizer = o.keyed || old.get(&o.jid).is_some_and(|p| p.organizer);
+                let organizer = o.keyed
+                    || r.organizers.contains(&bare)
+                    || old.get(&o.jid).is_some_and(|p| p.organizer);
+                if organizer {
+                    r.organizers.insert(bare.clone());
+                }
                 self.seq += 1;
                 let person = Person {
                     bare,
                     organizer,
                     seq: self.seq,
+                    breakout: o.breakout,
                 };
                 r.people.insert(o.jid, person);
             }

@@ -20,6 +20,7 @@ pub use focus::Focus;
 pub const DOMAIN: &str = "meet.jitsi";
 pub const AUTH: &str = "auth.meet.jitsi";
 pub const MUC: &str = "conference.meet.jitsi";
+pub const BREAKOUT: &str = "breakout.meet.jitsi";
 pub const COMPONENT: &str = "raumwart.meet.jitsi";
 pub const SECRET: &str = "component-secret-for-tests";
 pub const FOCUS_PASSWORD: &str = "focus-password";
@@ -100,14 +101,15 @@ impl Env {
 
     fn write_prosody_config(&self) {
         let d = self.dir.display();
-        let plugins = Path::new(env!("CARGO_MANIFEST_DIR")).join("prosody");
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (plugins, test_plugins) = (repo.join("prosody"), repo.join("tests/prosody"));
         let cfg = format!(
             r#"-- written by raumwart's test harness
 run_as_root = true
 pidfile = "{d}/prosody.pid"
 data_path = "{d}/data"
 certificates = "{d}/certs"
-plugin_paths = {{ "{plugins}" }}
+plugin_paths = {{ "{plugins}", "{test_plugins}" }}
 log = {{ debug = "{d}/prosody.log" }}
 interfaces = {{ "127.0.0.1" }}
 c2s_ports = {{ {c2s} }}
@@ -138,10 +140,20 @@ Component "{MUC}" "muc"
     muc_room_default_public_jids = true
     storage = "memory"
 
+Component "{BREAKOUT}" "muc"
+    modules_enabled = {{ "raumwart", "test_breakout" }}
+    raumwart_component = "{COMPONENT}"
+    raumwart_main_muc = "{MUC}"
+    admins = {{ "focus@{AUTH}", "{COMPONENT}" }}
+    component_admins_as_room_owners = true
+    muc_room_locking = false
+    storage = "memory"
+
 Component "{COMPONENT}"
     component_secret = "{SECRET}"
 "#,
             plugins = plugins.display(),
+            test_plugins = test_plugins.display(),
             c2s = self.c2s,
             comp = self.component,
             restrict = self.options.restrict_room_creation,
