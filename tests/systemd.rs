@@ -78,3 +78,30 @@ fn unit_is_hardened_to_2_0_or_better() {
         .unwrap_or_else(|| panic!("no exposure level in:\n{text}"));
     assert!(level <= 2.0, "exposure {level}");
 }
+
+/// The alert rules in the README are valid Prometheus rules.
+#[test]
+fn readme_alert_rules_pass_promtool() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let after = readme.split("### Alerts").nth(1).expect("an Alerts section");
+    let yaml = after
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a yaml block");
+    let (_, dir) = unit_copy("alerts");
+    let path = dir.0.join("alerts.yml");
+    std::fs::write(&path, yaml).unwrap();
+    let out = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&path)
+        .output()
+        .expect("promtool (Debian's prometheus package) is installed");
+    assert!(
+        out.status.success(),
+        "promtool check rules:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
