@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 use tokio::time::sleep_until;
-use tokio_xmpp::connect::TcpServerConnector;
-use tokio_xmpp::{Component, Stanza};
+use tokio_xmpp::Stanza;
 use tracing::{error, info, warn};
 
 use crate::config::Config;
@@ -29,7 +28,7 @@ pub struct Control {
     pub queries: mpsc::Receiver<Request>,
 }
 
-type Connected = Result<Box<Component<TcpServerConnector>>, tokio_xmpp::Error>;
+type Connected = Result<Box<xmpp::Link>, tokio_xmpp::Error>;
 type Connecting = Pin<Box<dyn Future<Output = Connected>>>;
 
 enum Conn {

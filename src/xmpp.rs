@@ -6,13 +6,16 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use tokio_xmpp::connect::{DnsConfig, TcpServerConnector};
+use sasl::common::ChannelBinding;
+use tokio::io::BufStream;
+use tokio::net::TcpStream;
+use tokio_xmpp::connect::ServerConnector;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::message::{Message, MessageType};
 use tokio_xmpp::parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
-use tokio_xmpp::xmlstream::Timeouts;
+use tokio_xmpp::xmlstream::{initiate_stream, PendingFeaturesRecv, StreamHeader, Timeouts};
 use tokio_xmpp::{Component, Stanza};
 use tracing::{debug, error, info, warn};
 
@@ -22,12 +25,41 @@ use crate::protocol;
 
 pub const IQ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Plain TCP to Prosody's component port, with Nagle off: events and requests are small
+/// and latency matters more than packet count. Accepts host names ("localhost:5347").
+#[derive(Debug, Clone)]
+pub struct Connector(pub String);
+
+impl ServerConnector for Connector {
+    type Stream = BufStream<TcpStream>;
+
+    async fn connect(
+        &self,
+        jid: &Jid,
+        ns: &'static str,
+        timeouts: Timeouts,
+    ) -> Result<(PendingFeaturesRecv<Self::Stream>, ChannelBinding), tokio_xmpp::Error> {
+        let tcp = TcpStream::connect(&self.0).await?;
+        tcp.set_nodelay(true)?;
+        let header = StreamHeader {
+            to: Some(jid.domain().as_str().to_owned().into()),
+            from: None,
+            id: None,
+        };
+        let pending = initiate_stream(BufStream::new(tcp), ns, header, timeouts).await?;
+        Ok((pending, ChannelBinding::None))
+    }
+}
+
+pub type Link = Component<Connector>;
+
 /// Connects and authenticates the component.
-pub async fn connect(config: &Xmpp) -> Result<Component<TcpServerConnector>, tokio_xmpp::Error> {
-    Component::new_plaintext(
+pub async fn connect(config: &Xmpp) -> Result<Link, tokio_xmpp::Error> {
+    let connector = Connector(config.server.clone());
+    Component::new_with_connector(
         &config.component,
         config.secret.expose(),
-        DnsConfig::addr(&config.server),
+        connector,
         Timeouts::tight(),
     )
     .await
@@ -78,7 +110,7 @@ pub struct Outcome {
 }
 
 pub struct Session {
-    component: Component<TcpServerConnector>,
+    component: Link,
     muc: Jid,
     me: Jid,
     /// id -> (what, when the cause arrived, deadline)
@@ -88,7 +120,7 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(component: Component<TcpServerConnector>, config: &Xmpp) -> anyhow::Result<Self> {
+    pub fn new(component: Link, config: &Xmpp) -> anyhow::Result<Self> {
         Ok(Session {
             component,
             muc: Jid::from_str(&config.muc)?,

@@ -84,7 +84,10 @@ fn unit_is_hardened_to_2_0_or_better() {
 fn readme_alert_rules_pass_promtool() {
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let after = readme.split("### Alerts").nth(1).expect("an Alerts section");
+    let after = readme
+        .split("### Alerts")
+        .nth(1)
+        .expect("an Alerts section");
     let yaml = after
         .split("```yaml\n")
         .nth(1)

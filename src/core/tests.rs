@@ -623,7 +623,7 @@ fn ticks_end_every_due_room_at_once() {
 fn owner_affiliation_by_an_organizer_makes_an_organizer() {
     let mut h = Harness::lesson(GRACE);
     assert_eq!(h.affiliation(MATHE, BEN_BARE, "owner", ANNA_BARE), []);
-    assert_eq!(h.status(MATHE).organizer, true);
+    assert!(h.status(MATHE).organizer);
     h.at(100);
     // Anna leaves: Ben is an organizer, so no grace.
     assert_eq!(h.leave(MATHE, ANNA), []);
@@ -1132,6 +1132,472 @@ fn destroyed_for_an_idle_room_does_nothing() {
     assert!(is_idle(&h.status(MATHE)));
 }
 
+// --- organizers by account within a session -----------------------------------------
+
+#[test]
+fn every_later_session_of_an_organizer_is_an_organizer() {
+    let mut h = Harness::lesson(GRACE);
+    h.at(10);
+    // Anna comes back on another device without the school password.
+    assert_eq!(h.join(MATHE, ANNA_2, false), []);
+    h.leave(MATHE, ANNA);
+    assert_eq!(h.phase(MATHE), Phase::Active);
+    // Likewise for one an organizer made owner.
+    h.affiliation(MATHE, BEN_BARE, "owner", ANNA_BARE);
+    h.join(MATHE, "ben@meet.jitsi/b2", false);
+    h.leave(MATHE, BEN);
+    h.leave(MATHE, ANNA_2);
+    assert_eq!(h.phase(MATHE), Phase::Active);
+}
+
+#[test]
+fn organizers_are_forgotten_with_the_session() {
+    let mut h = Harness::lesson(GRACE);
+    h.at(10);
+    h.leave(MATHE, ANNA);
+    h.leave(MATHE, BEN);
+    assert_eq!(h.destroyed(MATHE), []);
+    // Next lesson: Anna, without the school password, is a student.
+    h.at(20);
+    assert_eq!(h.join(MATHE, ANNA_2, false), []);
+    assert!(matches!(h.phase(MATHE), Phase::Grace { .. }));
+}
+
+#[test]
+#[ignore = "a keyed join makes later sessions of the account organizers, not earlier ones"]
+fn an_accounts_sessions_are_organizers_alike_whatever_their_order() {
+    // Ben is inside as a student, then enters a second time with the school password.
+    let mut h = Harness::new(GRACE);
+    h.join(MATHE, CARLA, false);
+    h.join(MATHE, BEN, false);
+    assert_eq!(
+        h.join(MATHE, "ben@meet.jitsi/b2", true),
+        [grant(MATHE, BEN_BARE)]
+    );
+    h.at(10);
+    h.leave(MATHE, "ben@meet.jitsi/b2");
+    // Today: Grace, since ben/b1 is not an organizer ...
+    let before = h.phase(MATHE);
+    // ... yet a third session of his, also without the password, is one.
+    h.join(MATHE, "ben@meet.jitsi/b3", false);
+    assert_eq!(h.phase(MATHE), before, "b1 and b3 should count alike");
+}
+
+#[test]
+#[ignore = "a snapshot's outcome depends on the order of its occupants (Lua's pairs order)"]
+fn a_snapshot_means_the_same_in_any_order() {
+    let b1 = occupant(BEN, false, false);
+    let b2 = occupant("ben@meet.jitsi/b2", true, true);
+    let c = occupant(CARLA, false, false);
+    let mut phases = vec![];
+    for occupants in [vec![b1.clone(), b2.clone(), c.clone()], vec![b2, b1, c]] {
+        let mut h = Harness::unsynced(GRACE);
+        h.connect(snapshot(vec![snapshot_room(MATHE, false, occupants)]));
+        h.at(10);
+        h.leave(MATHE, "ben@meet.jitsi/b2");
+        phases.push(h.phase(MATHE));
+    }
+    // Today: [Grace, Active].
+    assert_eq!(phases[0], phases[1]);
+}
+
+#[test]
+#[ignore = "organizers of the old session carry over into a room renewed while disconnected; a student gets owner"]
+fn organizers_of_a_room_renewed_while_away_are_forgotten() {
+    // Ben teaches; the connection drops; meanwhile the room is reset and Dora's class
+    // starts in it, Ben among her students (no school password).
+    let mut h = Harness::new(GRACE);
+    h.join(MATHE, BEN, true);
+    h.at(100);
+    let out = h.reconnect(snapshot(vec![snapshot_room(
+        MATHE,
+        false,
+        vec![
+            occupant(DORA, true, true),
+            occupant("ben@meet.jitsi/b2", false, false),
+        ],
+    )]));
+    // Today: [GrantOwner ben].
+    assert_eq!(out, []);
+    h.leave(MATHE, DORA);
+    assert!(matches!(h.phase(MATHE), Phase::Grace { .. }));
+}
+
+// --- breakout rooms ------------------------------------------------------------------
+
+const BREAKOUT_1: &str = "br-1@breakout.meet.jitsi";
+const BREAKOUT_2: &str = "br-2@breakout.meet.jitsi";
+
+impl Harness {
+    fn join_breakout(&mut self, room: &str, occupant: &str, breakout: &str) -> Vec<Action> {
+        self.event(Event::JoinedBreakout {
+            room: room.into(),
+            occupant: occupant.into(),
+            breakout: breakout.into(),
+        })
+    }
+
+    /// A move from the main room into a breakout room, as the module reports it.
+    fn move_out(&mut self, room: &str, occupant: &str) -> Vec<Action> {
+        let mut out = self.event(Event::BreakoutsActive { room: room.into() });
+        out.extend(self.leave(room, occupant));
+        out
+    }
+}
+
+fn reset_with_breakouts(room: &str, reason: EndReason, breakouts: &[&str]) -> Action {
+    Action::Reset {
+        room: room.into(),
+        reason,
+        message: Some(END.into()),
+        breakouts: breakouts.iter().map(|b| b.to_string()).collect(),
+    }
+}
+
+#[test]
+fn breakout_occupants_belong_to_the_main_rooms_session() {
+    let mut h = Harness::lesson(GRACE);
+    assert_eq!(h.join_breakout(MATHE, FOCUS, BREAKOUT_1), []);
+    assert_eq!(h.move_out(MATHE, BEN), []);
+    assert_eq!(h.join_breakout(MATHE, BEN, BREAKOUT_1), []);
+    assert_eq!(h.status(MATHE).people, 2);
+    // Anna visits the breakout room: still the organizer there.
+    assert_eq!(h.move_out(MATHE, ANNA), []);
+    assert_eq!(h.join_breakout(MATHE, ANNA, BREAKOUT_1), []);
+    let s = h.status(MATHE);
+    assert_eq!((s.phase, s.people, s.organizer), (Phase::Active, 2, true));
+    // She ends it by leaving last from there, once the switch window is over (the
+    // session used breakout rooms: an empty main room may mean people are moving).
+    h.at(50);
+    h.leave(MATHE, BEN);
+    assert_eq!(h.leave(MATHE, ANNA), []);
+    assert_eq!(
+        h.phase(MATHE),
+        Phase::Grace {
+            deadline: h.t(50) + SWITCH_WINDOW
+        }
+    );
+    h.now = h.t(50) + SWITCH_WINDOW;
+    assert_eq!(
+        h.tick(),
+        [reset(MATHE, EndReason::LastOrganizerLeft, false)]
+    );
+}
+
+#[test]
+fn everyone_moving_into_breakout_rooms_is_no_end() {
+    let mut h = Harness::lesson(GRACE);
+    h.at(100);
+    assert_eq!(h.move_out(MATHE, BEN), []);
+    assert_eq!(h.move_out(MATHE, ANNA), []);
+    // The main room is empty for a moment: the switch window, not a reset.
+    assert_eq!(
+        h.phase(MATHE),
+        Phase::Grace {
+            deadline: h.t(100) + SWITCH_WINDOW
+        }
+    );
+    h.at(101);
+    assert_eq!(h.join_breakout(MATHE, BEN, BREAKOUT_1), []);
+    assert_eq!(h.join_breakout(MATHE, ANNA, BREAKOUT_2), []);
+    assert_eq!(h.phase(MATHE), Phase::Active);
+    h.at(200);
+    assert_eq!(h.tick(), []);
+}
+
+#[test]
+fn an_empty_main_room_with_breakouts_resets_after_the_switch_window() {
+    let mut h = Harness::lesson(GRACE);
+    h.at(100);
+    h.move_out(MATHE, BEN);
+    h.move_out(MATHE, ANNA);
+    h.now = h.t(100) + SWITCH_WINDOW - Duration::from_millis(1);
+    assert_eq!(h.tick(), []);
+    h.now = h.t(100) + SWITCH_WINDOW;
+    assert_eq!(
+        h.tick(),
+        [reset(MATHE, EndReason::LastOrganizerLeft, false)]
+    );
+    h.destroyed(MATHE);
+    assert!(is_idle(&h.status(MATHE)));
+    // The next session starts without breakout rooms: an empty room resets at once.
+    h.join(MATHE, ANNA, true);
+    assert_eq!(
+        h.leave(MATHE, ANNA),
+        [reset(MATHE, EndReason::LastOrganizerLeft, false)]
+    );
+}
+
+#[test]
+fn a_reset_names_the_breakout_rooms_with_people_in_them() {
+    let mut h = Harness::lesson(GRACE);
+    h.join(MATHE, CARLA, false);
+    h.join(MATHE, DORA, false);
+    h.move_out(MATHE, BEN);
+    h.join_breakout(MATHE, BEN, BREAKOUT_2);
+    h.move_out(MATHE, CARLA);
+    h.join_breakout(MATHE, CARLA, BREAKOUT_1);
+    h.join_breakout(MATHE, "eva@meet.jitsi/e1", BREAKOUT_1);
+    h.at(100);
+    assert_eq!(h.leave(MATHE, ANNA), []);
+    h.at(160);
+    assert_eq!(
+        h.tick(),
+        [reset_with_breakouts(
+            MATHE,
+            EndReason::GraceExpired,
+            &[BREAKOUT_1, BREAKOUT_2]
+        )]
+    );
+}
+
+#[test]
+fn with_breakouts_open_even_zero_grace_waits_for_the_switch() {
+    let mut h = Harness::lesson(Duration::ZERO);
+    h.at(100);
+    assert_eq!(h.move_out(MATHE, ANNA), []);
+    assert_eq!(
+        h.phase(MATHE),
+        Phase::Grace {
+            deadline: h.t(100) + SWITCH_WINDOW
+        }
+    );
+    h.at(101);
+    h.join_breakout(MATHE, ANNA, BREAKOUT_1);
+    assert_eq!(h.phase(MATHE), Phase::Active);
+}
+
+#[test]
+#[ignore = "students in breakout rooms get the 3 s switch window instead of the grace period"]
+fn the_last_organizer_leaving_while_students_are_in_breakout_rooms_starts_the_full_grace() {
+    let mut h = Harness::lesson(GRACE);
+    h.at(100);
+    // Ben moves into a breakout room; the main room is empty while he switches, and
+    // Anna, last in the main room, goes home.
+    h.move_out(MATHE, BEN);
+    h.move_out(MATHE, ANNA);
+    h.at(101);
+    h.join_breakout(MATHE, BEN, BREAKOUT_1);
+    // DESIGN: the last organizer left, students remain: the grace period.
+    // Today: Grace { deadline: 103 s } and a GraceExpired reset at 103 s.
+    assert_eq!(h.phase(MATHE), Phase::Grace { deadline: h.t(160) });
+    h.at(103);
+    assert_eq!(h.tick(), []);
+}
+
+#[test]
+fn snapshot_counts_breakout_occupants_and_keeps_known_organizers() {
+    let mut h = Harness::lesson(GRACE);
+    h.at(100);
+    let out = h.reconnect(snapshot(vec![snapshot_room(
+        MATHE,
+        false,
+        vec![
+            SnapshotOccupant {
+                breakout: Some(BREAKOUT_1.into()),
+                ..occupant(ANNA, false, false)
+            },
+            SnapshotOccupant {
+                breakout: Some(BREAKOUT_1.into()),
+                ..occupant(BEN, false, false)
+            },
+        ],
+    )]));
+    // Breakout occupants carry no affiliation in the snapshot: the main room's owner
+    // right is asked for again (harmless, "already so" counts as done).
+    assert_eq!(out, [grant(MATHE, ANNA_BARE)]);
+    let s = h.status(MATHE);
+    assert_eq!((s.phase, s.people, s.organizer), (Phase::Active, 2, true));
+}
+
+#[test]
+fn snapshot_after_restart_sees_an_organizer_in_a_breakout_room_as_a_student() {
+    // A limitation: the module marks keyed sessions in the main room only, so a new
+    // daemon finds no organizer while the teacher visits a breakout room.
+    let mut h = Harness::unsynced(GRACE);
+    let out = h.connect(snapshot(vec![snapshot_room(
+        MATHE,
+        false,
+        vec![
+            SnapshotOccupant {
+                breakout: Some(BREAKOUT_1.into()),
+                ..occupant(ANNA, false, false)
+            },
+            occupant(BEN, false, false),
+        ],
+    )]));
+    assert_eq!(out, []);
+    assert_eq!(
+        h.phase(MATHE),
+        Phase::Grace {
+            deadline: h.now + GRACE
+        }
+    );
+}
+
+// --- forced ends, reloads, notes ----------------------------------------------------
+
+#[test]
+fn force_ends_a_running_lesson_with_the_message() {
+    let mut h = Harness::lesson(GRACE);
+    h.at(30);
+    assert_eq!(
+        h.input(Input::Force { room: MATHE.into() }),
+        [reset(MATHE, EndReason::Forced, true)]
+    );
+    assert_eq!(ending_reason(h.phase(MATHE)), Some(EndReason::Forced));
+    h.done_reset(MATHE, true);
+    assert!(is_idle(&h.status(MATHE)));
+}
+
+#[test]
+fn force_resets_an_idle_room_and_ignores_unmanaged_ones() {
+    let mut h = Harness::new(GRACE);
+    assert_eq!(
+        h.input(Input::Force { room: MATHE.into() }),
+        [reset(MATHE, EndReason::Forced, false)]
+    );
+    h.done_reset(MATHE, true);
+    assert!(is_idle(&h.status(MATHE)));
+    assert_eq!(
+        h.input(Input::Force {
+            room: ELSEWHERE.into()
+        }),
+        []
+    );
+}
+
+#[test]
+fn force_during_grace_takes_over_the_reset() {
+    let mut h = Harness::lesson(GRACE);
+    h.at(100);
+    h.leave(MATHE, ANNA);
+    h.at(110);
+    assert_eq!(
+        h.input(Input::Force { room: MATHE.into() }),
+        [reset(MATHE, EndReason::Forced, true)]
+    );
+    assert_eq!(h.core.next_deadline(), None);
+    h.at(160);
+    assert_eq!(h.tick(), []);
+}
+
+#[test]
+fn reload_pushes_a_changed_map_only_when_connected() {
+    let mut h = Harness::new(GRACE);
+    // The same map: nothing to push.
+    assert_eq!(h.input(Input::Reload(room_map(), policy(GRACE))), []);
+    let mut map = room_map();
+    map.gen = "other".into();
+    map.rooms.insert(
+        "chemie-9c".into(),
+        MapEntry {
+            school: "gs-nord".into(),
+            password: Secret::new("schulpasswort-3"),
+        },
+    );
+    let out = h.input(Input::Reload(map.clone(), policy(GRACE)));
+    assert!(
+        matches!(&out[..], [Action::PushMap(m)] if **m == map),
+        "{out:?}"
+    );
+    assert!(h.core.is_managed("chemie-9c"));
+    assert_eq!(
+        h.join("chemie-9c", ANNA, true),
+        [grant("chemie-9c", ANNA_BARE)]
+    );
+    // While away, the map is pushed with the next Connected only.
+    h.input(Input::Disconnected);
+    assert_eq!(h.input(Input::Reload(room_map(), policy(GRACE))), []);
+    let out = h.input(Input::Connected);
+    assert!(matches!(&out[..], [Action::PushMap(m), Action::RequestSnapshot] if **m == room_map()));
+}
+
+#[test]
+fn reload_forgets_removed_rooms_without_reset() {
+    let mut h = Harness::lesson(GRACE);
+    h.join(PHYSIK, DORA, true);
+    h.join(PHYSIK, CARLA, false);
+    h.at(100);
+    h.leave(PHYSIK, DORA);
+    let mut map = room_map();
+    map.gen = "smaller".into();
+    map.rooms.remove(PHYSIK);
+    assert!(matches!(
+        &h.input(Input::Reload(map, policy(GRACE)))[..],
+        [Action::PushMap(_)]
+    ));
+    assert!(!h.core.is_managed(PHYSIK));
+    assert!(h.core.rooms().all(|s| s.name != PHYSIK));
+    assert_eq!(h.core.next_deadline(), None, "its grace went with it");
+    h.at(200);
+    assert_eq!(h.tick(), []);
+    assert_eq!(h.join(PHYSIK, DORA, true), []);
+    // The lesson in the room that stayed goes on.
+    assert_eq!(h.phase(MATHE), Phase::Active);
+}
+
+#[test]
+fn reload_applies_a_new_grace_period_to_graces_that_start_later() {
+    let mut h = Harness::lesson(GRACE);
+    h.join(PHYSIK, DORA, true);
+    h.join(PHYSIK, CARLA, false);
+    h.at(100);
+    h.leave(MATHE, ANNA);
+    let short = Duration::from_secs(10);
+    h.input(Input::Reload(room_map(), policy(short)));
+    assert_eq!(h.phase(MATHE), Phase::Grace { deadline: h.t(160) });
+    h.at(120);
+    h.leave(PHYSIK, DORA);
+    assert_eq!(h.phase(PHYSIK), Phase::Grace { deadline: h.t(130) });
+}
+
+fn notes(h: &mut Harness) -> Vec<Note> {
+    std::iter::from_fn(|| h.core.poll_note()).collect()
+}
+
+#[test]
+fn notes_tell_when_sessions_start_enter_grace_and_end() {
+    let mut h = Harness::new(GRACE);
+    h.at(10);
+    h.join(MATHE, ANNA, true);
+    h.join(MATHE, BEN, false);
+    let school = "gs-nord".to_owned();
+    assert_eq!(
+        notes(&mut h),
+        [Note::SessionStarted {
+            room: MATHE.into(),
+            school: school.clone()
+        }]
+    );
+    h.at(100);
+    h.leave(MATHE, ANNA);
+    assert_eq!(
+        notes(&mut h),
+        [Note::GraceStarted {
+            room: MATHE.into(),
+            school: school.clone()
+        }]
+    );
+    h.at(160);
+    h.tick();
+    assert_eq!(notes(&mut h), [], "a reset issued is no end yet");
+    h.at(161);
+    h.destroyed(MATHE);
+    assert_eq!(
+        notes(&mut h),
+        [Note::SessionEnded {
+            room: MATHE.into(),
+            school,
+            reason: EndReason::GraceExpired,
+            duration: Duration::from_secs(151),
+        }]
+    );
+    // A session that was never known has no end to report.
+    h.destroyed(PHYSIK);
+    assert_eq!(notes(&mut h), []);
+}
+
 // --- property tests ------------------------------------------------------------------
 
 const ROOMS: [&str; 3] = [MATHE, PHYSIK, ELSEWHERE];
@@ -1162,6 +1628,9 @@ struct Checker {
     eligible: [BTreeSet<String>; 2],
     /// Bare JIDs granted since the room last went (or the core last re-read it).
     granted: [BTreeSet<String>; 2],
+    /// Breakout rooms may be open in this session (an over-estimate): an empty main
+    /// room then waits for the switch window, and grace lasts at least that long.
+    breakouts: [bool; 2],
 }
 
 impl Checker {
@@ -1170,6 +1639,7 @@ impl Checker {
             grace,
             eligible: Default::default(),
             granted: Default::default(),
+            breakouts: [false; 2],
         }
     }
 
@@ -1187,7 +1657,7 @@ impl Checker {
     ) -> Result<Vec<Action>, TestCaseError> {
         let synced = core.synced();
         let before = [status_of(core, MATHE), status_of(core, PHYSIK)];
-        self.note_input(&input);
+        self.note_input(&input, &before);
         let out = core.handle(now, input.clone());
         let after = [status_of(core, MATHE), status_of(core, PHYSIK)];
         let ctx = format!("input {input:?}\nout {out:?}\nbefore {before:?}\nafter {after:?}");
@@ -1239,12 +1709,12 @@ impl Checker {
         prop_assert!(resets.iter().all(|&n| n <= 1), "two resets\n{}", ctx);
 
         for (r, (b, a)) in before.iter().zip(&after).enumerate() {
-            self.check_status(a, now, &ctx)?;
+            self.check_status(a, now, self.breakouts[r], &ctx)?;
             let reset_here = resets[r] == 1;
             // DESIGN: the last person leaving ends the session at once.
             if synced && matches!(input, Input::Event(Event::Left { .. })) {
                 let left_here = matches!(&input, Input::Event(Event::Left { room, .. }) if managed(room) == Some(r));
-                if left_here && ending_reason(b.phase).is_none() {
+                if left_here && ending_reason(b.phase).is_none() && !self.breakouts[r] {
                     if b.people > 0 && a.people == 0 {
                         prop_assert!(reset_here, "last one out, no reset\n{}", ctx);
                     }
@@ -1306,8 +1776,33 @@ impl Checker {
         Ok(out)
     }
 
-    fn note_input(&mut self, input: &Input) {
+    fn note_input(&mut self, input: &Input, before: &[Status; 2]) {
         match input {
+            Input::Event(Event::JoinedBreakout { room, .. })
+            | Input::Event(Event::BreakoutsActive { room }) => {
+                if let Some(r) = managed(room) {
+                    self.breakouts[r] = true;
+                }
+            }
+            Input::Done {
+                room,
+                request: Request::Reset,
+                ok: true,
+                ..
+            } => {
+                if let Some(r) = managed(room) {
+                    self.granted[r].clear();
+                    if ending_reason(before[r].phase).is_some() {
+                        self.breakouts[r] = false;
+                    }
+                }
+            }
+            Input::Event(Event::Destroyed { room }) => {
+                if let Some(r) = managed(room) {
+                    self.granted[r].clear();
+                    self.breakouts[r] = false;
+                }
+            }
             Input::Event(Event::Joined {
                 room,
                 occupant,
@@ -1335,17 +1830,6 @@ impl Checker {
                     }
                 }
             }
-            Input::Event(Event::Destroyed { room })
-            | Input::Done {
-                room,
-                request: Request::Reset,
-                ok: true,
-                ..
-            } => {
-                if let Some(r) = managed(room) {
-                    self.granted[r].clear();
-                }
-            }
             Input::Done {
                 room,
                 request: Request::GrantOwner,
@@ -1358,6 +1842,15 @@ impl Checker {
             }
             Input::Snapshot(s) => {
                 self.granted = Default::default();
+                for (r, name) in [MATHE, PHYSIK].into_iter().enumerate() {
+                    match s.rooms.iter().rev().find(|x| x.name == name) {
+                        Some(x) => {
+                            self.breakouts[r] = x.occupants.iter().any(|o| o.breakout.is_some())
+                        }
+                        None if before[r].session_start.is_some() => self.breakouts[r] = false,
+                        None => {}
+                    }
+                }
                 for room in &s.rooms {
                     if let Some(r) = managed(&room.name) {
                         for o in room.occupants.iter().filter(|o| o.keyed) {
@@ -1439,7 +1932,13 @@ impl Checker {
         Ok(())
     }
 
-    fn check_status(&self, s: &Status, now: Instant, ctx: &str) -> Result<(), TestCaseError> {
+    fn check_status(
+        &self,
+        s: &Status,
+        now: Instant,
+        breakouts: bool,
+        ctx: &str,
+    ) -> Result<(), TestCaseError> {
         if let Some(start) = s.session_start {
             prop_assert!(start <= now, "{}", ctx);
         }
@@ -1451,6 +1950,14 @@ impl Checker {
             Phase::Active => {
                 prop_assert!(s.people > 0 && s.organizer, "{}", ctx);
                 prop_assert!(s.session_start.is_some(), "{}", ctx);
+            }
+            Phase::Grace { deadline } if breakouts => {
+                prop_assert!(!s.organizer, "{}", ctx);
+                let longest = self.grace.max(SWITCH_WINDOW);
+                prop_assert!(deadline <= now + longest, "grace too long\n{}", ctx);
+                let shortest = self.grace.min(SWITCH_WINDOW);
+                let start = s.session_start;
+                prop_assert!(start.is_some_and(|t| t + shortest <= deadline), "{}", ctx);
             }
             Phase::Grace { deadline } => {
                 prop_assert!(s.people > 0 && !s.organizer, "{}", ctx);
@@ -1614,8 +2121,8 @@ impl Sim {
             }
         }
         if self.core.synced() {
-            for r in 0..2 {
-                let s = status_of(&self.core, ROOMS[r]);
+            for (r, name) in [MATHE, PHYSIK].into_iter().enumerate() {
+                let s = status_of(&self.core, name);
                 let people: Vec<&Session> = self.world[r]
                     .occupants
                     .iter()
@@ -1626,14 +2133,14 @@ impl Sim {
                     s.people,
                     people.len(),
                     "people in {}: {:?}",
-                    ROOMS[r],
+                    name,
                     self.world[r]
                 );
                 prop_assert_eq!(
                     s.organizer,
                     people.iter().any(|p| p.organizer),
                     "organizer in {}: {:?}",
-                    ROOMS[r],
+                    name,
                     self.world[r]
                 );
                 // A reset under way is either asked for or waits for its retry.
@@ -1642,7 +2149,7 @@ impl Sim {
                         .pending
                         .iter()
                         .any(|p| matches!(p, Pending::Reset { room } if *room == r));
-                    prop_assert!(asked, "{} is stuck ending: {:?}", ROOMS[r], s);
+                    prop_assert!(asked, "{} is stuck ending: {:?}", name, s);
                 }
             }
         }
@@ -1955,8 +2462,17 @@ fn raw_input() -> impl Strategy<Value = Input> {
         .prop_map(String::from);
     let full = (0..BARES.len(), 0..2u8).prop_map(|(b, r)| format!("{}/r{r}", BARES[b]));
     let bare_jid = (0..BARES.len()).prop_map(|b| BARES[b].to_owned());
-    let snapshot_occupant = (full.clone(), any::<bool>(), any::<bool>())
-        .prop_map(|(jid, keyed, owner)| occupant(&jid, keyed, owner));
+    let breakout = prop_oneof![Just(BREAKOUT_1), Just(BREAKOUT_2)].prop_map(String::from);
+    let snapshot_occupant = (
+        full.clone(),
+        any::<bool>(),
+        any::<bool>(),
+        prop::option::weighted(0.2, breakout.clone()),
+    )
+        .prop_map(|(jid, keyed, owner, breakout)| SnapshotOccupant {
+            breakout,
+            ..occupant(&jid, keyed, owner)
+        });
     let snapshot_room = (
         room.clone(),
         any::<bool>(),
@@ -1975,9 +2491,13 @@ fn raw_input() -> impl Strategy<Value = Input> {
         8 => (room.clone(), full.clone(), any::<bool>()).prop_map(|(room, occupant, keyed)| {
             Input::Event(Event::Joined { room, occupant, keyed })
         }),
-        6 => (room.clone(), full).prop_map(|(room, occupant)| {
+        6 => (room.clone(), full.clone()).prop_map(|(room, occupant)| {
             Input::Event(Event::Left { room, occupant })
         }),
+        2 => (room.clone(), full, breakout).prop_map(|(room, occupant, breakout)| {
+            Input::Event(Event::JoinedBreakout { room, occupant, breakout })
+        }),
+        1 => room.clone().prop_map(|room| Input::Event(Event::BreakoutsActive { room })),
         1 => room.clone().prop_map(|room| Input::Event(Event::Destroyed { room })),
         2 => (room.clone(), bare_jid.clone(), any::<bool>(), bare_jid.clone()).prop_map(
             |(room, jid, owner, actor)| Input::Event(Event::Affiliation {

@@ -7,7 +7,7 @@
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use tokio::io::BufStream;
@@ -88,8 +88,13 @@ pub struct Client {
     stream: Stream,
     /// Our full JID as bound by the server.
     pub jid: String,
-    backlog: VecDeque<Element>,
+    /// Stanzas read but not consumed yet, with their arrival time.
+    backlog: VecDeque<(Element, Instant)>,
     next_id: u64,
+    /// When the stanza last returned by a wait arrived (for latency measurements).
+    pub arrived: Instant,
+    /// When our own presence echo of the last successful join arrived.
+    pub joined_at: Instant,
 }
 
 impl Client {
@@ -163,6 +168,8 @@ impl Client {
             jid,
             backlog: VecDeque::new(),
             next_id: 0,
+            arrived: Instant::now(),
+            joined_at: Instant::now(),
         };
         // Some servers want a session and initial presence; Prosody needs neither for MUC.
         client.send(el("presence", CLIENT, &[])).await;
@@ -184,15 +191,21 @@ impl Client {
 
     /// Waits for the first stanza matching `pred`; others are kept for later waits.
     pub async fn wait_for(&mut self, what: &str, pred: impl Fn(&Element) -> bool) -> Element {
-        if let Some(i) = self.backlog.iter().position(&pred) {
-            return self.backlog.remove(i).unwrap();
+        if let Some(i) = self.backlog.iter().position(|(s, _)| pred(s)) {
+            let (stanza, at) = self.backlog.remove(i).unwrap();
+            self.arrived = at;
+            return stanza;
         }
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let next = tokio::time::timeout_at(deadline, next_element(&mut self.stream)).await;
+            let now = Instant::now();
             match next {
-                Ok(stanza) if pred(&stanza) => return stanza,
-                Ok(stanza) => self.backlog.push_back(stanza),
+                Ok(stanza) if pred(&stanza) => {
+                    self.arrived = now;
+                    return stanza;
+                }
+                Ok(stanza) => self.backlog.push_back((stanza, now)),
                 Err(_) => panic!(
                     "{}: timed out after {WAIT:?} waiting for {what}; unmatched stanzas: {:#?}",
                     self.jid, self.backlog
@@ -204,14 +217,14 @@ impl Client {
     /// The next stanza, without a time limit (for long-lived actors like focus).
     pub async fn next(&mut self) -> Element {
         match self.backlog.pop_front() {
-            Some(s) => s,
+            Some((s, _)) => s,
             None => next_element(&mut self.stream).await,
         }
     }
 
     /// True if a matching stanza has arrived and not been consumed; call after `sync`.
     pub fn saw(&self, pred: impl Fn(&Element) -> bool) -> bool {
-        self.backlog.iter().any(pred)
+        self.backlog.iter().any(|(s, _)| pred(s))
     }
 
     /// Reads everything that has arrived until a ping round trip completes: afterwards
@@ -266,6 +279,7 @@ impl Client {
         if answer.attr("type") == Some("error") {
             return Err(error_condition(&answer).unwrap_or_default());
         }
+        self.joined_at = self.arrived;
         let (affiliation, role) = item_of(&answer);
         // Prosody sends history, then the subject (possibly empty) to every joiner.
         let mut history = vec![];

@@ -51,6 +51,12 @@ pub struct Options {
     pub secret_in_config: &'static str,
     /// RAUMWART_LOG for the daemon.
     pub log: &'static str,
+    /// Load mod_raumwart (false: plain Prosody, for benchmarks).
+    pub module: bool,
+    /// Prosody's log level (benchmarks keep logging out of the measurement).
+    pub prosody_log: &'static str,
+    /// Prosody's Nagle setting (network_settings.nagle; Prosody's default is on).
+    pub nagle: bool,
 }
 
 impl Default for Options {
@@ -61,6 +67,9 @@ impl Default for Options {
             grace_period: "60s",
             secret_in_config: SECRET,
             log: "debug",
+            module: true,
+            prosody_log: "debug",
+            nagle: true,
         }
     }
 }
@@ -110,7 +119,7 @@ pidfile = "{d}/prosody.pid"
 data_path = "{d}/data"
 certificates = "{d}/certs"
 plugin_paths = {{ "{plugins}", "{test_plugins}" }}
-log = {{ debug = "{d}/prosody.log" }}
+log = {{ {level} = "{d}/prosody.log" }}
 interfaces = {{ "127.0.0.1" }}
 c2s_ports = {{ {c2s} }}
 c2s_interfaces = {{ "127.0.0.1" }}
@@ -123,6 +132,7 @@ allow_unencrypted_plain_auth = true
 authentication = "internal_plain"
 http_ports = {{}}
 https_ports = {{}}
+network_settings = {{ nagle = {nagle} }}
 
 VirtualHost "{DOMAIN}"
     authentication = "anonymous"
@@ -131,7 +141,7 @@ VirtualHost "{AUTH}"
     authentication = "internal_plain"
 
 Component "{MUC}" "muc"
-    modules_enabled = {{ "raumwart" }}
+    modules_enabled = {{ {main_modules} }}
     raumwart_component = "{COMPONENT}"
     admins = {{ "focus@{AUTH}", "{COMPONENT}" }}
     component_admins_as_room_owners = true
@@ -141,7 +151,7 @@ Component "{MUC}" "muc"
     storage = "memory"
 
 Component "{BREAKOUT}" "muc"
-    modules_enabled = {{ "raumwart", "test_breakout" }}
+    modules_enabled = {{ {breakout_modules} }}
     raumwart_component = "{COMPONENT}"
     raumwart_main_muc = "{MUC}"
     admins = {{ "focus@{AUTH}", "{COMPONENT}" }}
@@ -154,6 +164,18 @@ Component "{COMPONENT}"
 "#,
             plugins = plugins.display(),
             test_plugins = test_plugins.display(),
+            level = self.options.prosody_log,
+            nagle = self.options.nagle,
+            main_modules = if self.options.module {
+                "\"raumwart\""
+            } else {
+                ""
+            },
+            breakout_modules = if self.options.module {
+                "\"raumwart\", \"test_breakout\""
+            } else {
+                "\"test_breakout\""
+            },
             c2s = self.c2s,
             comp = self.component,
             restrict = self.options.restrict_room_creation,
@@ -242,6 +264,10 @@ rooms = [{{ name = "{OTHER_SCHOOL_ROOM}", password_file = "schools/rs.pw" }}]
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
+    }
+
+    pub fn prosody_pid(&self) -> u32 {
+        self.prosody.as_ref().expect("Prosody running").id()
     }
 
     pub fn stop_prosody(&mut self) {
