@@ -247,6 +247,8 @@ struct Room {
     /// move between the main room and its breakout rooms.
     organizers: HashSet<String>,
     breakouts_active: bool,
+    /// The grace deadline is only the switch window (the room was empty).
+    switching: bool,
 }
 
 impl Room {
@@ -260,6 +262,7 @@ impl Room {
             persistent: false,
             organizers: HashSet::new(),
             breakouts_active: false,
+            switching: false,
         }
     }
 
@@ -539,6 +542,7 @@ impl Core {
                     r.phase = Phase::Grace {
                         deadline: now + SWITCH_WINDOW,
                     };
+                    r.switching = true;
                 }
             } else {
                 self.end(name, EndReason::LastOrganizerLeft, out);
@@ -551,6 +555,17 @@ impl Core {
                 room: name.to_owned(),
                 school: r.school.clone(),
             });
+        }
+        if r.switching {
+            // People showed up again (in breakout rooms): the real grace period, counted
+            // from when the main room emptied.
+            r.switching = false;
+            if let Phase::Grace { deadline } = r.phase {
+                let emptied = deadline - SWITCH_WINDOW;
+                r.phase = Phase::Grace {
+                    deadline: emptied + grace.max(SWITCH_WINDOW),
+                };
+            }
         }
         if r.has_organizer() {
             r.phase = Phase::Active;
@@ -717,7 +732,12 @@ impl Core {
                 Phase::Ending { reason, .. } => Some(reason),
                 _ => None,
             };
+            let grace = match r.phase {
+                Phase::Grace { deadline } if !r.switching => Some(deadline),
+                _ => None,
+            };
             r.phase = Phase::Idle;
+            r.switching = false;
             let Some(seen) = seen else {
                 if had_session {
                     let reason = ending.unwrap_or(EndReason::RoomDestroyed);
@@ -729,6 +749,10 @@ impl Core {
             r.persistent = seen.persistent;
             r.owners.clear();
             r.breakouts_active = seen.occupants.iter().any(|o| o.breakout.is_some());
+            // Organizers first, so that the occupants' order does not matter.
+            for o in seen.occupants.iter().filter(|o| o.keyed) {
+                r.organizers.insert(bare(&o.jid).to_owned());
+            }
             for o in seen.occupants {
                 if is_service(&self.policy.service_jids, &o.jid) {
                     continue;
@@ -775,6 +799,17 @@ impl Core {
                         jid,
                     });
                 }
+            }
+            let longest = if r.breakouts_active {
+                self.policy.grace_period.max(SWITCH_WINDOW)
+            } else {
+                self.policy.grace_period
+            };
+            if let (Some(deadline), false) = (grace, r.has_organizer() || longest.is_zero()) {
+                // The grace period keeps its deadline across a reconnect.
+                r.phase = Phase::Grace {
+                    deadline: deadline.min(now + longest),
+                };
             }
             match ending {
                 Some(reason) => self.end(&name, reason, out),

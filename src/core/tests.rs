@@ -1058,7 +1058,6 @@ fn snapshot_reissues_a_reset_even_when_the_room_was_renewed_meanwhile() {
 }
 
 #[test]
-#[ignore = "core restarts the grace period on every re-sync; DESIGN: the grace period is the configured one"]
 fn grace_deadline_survives_a_reconnect() {
     // Anna leaves at 100 s: the lesson ends at 160 s unless an organizer returns. The
     // component connection drops and comes back with the same occupants inside.
@@ -1164,7 +1163,7 @@ fn organizers_are_forgotten_with_the_session() {
 }
 
 #[test]
-#[ignore = "a keyed join makes later sessions of the account organizers, not earlier ones"]
+#[ignore = "known limitation: a keyed join makes later sessions of the account organizers, not earlier ones"]
 fn an_accounts_sessions_are_organizers_alike_whatever_their_order() {
     // Ben is inside as a student, then enters a second time with the school password.
     let mut h = Harness::new(GRACE);
@@ -1184,7 +1183,6 @@ fn an_accounts_sessions_are_organizers_alike_whatever_their_order() {
 }
 
 #[test]
-#[ignore = "a snapshot's outcome depends on the order of its occupants (Lua's pairs order)"]
 fn a_snapshot_means_the_same_in_any_order() {
     let b1 = occupant(BEN, false, false);
     let b2 = occupant("ben@meet.jitsi/b2", true, true);
@@ -1202,7 +1200,7 @@ fn a_snapshot_means_the_same_in_any_order() {
 }
 
 #[test]
-#[ignore = "organizers of the old session carry over into a room renewed while disconnected; a student gets owner"]
+#[ignore = "known limitation: the snapshot carries no room generation; organizers of an old session carry over into a room renewed while disconnected"]
 fn organizers_of_a_room_renewed_while_away_are_forgotten() {
     // Ben teaches; the connection drops; meanwhile the room is reset and Dora's class
     // starts in it, Ben among her students (no school password).
@@ -1368,7 +1366,6 @@ fn with_breakouts_open_even_zero_grace_waits_for_the_switch() {
 }
 
 #[test]
-#[ignore = "students in breakout rooms get the 3 s switch window instead of the grace period"]
 fn the_last_organizer_leaving_while_students_are_in_breakout_rooms_starts_the_full_grace() {
     let mut h = Harness::lesson(GRACE);
     h.at(100);
@@ -1735,12 +1732,12 @@ impl Checker {
                     }
                 }
             }
-            // A grace period, once started, keeps its deadline. (A re-sync restarts it:
-            // see the ignored `grace_deadline_survives_a_reconnect`.)
+            // A grace period, once started, keeps its deadline; only the switch window of
+            // an empty main room with breakout rooms gives way to the real grace period.
             if let (Phase::Grace { deadline: was }, Phase::Grace { deadline: is }) =
                 (b.phase, a.phase)
             {
-                if !matches!(input, Input::Snapshot(_)) {
+                if !matches!(input, Input::Snapshot(_)) && b.people > 0 {
                     prop_assert_eq!(was, is, "grace deadline moved\n{}", ctx);
                 }
             }
