@@ -311,26 +311,32 @@ async fn churn(plan: Plan, module: bool) -> (f64, f64) {
         }
         teachers.push(t);
     }
-    let mut students = vec![];
+    // Per room, its students leave and re-enter one after the other: one join or leave
+    // in flight per room, all rooms at once.
+    let mut per_room = vec![];
     for i in 0..plan.rooms {
+        let mut students = vec![];
         for k in 0..plan.students {
             let mut s = env.anonymous().await;
             let nick = format!("s{k}");
             s.join(&room(i), &nick, Some(CLASS_PASSWORD)).await.unwrap();
-            students.push((s, room(i), nick));
+            students.push((s, nick));
         }
+        per_room.push((room(i), students));
     }
     let pid = env.prosody_pid();
     let (cpu0, t0) = (cpu_ms(pid), Instant::now());
     let mut tasks = vec![];
-    for (mut s, jid, nick) in students {
+    for (jid, mut students) in per_room {
         let cycles = plan.cycles;
         tasks.push(tokio::spawn(async move {
             for _ in 0..cycles {
-                s.leave(&jid, &nick).await;
-                s.join(&jid, &nick, Some(CLASS_PASSWORD)).await.unwrap();
+                for (s, nick) in students.iter_mut() {
+                    s.leave(&jid, nick).await;
+                    s.join(&jid, nick, Some(CLASS_PASSWORD)).await.unwrap();
+                }
             }
-            s
+            students
         }));
     }
     let mut kept = vec![];
