@@ -58,6 +58,11 @@ Component "conference.meet.jitsi" "muc"
     muc_room_locking = false
     storage = "memory"
 
+Component "lobby.meet.jitsi" "muc"
+    admins = { "focus@auth.meet.jitsi", "raumwart.meet.jitsi" }
+    component_admins_as_room_owners = true
+    storage = "memory"
+
 Component "raumwart.meet.jitsi"
     component_secret = "$secret"
 LUA

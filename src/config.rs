@@ -51,6 +51,8 @@ pub struct Xmpp {
     pub component: String,
     pub secret: Secret,
     pub muc: String,
+    /// Jitsi's lobby MUC: a session's lobby room is destroyed with it.
+    pub lobby_muc: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -165,6 +167,7 @@ struct RawXmpp {
     component: Spanned<String>,
     secret_file: Option<Spanned<String>>,
     muc: Spanned<String>,
+    lobby_muc: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -312,7 +315,10 @@ impl Validator<'_> {
                     .into(),
             );
         }
-        for field in [&raw.component, &raw.muc] {
+        for field in [&raw.component, &raw.muc]
+            .into_iter()
+            .chain(raw.lobby_muc.as_ref())
+        {
             if !is_domain(field.get_ref()) {
                 self.problem(
                     &field.span(),
@@ -342,6 +348,7 @@ impl Validator<'_> {
             component: raw.component.into_inner(),
             secret,
             muc: raw.muc.into_inner(),
+            lobby_muc: raw.lobby_muc.map(Spanned::into_inner),
         }
     }
 

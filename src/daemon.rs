@@ -300,7 +300,8 @@ impl Daemon {
         let reconnect = config.xmpp.server != self.config.xmpp.server
             || config.xmpp.component != self.config.xmpp.component
             || config.xmpp.secret != self.config.xmpp.secret
-            || config.xmpp.muc != self.config.xmpp.muc;
+            || config.xmpp.muc != self.config.xmpp.muc
+            || config.xmpp.lobby_muc != self.config.xmpp.lobby_muc;
         if config.http.listen != self.config.http.listen {
             warn!("http.listen changes take effect at the next start");
         }

@@ -94,7 +94,7 @@ enum Pending {
     Reset {
         room: String,
     },
-    /// Emptying a breakout room along with its main room.
+    /// Emptying a breakout or lobby room along with its main room.
     Breakout,
 }
 
@@ -112,6 +112,7 @@ pub struct Outcome {
 pub struct Session {
     component: Link,
     muc: Jid,
+    lobby: Option<String>,
     me: Jid,
     /// id -> (what, when the cause arrived, deadline)
     pending: HashMap<String, (Pending, Instant, Instant)>,
@@ -124,6 +125,7 @@ impl Session {
         Ok(Session {
             component,
             muc: Jid::from_str(&config.muc)?,
+            lobby: config.lobby_muc.clone(),
             me: Jid::from_str(&format!("{}/raumwart", config.component))?,
             pending: HashMap::new(),
             next_id: 0,
@@ -202,7 +204,8 @@ impl Session {
                     breakouts,
                 } => {
                     info!(room, reason = reason.as_str(), "resetting room");
-                    for breakout in breakouts {
+                    let lobby = self.lobby.as_ref().map(|l| format!("{room}@{l}"));
+                    for breakout in breakouts.into_iter().chain(lobby) {
                         let to =
                             Jid::from_str(&breakout).map_err(|e| format!("{breakout}: {e}"))?;
                         let el = protocol::destroy(message.as_deref());
@@ -374,7 +377,7 @@ impl Session {
             Pending::Ping => {}
             Pending::Breakout => {
                 if answer.is_err() && condition != Some(DefinedCondition::ItemNotFound) {
-                    warn!("emptying a breakout room failed ({condition:?})");
+                    warn!("emptying a breakout or lobby room failed ({condition:?})");
                 }
             }
             Pending::MapChunk => {

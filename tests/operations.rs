@@ -293,3 +293,43 @@ async fn logs_name_rooms_and_schools_but_no_person_and_no_password() {
         );
     }
 }
+
+#[tokio::test]
+async fn systemd_hears_ready_after_sync_watchdog_pings_and_reloads() {
+    use std::os::unix::net::UnixDatagram;
+    let env = Env::new(Options::default());
+    let path = env.dir.join("notify.sock");
+    let socket = UnixDatagram::bind(&path).unwrap();
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    let mut d = env.spawn_daemon_env(
+        &env.daemon_config_path(),
+        &[
+            ("NOTIFY_SOCKET", path.to_str().unwrap()),
+            ("WATCHDOG_USEC", "200000"),
+        ],
+    );
+    let mut heard = String::new();
+    let wait_for = |what: &str, heard: &mut String| loop {
+        let mut buf = [0u8; 512];
+        let n = socket
+            .recv(&mut buf)
+            .unwrap_or_else(|e| panic!("no {what} from raumwart ({e}); heard: {heard}"));
+        let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+        heard.push_str(&msg);
+        heard.push('|');
+        if msg.lines().any(|l| l == what) {
+            return;
+        }
+    };
+    wait_for("READY=1", &mut heard);
+    assert!(
+        d.log_text().contains("in sync with Prosody"),
+        "READY before the first sync; log:\n{}",
+        d.log_text()
+    );
+    wait_for("WATCHDOG=1", &mut heard);
+    d.hangup();
+    wait_for("RELOADING=1", &mut heard);
+    wait_for("READY=1", &mut heard);
+    d.wait_log("configuration reloaded", 1).await;
+}

@@ -95,6 +95,8 @@ pub struct Client {
     pub arrived: Instant,
     /// When our own presence echo of the last successful join arrived.
     pub joined_at: Instant,
+    /// Drop stanzas no wait asked for instead of keeping them (load generators).
+    pub discard: bool,
 }
 
 impl Client {
@@ -170,10 +172,18 @@ impl Client {
             next_id: 0,
             arrived: Instant::now(),
             joined_at: Instant::now(),
+            discard: false,
         };
         // Some servers want a session and initial presence; Prosody needs neither for MUC.
         client.send(el("presence", CLIENT, &[])).await;
         client
+    }
+
+    /// Reads and drops everything, forever (a client that must not stall the server).
+    pub async fn drain(mut self) {
+        loop {
+            next_element(&mut self.stream).await;
+        }
     }
 
     pub fn bare(&self) -> String {
@@ -205,6 +215,7 @@ impl Client {
                     self.arrived = now;
                     return stanza;
                 }
+                Ok(_) if self.discard => {}
                 Ok(stanza) => self.backlog.push_back((stanza, now)),
                 Err(_) => panic!(
                     "{}: timed out after {WAIT:?} waiting for {what}; unmatched stanzas: {:#?}",

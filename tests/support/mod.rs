@@ -21,6 +21,7 @@ pub const DOMAIN: &str = "meet.jitsi";
 pub const AUTH: &str = "auth.meet.jitsi";
 pub const MUC: &str = "conference.meet.jitsi";
 pub const BREAKOUT: &str = "breakout.meet.jitsi";
+pub const LOBBY: &str = "lobby.meet.jitsi";
 pub const COMPONENT: &str = "raumwart.meet.jitsi";
 pub const SECRET: &str = "component-secret-for-tests";
 pub const FOCUS_PASSWORD: &str = "focus-password";
@@ -159,6 +160,12 @@ Component "{BREAKOUT}" "muc"
     muc_room_locking = false
     storage = "memory"
 
+Component "{LOBBY}" "muc"
+    admins = {{ "focus@{AUTH}", "{COMPONENT}" }}
+    component_admins_as_room_owners = true
+    muc_room_locking = false
+    storage = "memory"
+
 Component "{COMPONENT}"
     component_secret = "{SECRET}"
 "#,
@@ -214,6 +221,7 @@ server = "127.0.0.1:{comp}"
 component = "{COMPONENT}"
 secret_file = "component.secret"
 muc = "{MUC}"
+lobby_muc = "{LOBBY}"
 
 [policy]
 service_jids = ["focus@{AUTH}"]
@@ -311,6 +319,11 @@ rooms = [{{ name = "{OTHER_SCHOOL_ROOM}", password_file = "schools/rs.pw" }}]
     }
 
     pub fn spawn_daemon_with(&self, config: &Path) -> Daemon {
+        self.spawn_daemon_env(config, &[])
+    }
+
+    /// The daemon with extra environment variables (e.g. systemd's NOTIFY_SOCKET).
+    pub fn spawn_daemon_env(&self, config: &Path, vars: &[(&str, &str)]) -> Daemon {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let log = self.dir.join(format!("raumwart-{n}.log"));
         let file = fs::File::create(&log).unwrap();
@@ -319,6 +332,7 @@ rooms = [{{ name = "{OTHER_SCHOOL_ROOM}", password_file = "schools/rs.pw" }}]
             .arg("--config")
             .arg(config)
             .env("RAUMWART_LOG", self.options.log)
+            .envs(vars.iter().copied())
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()
