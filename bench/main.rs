@@ -44,7 +44,7 @@ const SMOKE: Plan = Plan {
 const FULL: Plan = Plan {
     rooms: 200,
     students: 8,
-    cycles: 10,
+    cycles: 4,
     rounds: 3,
     latency_samples: 200,
     scales: &[100, 1_000, 10_000],

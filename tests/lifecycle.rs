@@ -226,14 +226,9 @@ async fn sigkill_mid_session_leaves_the_session_untouched_and_the_reset_still_co
         .expect("class password survives the daemon restart");
     t.sync().await;
     s.sync().await;
-    let removed = |st: &tokio_xmpp::minidom::Element| {
-        st.attr("type") == Some("unavailable")
-            && st
-                .attr("from")
-                .is_some_and(|f| f.ends_with("/teacher") || f.ends_with("/student"))
-    };
+    let removed = removal_of(&["teacher", "student"]);
     assert!(
-        !t.saw(removed) && !s.saw(removed),
+        !t.saw(&removed) && !s.saw(&removed),
         "someone was removed by the restart"
     );
     assert!(!d2.log_text().contains("resetting room"));

@@ -6,13 +6,6 @@ use std::process::Command;
 
 use support::*;
 
-async fn get(env: &Env, path: &str) -> (u16, String) {
-    let addr = format!("127.0.0.1:{}", env.http).parse().unwrap();
-    raumwart::http::request(addr, "GET", path)
-        .await
-        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
-}
-
 fn metric(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
@@ -29,7 +22,7 @@ async fn metrics_are_promtool_clean_and_impersonal() {
     s.join(&jid, "Lena", Some(CLASS_PASSWORD)).await.unwrap();
     d.wait_log("event=Joined", 3).await;
 
-    let (code, text) = get(&env, "/metrics").await;
+    let (code, text) = http_get(&env, "/metrics").await;
     assert_eq!(code, 200);
     for (series, value) in [
         ("raumwart_xmpp_connected", 1.0),
@@ -63,7 +56,7 @@ async fn metrics_are_promtool_clean_and_impersonal() {
     t.leave(&jid, "Frau Müller").await;
     focus.gone().await;
     d.wait_log("session ended", 1).await;
-    let (_, text) = get(&env, "/metrics").await;
+    let (_, text) = http_get(&env, "/metrics").await;
     let ended =
         "raumwart_sessions_ended_total{reason=\"last_organizer_left\",school=\"gs-musterstadt\"}";
     assert_eq!(metric(&text, ended), Some(1.0), "{text}");
@@ -95,15 +88,15 @@ async fn metrics_are_promtool_clean_and_impersonal() {
 async fn healthz_follows_the_connection() {
     let mut env = Env::new(Options::default());
     let mut d = env.daemon().await;
-    assert_eq!(get(&env, "/healthz").await.0, 200);
+    assert_eq!(http_get(&env, "/healthz").await.0, 200);
     env.stop_prosody();
     d.wait_log("connection to Prosody lost", 1).await;
-    let (code, body) = get(&env, "/healthz").await;
+    let (code, body) = http_get(&env, "/healthz").await;
     assert_eq!((code, body.as_str()), (503, "not connected to Prosody\n"));
     env.start_prosody();
     d.wait_log("in sync with Prosody", 2).await;
-    assert_eq!(get(&env, "/healthz").await.0, 200);
-    let (_, text) = get(&env, "/metrics").await;
+    assert_eq!(http_get(&env, "/healthz").await.0, 200);
+    let (_, text) = http_get(&env, "/metrics").await;
     assert_eq!(metric(&text, "raumwart_xmpp_reconnects_total"), Some(1.0));
 }
 
@@ -204,7 +197,7 @@ async fn sighup_reloads_rooms_and_passwords_and_refuses_a_bad_file() {
     std::fs::write(&path, "[xmpp\nserver = ").unwrap();
     d.hangup();
     d.wait_log("reload refused", 1).await;
-    let (_, metrics) = get(&env, "/metrics").await;
+    let (_, metrics) = http_get(&env, "/metrics").await;
     assert_eq!(
         metric(&metrics, "raumwart_config_last_reload_successful"),
         Some(0.0)
@@ -224,14 +217,9 @@ async fn sighup_reloads_rooms_and_passwords_and_refuses_a_bad_file() {
 
     t.sync().await;
     s.sync().await;
-    let removed = |st: &tokio_xmpp::minidom::Element| {
-        st.attr("type") == Some("unavailable")
-            && st
-                .attr("from")
-                .is_some_and(|f| f.ends_with("/teacher") || f.ends_with("/student"))
-    };
+    let removed = removal_of(&["teacher", "student"]);
     assert!(
-        !t.saw(removed) && !s.saw(removed),
+        !t.saw(&removed) && !s.saw(&removed),
         "a reload disturbed the session"
     );
 }

@@ -7,7 +7,6 @@ use std::process::Command;
 
 use support::client::{self, Client};
 use support::*;
-use tokio_xmpp::minidom::Element;
 
 fn grace(period: &'static str) -> Options {
     Options {
@@ -29,15 +28,6 @@ async fn status(env: &Env, room: &str) -> serde_json::Value {
         .find(|r| r["room"] == room)
         .cloned()
         .unwrap()
-}
-
-fn removed_from(nick: &'static str) -> impl Fn(&Element) -> bool {
-    move |s| {
-        s.name() == "presence"
-            && s.attr("type") == Some("unavailable")
-            && s.attr("from")
-                .is_some_and(|f| f.ends_with(&format!("/{nick}")))
-    }
 }
 
 #[tokio::test]
@@ -83,7 +73,7 @@ async fn an_organizer_returning_within_the_grace_period_continues_the_session() 
     );
     assert!(st["grace_left_seconds"].is_null());
     s.sync().await;
-    assert!(!s.saw(removed_from("student")), "the student was removed");
+    assert!(!s.saw(removal_of(&["student"])), "the student was removed");
 }
 
 #[tokio::test]

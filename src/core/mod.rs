@@ -420,59 +420,12 @@ impl Core {
                 room,
                 occupant,
                 keyed,
-            } => {
-                if is_service(&self.policy.service_jids, &occupant) {
-                    return;
-                }
-                self.seq += 1;
-                let seq = self.seq;
-                let Some(r) = self.rooms.get_mut(&room) else {
-                    return;
-                };
-                let bare = bare(&occupant).to_owned();
-                if keyed {
-                    r.organizers.insert(bare.clone());
-                    if r.owners.insert(bare.clone()) {
-                        out.push(Action::GrantOwner {
-                            room: room.clone(),
-                            jid: bare.clone(),
-                        });
-                    }
-                }
-                let organizer = r.organizers.contains(&bare);
-                let person = Person {
-                    bare,
-                    organizer,
-                    seq,
-                    breakout: None,
-                };
-                r.people.insert(occupant, person);
-                self.settle(now, &room, out);
-            }
+            } => self.join(now, room, occupant, keyed, None, out),
             Event::JoinedBreakout {
                 room,
                 occupant,
                 breakout,
-            } => {
-                if is_service(&self.policy.service_jids, &occupant) {
-                    return;
-                }
-                self.seq += 1;
-                let seq = self.seq;
-                let Some(r) = self.rooms.get_mut(&room) else {
-                    return;
-                };
-                r.breakouts_active = true;
-                let bare = bare(&occupant).to_owned();
-                let person = Person {
-                    organizer: r.organizers.contains(&bare),
-                    bare,
-                    seq,
-                    breakout: Some(breakout),
-                };
-                r.people.insert(occupant, person);
-                self.settle(now, &room, out);
-            }
+            } => self.join(now, room, occupant, false, Some(breakout), out),
             Event::BreakoutsActive { room } => {
                 if let Some(r) = self.rooms.get_mut(&room) {
                     r.breakouts_active = true;
@@ -522,6 +475,45 @@ impl Core {
                 self.settle(now, &room, out);
             }
         }
+    }
+
+    /// Someone entered the room, or (`breakout`) one of its breakout rooms.
+    fn join(
+        &mut self,
+        now: Instant,
+        room: String,
+        occupant: String,
+        keyed: bool,
+        breakout: Option<String>,
+        out: &mut Vec<Action>,
+    ) {
+        if is_service(&self.policy.service_jids, &occupant) {
+            return;
+        }
+        self.seq += 1;
+        let seq = self.seq;
+        let Some(r) = self.rooms.get_mut(&room) else {
+            return;
+        };
+        r.breakouts_active |= breakout.is_some();
+        let bare = bare(&occupant).to_owned();
+        if keyed {
+            r.organizers.insert(bare.clone());
+            if r.owners.insert(bare.clone()) {
+                out.push(Action::GrantOwner {
+                    room: room.clone(),
+                    jid: bare.clone(),
+                });
+            }
+        }
+        let person = Person {
+            organizer: r.organizers.contains(&bare),
+            bare,
+            seq,
+            breakout,
+        };
+        r.people.insert(occupant, person);
+        self.settle(now, &room, out);
     }
 
     /// Brings a room's phase in line with who is inside.

@@ -523,3 +523,21 @@ pub async fn assert_room_is_fresh(env: &Env, room: &str, old_owner: &str) {
     t.leave(&jid, "teacher").await;
     focus.gone().await;
 }
+
+/// Matches an unavailable presence from one of `nicks` in any room.
+pub fn removal_of<'a>(nicks: &'a [&'a str]) -> impl Fn(&tokio_xmpp::minidom::Element) -> bool + 'a {
+    move |s| {
+        s.name() == "presence"
+            && s.attr("type") == Some("unavailable")
+            && s.attr("from")
+                .is_some_and(|f| nicks.iter().any(|n| f.ends_with(&format!("/{n}"))))
+    }
+}
+
+/// GET `path` from the daemon's HTTP endpoint.
+pub async fn http_get(env: &Env, path: &str) -> (u16, String) {
+    let addr = format!("127.0.0.1:{}", env.http).parse().unwrap();
+    raumwart::http::request(addr, "GET", path)
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+}
