@@ -54,6 +54,24 @@ const FULL: Plan = Plan {
 
 fn main() {
     let full = std::env::args().any(|a| a == "--full");
+    // `--scale N`: only phase 3 at N rooms (for working on memory and sync time).
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(n) = args
+        .iter()
+        .position(|a| a == "--scale")
+        .and_then(|i| args.get(i + 1))
+    {
+        let n: usize = n.parse().expect("--scale takes a number of rooms");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (sync_ms, rss, cpu) = runtime.block_on(scale(n));
+        println!(
+            "{n} rooms: in sync {sync_ms:.0} ms, RSS {rss:.1} MB, {cpu:.1} ms CPU per 1,000 events"
+        );
+        return;
+    }
     let plan = if full { FULL } else { SMOKE };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

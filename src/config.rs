@@ -617,6 +617,23 @@ mod tests {
     }
 
     #[test]
+    fn password_files_may_live_in_the_credentials_directory() {
+        let dir = std::env::temp_dir().join(format!("raumwart-cred-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("component-secret"), "s3cret\n").unwrap();
+        std::fs::write(dir.join("schools_gs.pw"), "Schule\n").unwrap();
+        let text = "[xmpp]\nserver = \"127.0.0.1:5347\"\ncomponent = \"c.example\"\nmuc = \"m.example\"\n\
+                    [[school]]\nid = \"gs\"\npassword_file = \"$CREDENTIALS_DIRECTORY/schools_gs.pw\"\nrooms = [\"r\"]\n";
+        let file = Path::new("/nonexistent/raumwart.toml");
+        let config = parse(file, text, Some(&dir)).unwrap();
+        assert_eq!(config.xmpp.secret.expose(), "s3cret");
+        assert_eq!(config.schools[0].rooms[0].password.expose(), "Schule");
+        let err = parse(file, text, None).unwrap_err().to_string();
+        assert!(err.contains("needs $CREDENTIALS_DIRECTORY"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn service_jids() {
         assert!(is_service_jid("focus@auth.meet.jitsi"));
         assert!(is_service_jid("auth.meet.jitsi"));

@@ -87,34 +87,26 @@ fn parse_event(el: &Element) -> Result<Event, Error> {
 }
 
 /// The room map as a series of `<map/>` chunks; the module applies it with the last.
-pub fn map_chunks(map: &RoomMap) -> Vec<Element> {
-    let entries: Vec<_> = map.rooms.iter().collect();
-    let chunks: Vec<_> = if entries.is_empty() {
-        vec![&entries[..]]
-    } else {
-        entries.chunks(MAP_CHUNK).collect()
-    };
-    let last = chunks.len() - 1;
-    chunks
-        .into_iter()
-        .enumerate()
-        .map(|(i, chunk)| {
-            let mut attrs = vec![("gen", map.gen.as_str())];
-            if i == last {
-                attrs.push(("last", "1"));
-                attrs.push(("unmanaged", map.unmanaged.as_str()));
-            }
-            let mut el = element("map", NS, &attrs);
-            for (name, entry) in chunk {
-                el.append_child(element(
-                    "r",
-                    NS,
-                    &[("n", name), ("p", entry.password.expose())],
-                ));
-            }
-            el
-        })
-        .collect()
+/// Built one chunk at a time, so a large map never sits in memory as XML all at once.
+pub fn map_chunks(map: &RoomMap) -> impl Iterator<Item = Element> + '_ {
+    let count = map.rooms.len().div_ceil(MAP_CHUNK).max(1);
+    let mut rooms = map.rooms.iter();
+    (0..count).map(move |i| {
+        let mut attrs = vec![("gen", map.gen.as_str())];
+        if i == count - 1 {
+            attrs.push(("last", "1"));
+            attrs.push(("unmanaged", map.unmanaged.as_str()));
+        }
+        let mut el = element("map", NS, &attrs);
+        for (name, entry) in rooms.by_ref().take(MAP_CHUNK) {
+            el.append_child(element(
+                "r",
+                NS,
+                &[("n", name), ("p", entry.password.expose())],
+            ));
+        }
+        el
+    })
 }
 
 pub fn snapshot_request() -> Element {
@@ -220,7 +212,7 @@ mod tests {
             unmanaged: Unmanaged::Deny,
             rooms,
         };
-        let chunks = map_chunks(&map);
+        let chunks: Vec<_> = map_chunks(&map).collect();
         assert_eq!(chunks.len(), 3);
         assert_eq!(chunks[0].attr("last"), None);
         assert_eq!(chunks[2].attr("last"), Some("1"));
@@ -231,7 +223,7 @@ mod tests {
             rooms: Default::default(),
             ..map
         };
-        assert_eq!(map_chunks(&empty).len(), 1);
+        assert_eq!(map_chunks(&empty).count(), 1);
     }
 
     #[test]

@@ -321,3 +321,25 @@ async fn systemd_hears_ready_after_sync_watchdog_pings_and_reloads() {
     wait_for("READY=1", &mut heard);
     d.wait_log("configuration reloaded", 1).await;
 }
+
+#[test]
+fn run_refuses_a_bad_config_with_exit_78() {
+    let dir = std::env::temp_dir().join(format!("raumwart-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("raumwart.toml");
+    std::fs::write(&file, "[xmpp]\nserver = \"nowhere\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_raumwart"))
+        .arg("run")
+        .arg("--config")
+        .arg(&file)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(78),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("raumwart.toml:"));
+}
