@@ -104,7 +104,8 @@ async fn run(plan: Plan) -> String {
         out,
         "Reproduce: `cargo bench --bench raumwart -- --full` (rewrites this file). Machine: \
          {cores} cores, {cpu}. Prosody {} from Debian with its default (incremental) Lua GC, \
-         logging at warn; the daemon and load generator built in release mode on the same \
+         `network_settings = {{ nagle = false }}`, logging at warn; the daemon and load \
+         generator built in release mode on the same \
          machine, all on loopback.\n",
         prosody_version()
     )
