@@ -72,6 +72,32 @@ fn main() {
         );
         return;
     }
+    // `--latency N`: only phase 2 with N samples, with the slowest samples shown.
+    if let Some(n) = args
+        .iter()
+        .position(|a| a == "--latency")
+        .and_then(|i| args.get(i + 1))
+    {
+        let plan = Plan {
+            latency_samples: n.parse().expect("--latency takes a number of samples"),
+            ..FULL
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (grant, reset, grace) = runtime.block_on(latencies(plan));
+        for (name, mut v) in [("grant", grant), ("reset", reset), ("grace", grace)] {
+            v.sort_by(f64::total_cmp);
+            let top: Vec<String> = v.iter().rev().take(5).map(|x| format!("{x:.2}")).collect();
+            println!(
+                "{name}: p50 {:.2} ms, slowest {}",
+                percentile(&v, 0.5),
+                top.join(" ")
+            );
+        }
+        return;
+    }
     let plan = if full { FULL } else { SMOKE };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

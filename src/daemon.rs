@@ -18,6 +18,9 @@ use crate::metrics::{phase_name, Metrics};
 use crate::xmpp::{self, Session};
 
 const PING_EVERY: Duration = Duration::from_secs(20);
+/// tokio's timers have millisecond granularity and fire late, never early: wake this much
+/// before a deadline and treat what falls due within it as due.
+const TIMER_SLACK: Duration = Duration::from_millis(2);
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
@@ -117,7 +120,9 @@ pub async fn run(config: Config, metrics: Arc<Metrics>, mut ctl: Control) -> any
             _ = watchdog.tick(), if watchdog_every.is_some() => {
                 let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
             }
-            _ = sleep_until(wake.into()) => d.on_timer().await,
+            _ = sleep_until(wake.checked_sub(TIMER_SLACK).unwrap_or(wake).into()) => {
+                d.on_timer().await
+            }
         }
     }
 }
@@ -287,12 +292,15 @@ impl Daemon {
 
     async fn on_timer(&mut self) {
         let now = Instant::now();
+        let due = now + TIMER_SLACK;
         if let Some(s) = self.conn.session() {
-            let outcome = s.expire(now);
+            let outcome = s.expire(due);
             self.apply(outcome, now).await;
         }
-        if self.core.next_deadline().is_some_and(|d| d <= now) {
-            self.feed(Input::Tick, now).await;
+        if self.core.next_deadline().is_some_and(|d| d <= due) {
+            let actions = self.core.handle(due, Input::Tick);
+            self.report();
+            self.run_actions(actions, now).await;
         }
     }
 
