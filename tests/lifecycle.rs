@@ -214,9 +214,7 @@ async fn sigkill_mid_session_leaves_the_session_untouched_and_the_reset_still_co
     let mut d = env.daemon().await;
     let mut focus = env.focus(ROOM).await;
     let jid = room_jid(ROOM);
-    let mut t = teacher_with_class(&env, ROOM, "teacher").await;
-    let mut s = env.anonymous().await;
-    s.join(&jid, "student", Some(CLASS_PASSWORD)).await.unwrap();
+    let (mut t, mut s) = lesson(&env, ROOM).await;
     d.kill9();
     let mut d2 = env.daemon().await;
     // Untouched: nobody removed, class password and organizer key still work.
@@ -355,9 +353,7 @@ async fn only_the_muc_service_may_talk_to_the_daemon_and_the_module() {
     let d = env.daemon().await;
     let _focus = env.focus(ROOM).await;
     let jid = room_jid(ROOM);
-    let mut t = teacher_with_class(&env, ROOM, "teacher").await;
-    let mut s = env.anonymous().await;
-    s.join(&jid, "student", Some(CLASS_PASSWORD)).await.unwrap();
+    let (mut t, mut s) = lesson(&env, ROOM).await;
 
     // A forged "organizer joined" event from a client.
     let mut forged = client::el(

@@ -144,9 +144,7 @@ async fn sighup_reloads_rooms_and_passwords_and_refuses_a_bad_file() {
     let mut d = env.daemon().await;
     let _focus = env.focus(ROOM).await;
     let jid = room_jid(ROOM);
-    let mut t = teacher_with_class(&env, ROOM, "teacher").await;
-    let mut s = env.anonymous().await;
-    s.join(&jid, "student", Some(CLASS_PASSWORD)).await.unwrap();
+    let (mut t, mut s) = lesson(&env, ROOM).await;
 
     // New school password, one room more, the other school gone.
     let new_password = "Neues-Schuljahr";

@@ -36,9 +36,7 @@ async fn grace_period_ends_the_session_and_removes_everyone_with_the_end_message
     let mut d = env.daemon().await;
     let _focus = env.focus(ROOM).await;
     let jid = room_jid(ROOM);
-    let mut t = teacher_with_class(&env, ROOM, "teacher").await;
-    let mut s = env.anonymous().await;
-    s.join(&jid, "student", Some(CLASS_PASSWORD)).await.unwrap();
+    let (mut t, mut s) = lesson(&env, ROOM).await;
     let old_owner = t.bare();
     t.leave(&jid, "teacher").await;
     d.wait_log("grace period started", 1).await;
@@ -55,9 +53,7 @@ async fn an_organizer_returning_within_the_grace_period_continues_the_session() 
     let mut d = env.daemon().await;
     let _focus = env.focus(ROOM).await;
     let jid = room_jid(ROOM);
-    let mut t = teacher_with_class(&env, ROOM, "teacher").await;
-    let mut s = env.anonymous().await;
-    s.join(&jid, "student", Some(CLASS_PASSWORD)).await.unwrap();
+    let (mut t, mut s) = lesson(&env, ROOM).await;
     t.leave(&jid, "teacher").await;
     d.wait_log("grace period started", 1).await;
     // The teacher's browser reloads: a new JID, the school password.
@@ -82,9 +78,7 @@ async fn grace_period_zero_ends_at_once() {
     let mut d = env.daemon().await;
     let _focus = env.focus(ROOM).await;
     let jid = room_jid(ROOM);
-    let mut t = teacher_with_class(&env, ROOM, "teacher").await;
-    let mut s = env.anonymous().await;
-    s.join(&jid, "student", Some(CLASS_PASSWORD)).await.unwrap();
+    let (mut t, mut s) = lesson(&env, ROOM).await;
     t.leave(&jid, "teacher").await;
     let reason = s.wait_removed(&jid, "student").await;
     assert_eq!(reason, raumwart::config::DEFAULT_END_MESSAGE);
@@ -98,9 +92,7 @@ async fn a_student_made_owner_by_jicofo_auto_owner_is_no_organizer() {
     let mut d = env.daemon().await;
     let _focus = env.auto_owner_focus(ROOM).await;
     let jid = room_jid(ROOM);
-    let mut t = teacher_with_class(&env, ROOM, "teacher").await;
-    let mut s = env.anonymous().await;
-    s.join(&jid, "student", Some(CLASS_PASSWORD)).await.unwrap();
+    let (mut t, mut s) = lesson(&env, ROOM).await;
     t.leave(&jid, "teacher").await;
     // Focus promotes the student at once, as jicofo does ...
     s.wait_affiliation(&jid, "student", "owner").await;
@@ -151,9 +143,7 @@ async fn a_lobby_session_is_reset_to_no_lobby_and_no_members() {
     let mut d = env.daemon().await;
     let mut focus = env.focus(ROOM).await;
     let jid = room_jid(ROOM);
-    let mut t = teacher_with_class(&env, ROOM, "teacher").await;
-    let mut s = env.anonymous().await;
-    s.join(&jid, "student", Some(CLASS_PASSWORD)).await.unwrap();
+    let (mut t, mut s) = lesson(&env, ROOM).await;
     // What Jitsi's lobby does: members-only on, admitted people become members.
     let mut q = client::el("query", client::MUC_ADMIN, &[]);
     q.append_child(client::el(
@@ -260,9 +250,7 @@ async fn end_session_is_the_hotlines_forced_end() {
     let mut d = env.daemon().await;
     let _focus = env.focus(ROOM).await;
     let jid = room_jid(ROOM);
-    let mut t = teacher_with_class(&env, ROOM, "teacher").await;
-    let mut s = env.anonymous().await;
-    s.join(&jid, "student", Some(CLASS_PASSWORD)).await.unwrap();
+    let (mut t, mut s) = lesson(&env, ROOM).await;
     let run = |room: &str| {
         Command::new(env!("CARGO_BIN_EXE_raumwart"))
             .args(["end-session", room, "--config"])
@@ -304,11 +292,8 @@ async fn breakout_rooms_belong_to_their_main_rooms_session() {
     let env = Env::new(grace("1s"));
     let mut d = env.daemon().await;
     let _focus = env.stubborn_focus(ROOM).await;
-    let jid = room_jid(ROOM);
     let group = format!("{ROOM}--gruppe-1@{BREAKOUT}");
-    let mut t = teacher_with_class(&env, ROOM, "teacher").await;
-    let mut s = env.anonymous().await;
-    s.join(&jid, "student", Some(CLASS_PASSWORD)).await.unwrap();
+    let (mut t, mut s) = lesson(&env, ROOM).await;
 
     // Everyone goes to the breakout room: the empty main room does not end the session.
     move_to_breakout(&mut s, "student", &group).await;

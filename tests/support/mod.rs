@@ -468,6 +468,18 @@ pub async fn teacher_with_class(env: &Env, room: &str, nick: &str) -> Client {
     teacher_with(env, room, nick, SCHOOL_PASSWORD).await
 }
 
+/// A lesson in `room`: a teacher (nick "teacher") who set the class password, and a
+/// student (nick "student") who entered with it.
+pub async fn lesson(env: &Env, room: &str) -> (Client, Client) {
+    let teacher = teacher_with_class(env, room, "teacher").await;
+    let mut student = env.anonymous().await;
+    student
+        .join(&room_jid(room), "student", Some(CLASS_PASSWORD))
+        .await
+        .expect("a student enters with the class password");
+    (teacher, student)
+}
+
 /// Like `teacher_with_class`, entering with `school_password`.
 pub async fn teacher_with(env: &Env, room: &str, nick: &str, school_password: &str) -> Client {
     let mut t = env.anonymous().await;
