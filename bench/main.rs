@@ -417,6 +417,20 @@ async fn churn(plan: Plan, module: bool) -> (f64, f64) {
     (cpu / ops * 1000.0, cpu / 1000.0 / wall)
 }
 
+/// Focus opens `jid`, the teacher enters with the school password, is made owner and
+/// leaves; the room is reset. Returns (ms to owner after the join echo, ms to the reset
+/// after the leave echo).
+async fn short_session(focus: &mut Client, t: &mut Client, jid: &str) -> (f64, f64) {
+    focus.join(jid, "focus", None).await.unwrap();
+    t.join(jid, "teacher", Some(SCHOOL_PASSWORD)).await.unwrap();
+    t.wait_affiliation(jid, "teacher", "owner").await;
+    let grant = ms(t.joined_at, t.arrived);
+    t.leave(jid, "teacher").await;
+    let left = t.arrived;
+    focus.wait_removed(jid, "focus").await;
+    (grant, ms(left, focus.arrived))
+}
+
 /// Phase 2: (grant, reset, grace) latencies in ms.
 async fn latencies(plan: Plan) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let env = Env::new(bench_options(true, "1s"));
@@ -427,19 +441,9 @@ async fn latencies(plan: Plan) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let (mut grant, mut reset, mut grace) = (vec![], vec![], vec![]);
     let mut t = env.anonymous().await;
     for i in 0..n {
-        let jid = room(i);
-        focus.join(&jid, "focus", None).await.unwrap();
-        // Grant: from our own join echo to our own presence with owner.
-        t.join(&jid, "teacher", Some(SCHOOL_PASSWORD))
-            .await
-            .unwrap();
-        t.wait_affiliation(&jid, "teacher", "owner").await;
-        grant.push(ms(t.joined_at, t.arrived));
-        // Reset: from the leave echo to focus seeing the room destroyed.
-        t.leave(&jid, "teacher").await;
-        let left = t.arrived;
-        focus.wait_removed(&jid, "focus").await;
-        reset.push(ms(left, focus.arrived));
+        let (g, r) = short_session(&mut focus, &mut t, &room(i)).await;
+        grant.push(g);
+        reset.push(r);
     }
     let mut s = env.anonymous().await;
     for i in n..2 * n {
@@ -477,14 +481,7 @@ async fn scale(n: usize) -> (f64, f64, f64) {
     let mut t = env.anonymous().await;
     let rounds = n.min(200);
     for i in 0..rounds {
-        let jid = room(i);
-        focus.join(&jid, "focus", None).await.unwrap();
-        t.join(&jid, "teacher", Some(SCHOOL_PASSWORD))
-            .await
-            .unwrap();
-        t.wait_affiliation(&jid, "teacher", "owner").await;
-        t.leave(&jid, "teacher").await;
-        focus.wait_removed(&jid, "focus").await;
+        short_session(&mut focus, &mut t, &room(i)).await;
     }
     let events = (rounds * 4) as f64; // focus join, teacher join, teacher leave, destroy
     let cpu = (cpu_ms(pid) - cpu0) / events * 1000.0;
