@@ -75,6 +75,39 @@ struct Daemon {
     delay: Duration,
     connections: u64,
     ready: bool,
+    wrong_passwords: WrongPasswords,
+}
+
+/// Wrong passwords are logged at warn, at most once a minute per room with a count:
+/// a guessing student must not be able to flood the log.
+#[derive(Default)]
+struct WrongPasswords {
+    /// room -> (last line, refusals since)
+    rooms: std::collections::HashMap<String, (Instant, u64)>,
+}
+
+const WRONG_PASSWORD_LOG_EVERY: Duration = Duration::from_secs(60);
+
+impl WrongPasswords {
+    fn record(&mut self, room: String, now: Instant) {
+        match self.rooms.get_mut(&room) {
+            Some((last, count)) if now.duration_since(*last) < WRONG_PASSWORD_LOG_EVERY => {
+                *count += 1;
+            }
+            Some((last, count)) => {
+                let refused = *count + 1;
+                warn!(
+                    room,
+                    refused, "wrong passwords refused since the last report"
+                );
+                (*last, *count) = (now, 0);
+            }
+            None => {
+                warn!(room, "a join with a wrong password was refused");
+                self.rooms.insert(room, (now, 0));
+            }
+        }
+    }
 }
 
 pub async fn run(config: Config, metrics: Arc<Metrics>, mut ctl: Control) -> anyhow::Result<()> {
@@ -87,6 +120,7 @@ pub async fn run(config: Config, metrics: Arc<Metrics>, mut ctl: Control) -> any
         delay: BACKOFF_MIN,
         connections: 0,
         ready: false,
+        wrong_passwords: WrongPasswords::default(),
     };
     let mut ping = tokio::time::interval(PING_EVERY);
     let watchdog_every = sd_notify::watchdog_enabled().map(|t| t / 2);
@@ -238,6 +272,13 @@ impl Daemon {
                         .sessions_started
                         .with_label_values(&[&school])
                         .inc();
+                }
+                Note::WrongPassword { room, school } => {
+                    self.metrics
+                        .wrong_passwords
+                        .with_label_values(&[&school])
+                        .inc();
+                    self.wrong_passwords.record(room, Instant::now());
                 }
                 Note::GraceStarted { room, school } => {
                     let grace = self.config.policy.grace_period;

@@ -25,6 +25,8 @@ pub struct Metrics {
     pub reload_successful: IntGauge,
     pub reload_timestamp: Gauge,
     pub reloads: IntCounterVec,
+    pub wrong_passwords: IntCounterVec,
+    pub module_problems: IntGauge,
 }
 
 const STATES: [&str; 4] = ["idle", "active", "grace", "ending"];
@@ -127,6 +129,15 @@ impl Metrics {
                 "Configuration reloads, by result",
                 &["result"],
             ),
+            wrong_passwords: counters(
+                "wrong_passwords_total",
+                "Joins to managed rooms refused for a wrong or missing password",
+                &["school"],
+            ),
+            module_problems: gauge(
+                "module_problems",
+                "Problems the Prosody module reports about itself (0 when healthy)",
+            ),
             registry,
         };
         let reg = |c: Box<dyn prometheus::core::Collector>| {
@@ -147,6 +158,8 @@ impl Metrics {
         reg(Box::new(m.reload_successful.clone()));
         reg(Box::new(m.reload_timestamp.clone()));
         reg(Box::new(m.reloads.clone()));
+        reg(Box::new(m.wrong_passwords.clone()));
+        reg(Box::new(m.module_problems.clone()));
         m
     }
 

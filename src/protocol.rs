@@ -134,7 +134,10 @@ pub fn parse_snapshot(el: &Element) -> Result<Snapshot, Error> {
             occupants,
         });
     }
-    Ok(Snapshot { rooms })
+    Ok(Snapshot {
+        rooms,
+        problems: vec![],
+    })
 }
 
 /// XEP-0045 §10.6: grant the owner affiliation (needs no presence in the room).

@@ -40,12 +40,14 @@ impl RoomMap {
                 })
             })
             .collect();
-        // FNV-1a: stable across builds, unlike std's hasher.
+        // FNV-1a: stable across builds, unlike std's hasher. The module stores `gen`, so
+        // it covers names and policy only: an unsalted digest of passwords would be one
+        // more thing to guess them from.
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
         let unmanaged = config.policy.unmanaged_rooms;
         let parts = rooms
             .iter()
-            .flat_map(|(n, e)| [n.as_str(), e.password.expose()])
+            .flat_map(|(n, e)| [n.as_str(), e.school.as_str()])
             .chain([unmanaged.as_str()]);
         for part in parts {
             for b in part.bytes().chain([0]) {
@@ -89,6 +91,10 @@ pub enum Event {
     Destroyed {
         room: String,
     },
+    /// Someone tried to enter the room with a wrong password (or none).
+    WrongPassword {
+        room: String,
+    },
     /// An affiliation was changed by someone other than raumwart.
     Affiliation {
         room: String,
@@ -101,6 +107,8 @@ pub enum Event {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Snapshot {
     pub rooms: Vec<SnapshotRoom>,
+    /// Problems the module reports about itself (e.g. its stored map is unreadable).
+    pub problems: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,6 +208,11 @@ pub enum Note {
         school: String,
     },
     GraceStarted {
+        room: String,
+        school: String,
+    },
+    /// A join with a wrong password (or none) was refused.
+    WrongPassword {
         room: String,
         school: String,
     },
@@ -426,6 +439,14 @@ impl Core {
                 occupant,
                 breakout,
             } => self.join(now, room, occupant, false, Some(breakout), out),
+            Event::WrongPassword { room } => {
+                if let Some(r) = self.rooms.get(&room) {
+                    self.notes.push_back(Note::WrongPassword {
+                        room,
+                        school: r.school.clone(),
+                    });
+                }
+            }
             Event::BreakoutsActive { room } => {
                 if let Some(r) = self.rooms.get_mut(&room) {
                     r.breakouts_active = true;

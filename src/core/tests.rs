@@ -124,7 +124,10 @@ fn snapshot_room(name: &str, persistent: bool, occupants: Vec<SnapshotOccupant>)
 }
 
 fn snapshot(rooms: Vec<SnapshotRoom>) -> Snapshot {
-    Snapshot { rooms }
+    Snapshot {
+        rooms,
+        problems: vec![],
+    }
 }
 
 /// A core and a virtual clock.
@@ -2196,7 +2199,10 @@ impl Sim {
                 }
             })
             .collect();
-        self.feed(Input::Snapshot(Snapshot { rooms }))?;
+        self.feed(Input::Snapshot(Snapshot {
+            rooms,
+            problems: vec![],
+        }))?;
         // Every organizer inside is owner, or about to be.
         for r in 0..2 {
             for (jid, _) in self.world[r]
@@ -2484,7 +2490,7 @@ fn raw_input() -> impl Strategy<Value = Input> {
         1 => Just(Input::Connected),
         1 => Just(Input::Disconnected),
         1 => prop::collection::vec(snapshot_room, 0..3)
-            .prop_map(|rooms| Input::Snapshot(Snapshot { rooms })),
+            .prop_map(|rooms| Input::Snapshot(Snapshot { rooms, problems: vec![] })),
         8 => (room.clone(), full.clone(), any::<bool>()).prop_map(|(room, occupant, keyed)| {
             Input::Event(Event::Joined { room, occupant, keyed })
         }),

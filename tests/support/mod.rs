@@ -26,11 +26,11 @@ pub const COMPONENT: &str = "raumwart.meet.jitsi";
 pub const SECRET: &str = "component-secret-for-tests";
 pub const FOCUS_PASSWORD: &str = "focus-password";
 pub const SCHOOL: &str = "gs-musterstadt";
-pub const SCHOOL_PASSWORD: &str = "Schule-2026";
+pub const SCHOOL_PASSWORD: &str = "Tafel-Kreide-Pausenhof-47";
 pub const ROOM: &str = "gs-musterstadt-1";
 pub const ROOM2: &str = "gs-musterstadt-2";
 pub const OTHER_SCHOOL_ROOM: &str = "rs-beispiel-1";
-pub const OTHER_SCHOOL_PASSWORD: &str = "Realschule!";
+pub const OTHER_SCHOOL_PASSWORD: &str = "Zirkel-Atlas-Turnhalle-83";
 
 pub fn room_jid(room: &str) -> String {
     format!("{room}@{MUC}")
@@ -461,7 +461,7 @@ fn wait_exit(child: &mut Child, what: &str) -> std::process::ExitStatus {
     }
 }
 
-pub const CLASS_PASSWORD: &str = "Klasse-4b";
+pub const CLASS_PASSWORD: &str = "Klasse-4b-Wandertag";
 
 /// A teacher in `room` with the school password, owner, who has set the class password.
 pub async fn teacher_with_class(env: &Env, room: &str, nick: &str) -> Client {
