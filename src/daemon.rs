@@ -13,8 +13,8 @@ use tracing::{error, info, warn};
 use crate::config::Config;
 use crate::core::{Action, Core, Input, Note, Phase, RoomMap};
 use crate::http::{Query, Request, Response};
-use crate::metrics::{phase_name, Metrics};
 use crate::link::{self, Incoming};
+use crate::metrics::{phase_name, Metrics};
 use crate::xmpp::{self, Session};
 
 const PING_EVERY: Duration = Duration::from_secs(20);
@@ -248,7 +248,10 @@ impl Daemon {
             if let Input::Snapshot(snapshot) = &input {
                 self.module_problems = snapshot.problems.clone();
                 for problem in &self.module_problems {
-                    error!(problem, "the Prosody module reports a problem; see Prosody's log");
+                    error!(
+                        problem,
+                        "the Prosody module reports a problem; see Prosody's log"
+                    );
                 }
                 self.report_module();
             }
@@ -256,6 +259,7 @@ impl Daemon {
                 let result = if *ok { "ok" } else { "failed" };
                 match request {
                     crate::core::Request::GrantOwner => &self.metrics.grants,
+                    crate::core::Request::RevokeOwner => &self.metrics.revocations,
                     crate::core::Request::Reset => &self.metrics.resets,
                 }
                 .with_label_values(&[result])

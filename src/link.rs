@@ -60,14 +60,14 @@ pub async fn connect(config: &Xmpp) -> Result<Link, tokio_xmpp::Error> {
         id: None,
     };
     let timeouts = Timeouts::tight();
-    let mut pending =
-        initiate_stream(BufStream::new(tcp), ns::COMPONENT, header, timeouts).await?;
+    let mut pending = initiate_stream(BufStream::new(tcp), ns::COMPONENT, header, timeouts).await?;
     let Some(stream_id) = pending.take_header().id else {
         let e = io::Error::new(io::ErrorKind::InvalidData, "no stream id from Prosody");
         return Err(e.into());
     };
     let mut stream: XmppStream<_> = pending.skip_features();
-    let handshake = Handshake::from_stream_id_and_password(stream_id.into_owned(), config.secret.expose());
+    let handshake =
+        Handshake::from_stream_id_and_password(stream_id.into_owned(), config.secret.expose());
     stream
         .send(&XmppStreamElement::ComponentHandshake(handshake))
         .await?;

@@ -18,6 +18,7 @@ pub struct Metrics {
     pub sessions_started: IntCounterVec,
     pub sessions_ended: IntCounterVec,
     pub grants: IntCounterVec,
+    pub revocations: IntCounterVec,
     pub resets: IntCounterVec,
     pub latency: HistogramVec,
     pub reconnects: IntCounter,
@@ -95,6 +96,11 @@ impl Metrics {
                 "Owner grants to organizers, by result",
                 &["result"],
             ),
+            revocations: counters(
+                "owner_revocations_total",
+                "Owner taken back from non-organizers while an organizer is in, by result",
+                &["result"],
+            ),
             resets: counters("resets_total", "Room resets, by result", &["result"]),
             latency: HistogramVec::new(
                 HistogramOpts::new(
@@ -151,6 +157,7 @@ impl Metrics {
         reg(Box::new(m.sessions_started.clone()));
         reg(Box::new(m.sessions_ended.clone()));
         reg(Box::new(m.grants.clone()));
+        reg(Box::new(m.revocations.clone()));
         reg(Box::new(m.resets.clone()));
         reg(Box::new(m.latency.clone()));
         reg(Box::new(m.reconnects.clone()));

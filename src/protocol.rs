@@ -142,11 +142,20 @@ pub fn parse_snapshot(el: &Element) -> Result<Snapshot, Error> {
 
 /// XEP-0045 §10.6: grant the owner affiliation (needs no presence in the room).
 pub fn grant_owner(bare_jid: &str) -> Element {
+    affiliation(bare_jid, "owner")
+}
+
+/// XEP-0045 §10.7: take the owner affiliation back (to none).
+pub fn revoke_owner(bare_jid: &str) -> Element {
+    affiliation(bare_jid, "none")
+}
+
+fn affiliation(bare_jid: &str, affiliation: &str) -> Element {
     let mut q = element("query", MUC_ADMIN, &[]);
     q.append_child(element(
         "item",
         MUC_ADMIN,
-        &[("affiliation", "owner"), ("jid", bare_jid)],
+        &[("affiliation", affiliation), ("jid", bare_jid)],
     ));
     q
 }

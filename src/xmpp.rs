@@ -46,6 +46,10 @@ enum Pending {
         room: String,
         jid: String,
     },
+    Revoke {
+        room: String,
+        jid: String,
+    },
     Reset {
         room: String,
     },
@@ -143,6 +147,13 @@ impl Session {
                     self.send_iq(Pending::Grant { room, jid }, cause, to, true, el)
                         .await?;
                 }
+                Action::RevokeOwner { room, jid } => {
+                    debug!(room, jid, "taking owner back");
+                    let to = self.room_jid(&room)?;
+                    let el = protocol::revoke_owner(&jid);
+                    self.send_iq(Pending::Revoke { room, jid }, cause, to, true, el)
+                        .await?;
+                }
                 Action::Reset {
                     room,
                     reason,
@@ -224,17 +235,8 @@ impl Session {
         outcome
     }
 
-    /// The request `id` answered by `from`: only the address it went to may answer it.
-    /// Anyone can send an IQ result to raumwart; a forged one is dropped.
     fn take_answered(&mut self, id: &str, from: Option<&Jid>) -> Option<InFlight> {
-        match self.pending.get(id) {
-            Some(p) if from == Some(&p.to) => self.pending.remove(id),
-            Some(_) => {
-                debug!("dropped an answer from an address the request did not go to");
-                None
-            }
-            None => None,
-        }
+        take_answered(&mut self.pending, id, from)
     }
 
     pub async fn on_stanza(&mut self, stanza: Stanza) -> Outcome {
@@ -272,7 +274,11 @@ impl Session {
     /// A stanza the parser refused is skipped; a request among them still gets its
     /// error, so the sender is not left waiting.
     pub async fn on_invalid(&mut self, bad: Invalid) -> Outcome {
-        debug!(stanza = bad.name, error = bad.error, "skipped a stanza that could not be parsed");
+        debug!(
+            stanza = bad.name,
+            error = bad.error,
+            "skipped a stanza that could not be parsed"
+        );
         let mut outcome = Outcome::default();
         let request = matches!(bad.type_.as_deref(), Some("get" | "set"));
         if let (true, "iq", Some(id)) = (request, bad.name, bad.id) {
@@ -404,6 +410,18 @@ impl Session {
                     ok,
                 });
             }
+            Pending::Revoke { room, jid } => {
+                let ok = answer.is_ok();
+                if !ok {
+                    warn!(room, "taking owner back failed ({condition:?})");
+                }
+                outcome.inputs.push(Input::Done {
+                    room,
+                    request: Request::RevokeOwner,
+                    jid: Some(jid),
+                    ok,
+                });
+            }
             Pending::Reset { room } => {
                 // A room that no longer exists is as reset as it gets.
                 let ok = answer.is_ok() || condition == Some(DefinedCondition::ItemNotFound);
@@ -422,9 +440,62 @@ impl Session {
     }
 }
 
+/// The request `id` answered by `from`: only the address it went to may answer it.
+/// Anyone can send an IQ result to raumwart; a forged one is dropped and the request
+/// stays in flight for the real answer.
+fn take_answered(
+    pending: &mut HashMap<String, InFlight>,
+    id: &str,
+    from: Option<&Jid>,
+) -> Option<InFlight> {
+    match pending.get(id) {
+        Some(p) if from == Some(&p.to) => pending.remove(id),
+        Some(_) => {
+            debug!("dropped an answer from an address the request did not go to");
+            None
+        }
+        None => None,
+    }
+}
+
 /// 128 random bits: nobody can answer a request they cannot name.
 fn request_id() -> Result<String, String> {
     let mut bytes = [0u8; 16];
     getrandom::getrandom(&mut bytes).map_err(|e| format!("no random id: {e}"))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_counts_only_from_the_address_asked() {
+        let muc = Jid::from_str("conference.meet.jitsi").unwrap();
+        let room = Jid::from_str("r@conference.meet.jitsi").unwrap();
+        let guest = Jid::from_str("g@meet.jitsi/x").unwrap();
+        let now = Instant::now();
+        let mut pending = HashMap::new();
+        let flight = InFlight {
+            what: Pending::Snapshot,
+            to: muc.clone(),
+            cause: now,
+            deadline: now,
+        };
+        pending.insert("a".to_owned(), flight);
+        for forged in [Some(&guest), Some(&room), None] {
+            assert!(take_answered(&mut pending, "a", forged).is_none());
+        }
+        assert!(take_answered(&mut pending, "b", Some(&muc)).is_none());
+        assert!(take_answered(&mut pending, "a", Some(&muc)).is_some());
+        assert!(pending.is_empty());
+    }
+
+    #[test]
+    fn request_ids_are_random_and_distinct() {
+        let ids: std::collections::HashSet<String> =
+            (0..1000).map(|_| request_id().unwrap()).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(ids.iter().all(|id| id.len() == 32));
+    }
 }

@@ -153,6 +153,7 @@ impl EndReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Request {
     GrantOwner,
+    RevokeOwner,
     Reset,
 }
 
@@ -186,6 +187,12 @@ pub enum Action {
     RequestSnapshot,
     /// Give `jid` (bare) the owner affiliation in `room`.
     GrantOwner {
+        room: String,
+        jid: String,
+    },
+    /// Take the owner affiliation from `jid` (bare) in `room`: nobody but an organizer
+    /// holds owner while an organizer is in.
+    RevokeOwner {
         room: String,
         jid: String,
     },
@@ -475,27 +482,66 @@ impl Core {
                 jid,
                 affiliation,
                 actor,
-            } => {
-                let Some(r) = self.rooms.get_mut(&room) else {
-                    return;
-                };
-                if affiliation == "owner" {
-                    r.owners.insert(jid.clone());
-                } else {
-                    r.owners.remove(&jid);
+            } => self.affiliation(now, room, jid, affiliation == "owner", actor, out),
+        }
+    }
+
+    /// Owner follows organizer: an organizer's choice makes or unmakes an organizer;
+    /// anyone else's choice is undone while it would let a non-organizer hold owner
+    /// beside an organizer, or take owner from an organizer. Focus's automatic choice
+    /// of a student while no organizer is in is left alone (never fight focus).
+    fn affiliation(
+        &mut self,
+        now: Instant,
+        room: String,
+        jid: String,
+        owner: bool,
+        actor: String,
+        out: &mut Vec<Action>,
+    ) {
+        let services = &self.policy.service_jids;
+        let Some(r) = self.rooms.get_mut(&room) else {
+            return;
+        };
+        let by_organizer = r.people.values().any(|p| p.organizer && p.bare == actor);
+        let organizer = r.organizers.contains(&jid);
+        match (owner, by_organizer, organizer) {
+            (true, true, _) => {
+                r.owners.insert(jid.clone());
+                r.organizers.insert(jid.clone());
+                for p in r.people.values_mut().filter(|p| p.bare == jid) {
+                    p.organizer = true;
                 }
-                // An organizer's choice of a colleague makes an organizer; focus's
-                // automatic choice of a student does not.
-                let by_organizer = r.people.values().any(|p| p.organizer && p.bare == actor);
-                if affiliation == "owner" && by_organizer {
-                    r.organizers.insert(jid.clone());
-                    for p in r.people.values_mut().filter(|p| p.bare == jid) {
-                        p.organizer = true;
-                    }
+            }
+            (true, false, false) if r.has_organizer() && !is_service(services, &jid) => {
+                r.owners.remove(&jid);
+                out.push(Action::RevokeOwner {
+                    room: room.clone(),
+                    jid,
+                });
+            }
+            (true, false, _) => {
+                r.owners.insert(jid);
+            }
+            (false, true, true) => {
+                r.owners.remove(&jid);
+                r.organizers.remove(&jid);
+                for p in r.people.values_mut().filter(|p| p.bare == jid) {
+                    p.organizer = false;
                 }
-                self.settle(now, &room, out);
+            }
+            (false, false, true) if r.people.values().any(|p| p.bare == jid) => {
+                r.owners.insert(jid.clone());
+                out.push(Action::GrantOwner {
+                    room: room.clone(),
+                    jid,
+                });
+            }
+            (false, _, _) => {
+                r.owners.remove(&jid);
             }
         }
+        self.settle(now, &room, out);
     }
 
     /// Someone entered the room, or (`breakout`) one of its breakout rooms.
@@ -527,6 +573,7 @@ impl Core {
                 });
             }
         }
+        let returning = !r.has_organizer() && r.organizers.contains(&bare);
         let person = Person {
             organizer: r.organizers.contains(&bare),
             bare,
@@ -534,6 +581,23 @@ impl Core {
             breakout,
         };
         r.people.insert(occupant, person);
+        if returning {
+            // Owners focus made while no organizer was in give way, once.
+            let services = &self.policy.service_jids;
+            let others: Vec<String> = r
+                .owners
+                .iter()
+                .filter(|o| !r.organizers.contains(*o) && !is_service(services, o))
+                .cloned()
+                .collect();
+            for jid in others {
+                r.owners.remove(&jid);
+                out.push(Action::RevokeOwner {
+                    room: room.clone(),
+                    jid,
+                });
+            }
+        }
         self.settle(now, &room, out);
     }
 
@@ -687,6 +751,8 @@ impl Core {
                     }
                 }
             }
+            // A failed revocation is not retried: the next organizer change decides again.
+            Request::RevokeOwner => {}
             Request::Reset => {
                 let Phase::Ending { reason, issued, .. } = r.phase else {
                     return; // already finished by the module's destroy event
