@@ -92,22 +92,21 @@ struct WrongPasswords {
 const WRONG_PASSWORD_LOG_EVERY: Duration = Duration::from_secs(60);
 
 impl WrongPasswords {
-    fn record(&mut self, room: String, now: Instant) {
-        match self.rooms.get_mut(&room) {
+    /// Counts one refusal in `room`; returns how many to report now, if a line is due.
+    fn record(&mut self, room: &str, now: Instant) -> Option<u64> {
+        match self.rooms.get_mut(room) {
             Some((last, count)) if now.duration_since(*last) < WRONG_PASSWORD_LOG_EVERY => {
                 *count += 1;
+                None
             }
             Some((last, count)) => {
                 let refused = *count + 1;
-                warn!(
-                    room,
-                    refused, "wrong passwords refused since the last report"
-                );
                 (*last, *count) = (now, 0);
+                Some(refused)
             }
             None => {
-                warn!(room, "a join with a wrong password was refused");
-                self.rooms.insert(room, (now, 0));
+                self.rooms.insert(room.to_owned(), (now, 0));
+                Some(1)
             }
         }
     }
@@ -304,7 +303,10 @@ impl Daemon {
                         .wrong_passwords
                         .with_label_values(&[&school])
                         .inc();
-                    self.wrong_passwords.record(room, Instant::now());
+                    // Never the password, never a JID: the room and a count.
+                    if let Some(refused) = self.wrong_passwords.record(&room, Instant::now()) {
+                        warn!(room, refused, "joins refused for a wrong password");
+                    }
                 }
                 Note::GraceStarted { room, school } => {
                     let grace = self.config.policy.grace_period;
@@ -472,5 +474,25 @@ impl Daemon {
             "rooms": rooms,
         })
         .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrong_passwords_are_reported_at_most_once_a_minute_per_room() {
+        let mut w = WrongPasswords::default();
+        let t = Instant::now();
+        assert_eq!(w.record("a", t), Some(1));
+        assert_eq!(w.record("b", t), Some(1));
+        for i in 1..=500 {
+            assert_eq!(w.record("a", t + Duration::from_millis(i * 100)), None);
+        }
+        // 500 more within the minute, and this one: 501 since the last line.
+        assert_eq!(w.record("a", t + Duration::from_secs(60)), Some(501));
+        assert_eq!(w.record("a", t + Duration::from_secs(61)), None);
+        assert_eq!(w.record("b", t + Duration::from_secs(61)), Some(1));
     }
 }
