@@ -70,6 +70,21 @@ pub struct Outcome {
     pub map_taken: Option<bool>,
 }
 
+impl Pending {
+    /// What the request was for, without the JIDs: fit for a log line at any level.
+    fn kind(&self) -> &'static str {
+        match self {
+            Pending::MapChunk => "room map",
+            Pending::Snapshot => "snapshot",
+            Pending::Ping => "ping",
+            Pending::Grant { .. } => "owner grant",
+            Pending::Revoke { .. } => "owner revocation",
+            Pending::Reset { .. } => "reset",
+            Pending::Breakout => "emptying a breakout or lobby room",
+        }
+    }
+}
+
 /// A request in flight: what it was for, and the address whose answer counts.
 #[derive(Debug)]
 struct InFlight {
@@ -228,7 +243,10 @@ impl Session {
         let mut outcome = Outcome::default();
         for id in expired {
             if let Some(p) = self.pending.remove(&id) {
-                warn!(what = ?p.what, "no answer from Prosody within {IQ_TIMEOUT:?}");
+                warn!(
+                    what = p.what.kind(),
+                    "no answer from Prosody within {IQ_TIMEOUT:?}"
+                );
                 self.answered(p.what, p.cause, Err(None), &mut outcome);
             }
         }
@@ -369,7 +387,14 @@ impl Session {
         };
         let took = cause.elapsed().as_secs_f64();
         match what {
-            Pending::Ping => {}
+            // Any answer, even an error, shows Prosody is alive; none means it is not.
+            Pending::Ping => {
+                if let Err(None) = answer {
+                    outcome.lost = Some(format!(
+                        "Prosody did not answer a ping within {IQ_TIMEOUT:?}"
+                    ));
+                }
+            }
             Pending::Breakout => {
                 if answer.is_err() && condition != Some(DefinedCondition::ItemNotFound) {
                     warn!("emptying a breakout or lobby room failed ({condition:?})");
