@@ -10,5 +10,7 @@ pub mod core;
 pub mod daemon;
 pub mod http;
 pub mod metrics;
+pub mod password;
 pub mod protocol;
+pub mod room_names;
 pub mod xmpp;
