@@ -7,7 +7,8 @@
 //!
 //! - **typed**: the name typed on Jitsi's welcome page (or the apps' join field). Jitsi
 //!   parses it as an address: all whitespace is dropped, then the characters
-//!   `\ : ? # [ ] @ ! $ & ' ( ) * + , ; = > < / "`.
+//!   `: ? # [ ] @ ! $ & ' ( ) * + , ; = > < / "` (jitsi-meet's pattern escapes `:` and
+//!   `?` with a backslash; the backslash itself is not dropped).
 //! - **link**: the name written into a link, `https://meet.example/Grundschule Müllheim 1`.
 //!   The browser percent-encodes space, `"`, `<`, `>` and everything non-ASCII before Jitsi
 //!   sees the address, so only the excluded characters that are left as they are get
@@ -30,10 +31,11 @@ const MAX_NODE_BYTES: usize = 1023;
 
 /// Characters Jitsi removes from the room part of an address (jitsi-meet's
 /// `_ROOM_EXCLUDE_PATTERN`).
-const JITSI_EXCLUDED: &str = "\\:?#[]@!$&'()*+,;=></\"";
+const JITSI_EXCLUDED: &str = ":?#[]@!$&'()*+,;=></\"";
 
 /// Characters Jitsi reads as parts of an address rather than of the room name: the room
-/// would be another one, or a room under a "tenant" path.
+/// would be another one, or a room under a "tenant" path. (Browsers turn `\` in a link
+/// into `/`.)
 const ADDRESS_SYNTAX: &str = "/\\?#:";
 
 /// The nodes one configured name becomes.
