@@ -25,9 +25,11 @@ mkdir -p "$dir/data" "$dir/certs" "$dir/schools"
 
 secret=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 echo "$secret" >"$dir/component.secret"
-echo "Musterstadt-2026" >"$dir/schools/gs-musterstadt.pw"
-echo "Beispielheim-2026" >"$dir/schools/rs-beispielheim.pw"
-echo "Konferenz-2026" >"$dir/schools/rs-beispielheim-konferenz.pw"
+# Strong passwords: raumwart refuses easy ones.
+school_password=$("$repo/target/debug/raumwart" password)
+echo "$school_password" >"$dir/schools/gs-musterstadt.pw"
+"$repo/target/debug/raumwart" password >"$dir/schools/rs-beispielheim.pw"
+"$repo/target/debug/raumwart" password >"$dir/schools/rs-beispielheim-konferenz.pw"
 sed "s/127.0.0.1:5347/127.0.0.1:$component/" "$repo/config.example.toml" >"$dir/raumwart.toml"
 
 cat >"$dir/prosody.cfg.lua" <<LUA
@@ -77,7 +79,7 @@ done
 cat >&2 <<MSG
 Throwaway Prosody is up: c2s 127.0.0.1:$c2s (anonymous logins on meet.jitsi),
 MUC conference.meet.jitsi. Try it with any XMPP client: join
-gs-musterstadt-1@conference.meet.jitsi with the school password Musterstadt-2026.
+gs-musterstadt-1@conference.meet.jitsi with the school password $school_password.
 Files: $dir (removed on exit). Stop with Ctrl-C.
 MSG
 "$repo/target/debug/raumwart" run --config "$dir/raumwart.toml"

@@ -15,6 +15,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::{password, room_names};
+
 /// Name of the component secret inside `$CREDENTIALS_DIRECTORY` when `secret_file` is unset.
 pub const SECRET_CREDENTIAL: &str = "component-secret";
 
@@ -107,9 +109,14 @@ pub struct School {
     pub rooms: Vec<Room>,
 }
 
+/// One room node to protect. A configured name becomes one or two nodes (typed into
+/// Jitsi, opened as a link: see `room_names`), each a `Room` of its own.
 #[derive(Debug, Clone)]
 pub struct Room {
+    /// The node of the room JID, as Jitsi opens it.
     pub name: String,
+    /// The name as written in the config file.
+    pub configured: String,
     pub password: Secret,
 }
 
@@ -226,8 +233,7 @@ impl<'de> Deserialize<'de> for RawRoom {
 #[serde(deny_unknown_fields)]
 struct RoomTable {
     name: String,
-    // Not Spanned: the room's own span serves.
-    password_file: Option<String>,
+    password_file: Option<Spanned<String>>,
 }
 
 // --- loading -------------------------------------------------------------------------
@@ -398,7 +404,8 @@ impl Validator<'_> {
 
     fn schools(&mut self, raw: Vec<Spanned<RawSchool>>) -> Vec<School> {
         let mut ids: HashMap<String, ()> = HashMap::new();
-        let mut rooms_seen: HashMap<String, String> = HashMap::new();
+        // node -> (configured name, school id)
+        let mut nodes_seen: HashMap<String, (String, String)> = HashMap::new();
         let mut schools = vec![];
         for spanned in raw {
             let school_span = spanned.span();
@@ -420,25 +427,69 @@ impl Validator<'_> {
             if raw.rooms.is_empty() {
                 self.problem(&school_span, format!("school {id:?} has no rooms"));
             }
-            let school_password = raw.password_file.as_ref().map(|f| self.read_secret(f));
-            let mut rooms = vec![];
-            for room in raw.rooms {
-                let span = room.span();
-                let (name, file) = match room.into_inner() {
-                    RawRoom::Name(name) => (name, None),
-                    RawRoom::Table(t) => (t.name, t.password_file),
-                };
-                if let Err(why) = check_room_name(&name) {
-                    self.problem(&span, format!("room {name:?}: {why}"));
+            let rooms: Vec<(Range<usize>, String, Option<Spanned<String>>)> = raw
+                .rooms
+                .into_iter()
+                .map(|room| {
+                    let span = room.span();
+                    match room.into_inner() {
+                        RawRoom::Name(name) => (span, name, None),
+                        RawRoom::Table(t) => (span, t.name, t.password_file),
+                    }
+                })
+                .collect();
+            // What an attacker would try first: the school's and its rooms' own names.
+            let mut context: Vec<String> = vec![id.clone()];
+            context.extend(raw.name.clone());
+            for (_, name, _) in &rooms {
+                context.push(name.clone());
+                if let Ok(nodes) = room_names::nodes(name) {
+                    context.extend(nodes.distinct().into_iter().map(str::to_owned));
                 }
-                if let Some(other) = rooms_seen.insert(name.clone(), id.clone()) {
-                    self.problem(
-                        &span,
-                        format!("room {name:?} is listed twice (also in school {other:?})"),
-                    );
+            }
+            let context: Vec<&str> = context.iter().map(String::as_str).collect();
+            let school_password = raw
+                .password_file
+                .as_ref()
+                .map(|f| self.read_password(f.get_ref(), &f.span(), &context));
+            let mut school_rooms = vec![];
+            for (span, name, file) in rooms {
+                let nodes = match room_names::nodes(&name) {
+                    Ok(nodes) => nodes,
+                    Err(refused) => {
+                        self.problem(&span, format!("room {name:?}: {refused}"));
+                        room_names::Nodes {
+                            typed: name.clone(),
+                            link: name.clone(),
+                        }
+                    }
+                };
+                for node in nodes.distinct() {
+                    let seen = nodes_seen.insert(node.to_owned(), (name.clone(), id.clone()));
+                    match seen {
+                        Some((other, school)) if other == name => {
+                            self.problem(
+                                &span,
+                                format!(
+                                    "room {name:?} is listed twice (also in school {school:?})"
+                                ),
+                            );
+                            break;
+                        }
+                        Some((other, school)) => {
+                            self.problem(
+                                &span,
+                                format!(
+                                    "rooms {other:?} (school {school:?}) and {name:?} are the same Jitsi room {node:?}"
+                                ),
+                            );
+                            break;
+                        }
+                        None => {}
+                    }
                 }
                 let password = match (&file, &school_password) {
-                    (Some(file), _) => self.read_secret_file(file, &span),
+                    (Some(file), _) => self.read_password(file.get_ref(), &file.span(), &context),
                     (None, Some(password)) => password.clone(),
                     (None, None) => {
                         self.problem(
@@ -450,15 +501,39 @@ impl Validator<'_> {
                         Secret::new("")
                     }
                 };
-                rooms.push(Room { name, password });
+                for node in nodes.distinct() {
+                    school_rooms.push(Room {
+                        name: node.to_owned(),
+                        configured: name.clone(),
+                        password: password.clone(),
+                    });
+                }
             }
             schools.push(School {
                 id,
                 name: raw.name,
-                rooms,
+                rooms: school_rooms,
             });
         }
         schools
+    }
+
+    /// Reads a school or room password and refuses one that is easy to guess (see
+    /// `password`), reporting at `span` and never showing the password.
+    fn read_password(&mut self, file: &str, span: &Range<usize>, context: &[&str]) -> Secret {
+        let before = self.problems.len();
+        let secret = self.read_secret_file(file, span);
+        if self.problems.len() == before {
+            if let Err(weak) = password::check(secret.expose(), context) {
+                self.problem(
+                    span,
+                    format!(
+                        "the password in {file} is easy to guess: {weak}; `raumwart password` makes a strong one"
+                    ),
+                );
+            }
+        }
+        secret
     }
 
     fn read_secret(&mut self, file: &Spanned<String>) -> Secret {
@@ -529,27 +604,6 @@ fn is_service_jid(s: &str) -> bool {
     }
 }
 
-/// Rejects room names that Jitsi would turn into another room or that are no JID node.
-pub fn check_room_name(name: &str) -> Result<(), &'static str> {
-    if name.is_empty() {
-        return Err("a room name must not be empty");
-    }
-    if name.chars().any(char::is_uppercase) {
-        return Err("Jitsi uses lower-case room names only");
-    }
-    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("a room name must not contain whitespace");
-    }
-    if name.chars().any(|c| "@/\"&'<>:".contains(c)) {
-        return Err("a room name must not contain @ / \" & ' < > or :");
-    }
-    // Jitsi NFKC-normalises room names: a name that changes is a room nobody reaches.
-    if unicode_normalization::UnicodeNormalization::nfkc(name).ne(name.chars()) {
-        return Err("Jitsi would change this name (NFKC normalisation); write it normalised");
-    }
-    Ok(())
-}
-
 /// Parses "90s", "2m", "1h", "500ms" and sums like "1m30s".
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad = || format!("{text:?} is not a duration like \"60s\", \"2m\" or \"1m30s\"");
@@ -598,36 +652,20 @@ mod tests {
     }
 
     #[test]
-    fn room_names() {
-        assert!(check_room_name("gs-musterstadt-1").is_ok());
-        assert!(check_room_name("grundschule-müllheim").is_ok());
-        // "ﬁ" is a ligature NFKC turns into "fi"; "e\u{301}" composes to "é".
-        for bad in [
-            "",
-            "Klasse",
-            "a b",
-            "a@b",
-            "a/b",
-            "a\tb",
-            "ﬁnal",
-            "caf\u{65}\u{301}",
-        ] {
-            assert!(check_room_name(bad).is_err(), "{bad:?} accepted");
-        }
-    }
-
-    #[test]
     fn password_files_may_live_in_the_credentials_directory() {
         let dir = std::env::temp_dir().join(format!("raumwart-cred-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("component-secret"), "s3cret\n").unwrap();
-        std::fs::write(dir.join("schools_gs.pw"), "Schule\n").unwrap();
+        std::fs::write(dir.join("schools_gs.pw"), "Tafel-Kreide-Pausenhof-47\n").unwrap();
         let text = "[xmpp]\nserver = \"127.0.0.1:5347\"\ncomponent = \"c.example\"\nmuc = \"m.example\"\n\
                     [[school]]\nid = \"gs\"\npassword_file = \"$CREDENTIALS_DIRECTORY/schools_gs.pw\"\nrooms = [\"r\"]\n";
         let file = Path::new("/nonexistent/raumwart.toml");
         let config = parse(file, text, Some(&dir)).unwrap();
         assert_eq!(config.xmpp.secret.expose(), "s3cret");
-        assert_eq!(config.schools[0].rooms[0].password.expose(), "Schule");
+        assert_eq!(
+            config.schools[0].rooms[0].password.expose(),
+            "Tafel-Kreide-Pausenhof-47"
+        );
         let err = parse(file, text, None).unwrap_err().to_string();
         assert!(err.contains("needs $CREDENTIALS_DIRECTORY"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();

@@ -11,5 +11,7 @@ pub mod daemon;
 pub mod http;
 pub mod link;
 pub mod metrics;
+pub mod password;
 pub mod protocol;
+pub mod room_names;
 pub mod xmpp;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use raumwart::metrics::Metrics;
-use raumwart::{config, daemon, http};
+use raumwart::{config, daemon, http, password};
 use tokio::sync::{mpsc, watch};
 use tracing_subscriber::EnvFilter;
 
@@ -18,7 +18,9 @@ raumwart keeps the Jitsi Meet conference rooms of schools in order.
 
 Usage:
   raumwart run --config FILE                run in the foreground, logging to stderr
-  raumwart check --config FILE              validate FILE; exit 0, or 78 listing every problem
+  raumwart check --config FILE              validate FILE; exit 0 printing the room nodes, or 78
+                                            listing every problem
+  raumwart password                         print a new strong password for a password file
   raumwart status --config FILE [--json]    the managed rooms, from the running daemon
   raumwart end-session ROOM --config FILE   end the session in ROOM now (the hotline's lever)
   raumwart --version | --help
@@ -69,8 +71,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
 }
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1).peekable();
-    match args.peek().map(String::as_str) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
         Some("--version" | "-V") => {
             println!("raumwart {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
@@ -79,9 +81,21 @@ fn main() -> ExitCode {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
         }
+        Some("password") if args.len() == 1 => {
+            return match password::generate() {
+                Ok(p) => {
+                    println!("{p}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("raumwart: no random numbers from the OS: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         _ => {}
     }
-    let command = match parse_args(args) {
+    let command = match parse_args(args.into_iter()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("raumwart: {e}\n\n{USAGE}");
@@ -91,12 +105,7 @@ fn main() -> ExitCode {
     match command {
         Command::Check(path) => match config::load(&path) {
             Ok(c) => {
-                let rooms: usize = c.schools.iter().map(|s| s.rooms.len()).sum();
-                println!(
-                    "{}: ok ({} schools, {rooms} rooms)",
-                    path.display(),
-                    c.schools.len()
-                );
+                print!("{}", check_report(&path, &c));
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -122,6 +131,32 @@ fn main() -> ExitCode {
             Ok(())
         }),
     }
+}
+
+/// What `check` prints for a valid file: a summary, then each configured room name
+/// with the room node(s) Jitsi opens for it (typed into Jitsi, opened as a link).
+fn check_report(path: &Path, c: &config::Config) -> String {
+    let mut lines = vec![];
+    for school in &c.schools {
+        for group in school.rooms.chunk_by(|a, b| a.configured == b.configured) {
+            let nodes = match group {
+                [one] => one.name.clone(),
+                [typed, link] => format!("{} (typed), {} (link)", typed.name, link.name),
+                _ => unreachable!("a name has one or two nodes"),
+            };
+            lines.push(format!(
+                "  {}: {:?} -> {nodes}\n",
+                school.id, group[0].configured
+            ));
+        }
+    }
+    format!(
+        "{}: ok ({} schools, {} rooms)\n{}",
+        path.display(),
+        c.schools.len(),
+        lines.len(),
+        lines.concat()
+    )
 }
 
 /// Runs a command against the running daemon found through FILE's http.listen.

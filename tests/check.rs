@@ -3,7 +3,9 @@
 //! The fixtures state what they expect in comments, so adding a case needs no code:
 //!
 //! - `valid/*.toml`: `# expect: ok (1 schools, 2 rooms)`, the text after "FILE: " on
-//!   stdout; exit status 0.
+//!   stdout's first line, then one `# expect-room: SCHOOL: "NAME" -> NODE...` per
+//!   configured room name, the following lines of stdout in order (each indented by two
+//!   spaces there); exit status 0.
 //! - `invalid/*.toml`: one `# expect: LINE:COLUMN: MESSAGE` per problem; exit status 78,
 //!   and stderr holds exactly one line per problem, `FILE:LINE:COLUMN: ...`, in any
 //!   order. The column counts bytes from 1. MESSAGE is a part of the message; `*` in it
@@ -85,6 +87,8 @@ struct Fixture {
     path: PathBuf,
     /// The text after `# expect: `, one per line.
     expect: Vec<String>,
+    /// The text after `# expect-room: `, one per line.
+    rooms: Vec<String>,
     known_wrong: Option<String>,
 }
 
@@ -100,6 +104,7 @@ impl Fixture {
         };
         Fixture {
             expect: comment("# expect:"),
+            rooms: comment("# expect-room:"),
             known_wrong: comment("# known-wrong:").into_iter().next(),
             path,
         }
@@ -166,7 +171,10 @@ fn verify_valid(fixture: &Fixture) -> Result<(), String> {
         return Err("needs exactly one `# expect: ok (...)`".into());
     };
     let run = check(&fixture.path, elsewhere(), None);
-    let wanted = format!("{}: {expect}\n", fixture.path.display());
+    let mut wanted = format!("{}: {expect}\n", fixture.path.display());
+    for room in &fixture.rooms {
+        wanted.push_str(&format!("  {room}\n"));
+    }
     if run.status == Some(0) && run.stdout == wanted && run.stderr.is_empty() {
         Ok(())
     } else {
@@ -296,9 +304,10 @@ fn relative_paths_resolve_against_the_config_folder() {
     // it would not exist relative to the working directory.
     let run = check(Path::new("valid/room-password.toml"), &fixtures, None);
     assert_eq!(run.status, Some(0), "{run}");
-    assert_eq!(
-        run.stdout,
-        "valid/room-password.toml: ok (2 schools, 4 rooms)\n"
+    assert!(
+        run.stdout
+            .starts_with("valid/room-password.toml: ok (2 schools, 4 rooms)\n"),
+        "{run}"
     );
     let run = check(
         Path::new("room-password.toml"),
@@ -306,7 +315,11 @@ fn relative_paths_resolve_against_the_config_folder() {
         None,
     );
     assert_eq!(run.status, Some(0), "{run}");
-    assert_eq!(run.stdout, "room-password.toml: ok (2 schools, 4 rooms)\n");
+    assert!(
+        run.stdout
+            .starts_with("room-password.toml: ok (2 schools, 4 rooms)\n"),
+        "{run}"
+    );
 
     // "schools/gs.pw" exists in the working directory, but not beside the config.
     assert!(fixtures.join("schools/gs.pw").is_file());
@@ -338,10 +351,10 @@ fn room_password_file_overrides_the_school_password() {
     assert_eq!(
         passwords,
         [
-            ("gs-musterstadt-1a", "Sonnenblume-17"),
-            ("gs-musterstadt-lehrerzimmer", "Raum-4b"),
-            ("rs-beispiel-5c", "Wolke-8"),
-            ("rs-beispiel-6a", "Raum-4b"),
+            ("gs-musterstadt-1a", "Sonnenblume-Kompass-Ufer-17"),
+            ("gs-musterstadt-lehrerzimmer", "Raum-Nebel-Fahrrad-4b"),
+            ("rs-beispiel-5c", "Wolke-Leuchtturm-Kastanie-8"),
+            ("rs-beispiel-6a", "Raum-Nebel-Fahrrad-4b"),
         ]
     );
 }
@@ -371,7 +384,10 @@ fn secret_falls_back_to_the_credentials_directory() {
     assert_eq!(run.status, Some(0), "{run}");
     assert_eq!(
         run.stdout,
-        format!("{}: ok (1 schools, 1 rooms)\n", config.display())
+        format!(
+            "{}: ok (1 schools, 1 rooms)\n  gs-musterstadt: \"gs-musterstadt-1a\" -> gs-musterstadt-1a\n",
+            config.display()
+        )
     );
     let text = fs::read_to_string(&config).unwrap();
     let loaded = raumwart::config::parse(&config, &text, Some(&store)).expect("valid");

@@ -147,7 +147,7 @@ async fn sighup_reloads_rooms_and_passwords_and_refuses_a_bad_file() {
     let (mut t, mut s) = lesson(&env, ROOM).await;
 
     // New school password, one room more, the other school gone.
-    let new_password = "Neues-Schuljahr";
+    let new_password = "Neues-Schuljahr-Kompass-Ufer";
     std::fs::write(env.dir.join("schools/gs.pw"), new_password).unwrap();
     let path = env.daemon_config_path();
     let text = std::fs::read_to_string(&path).unwrap();
