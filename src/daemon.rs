@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 use tokio::time::sleep_until;
-use tokio_xmpp::Stanza;
 use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::core::{Action, Core, Input, Note, Phase, RoomMap};
 use crate::http::{Query, Request, Response};
 use crate::metrics::{phase_name, Metrics};
+use crate::link::{self, Incoming};
 use crate::xmpp::{self, Session};
 
 const PING_EVERY: Duration = Duration::from_secs(20);
@@ -31,7 +31,7 @@ pub struct Control {
     pub queries: mpsc::Receiver<Request>,
 }
 
-type Connected = Result<Box<xmpp::Link>, tokio_xmpp::Error>;
+type Connected = Result<Box<link::Link>, tokio_xmpp::Error>;
 type Connecting = Pin<Box<dyn Future<Output = Connected>>>;
 
 enum Conn {
@@ -43,7 +43,7 @@ enum Conn {
 enum Happened {
     Connected(Connected),
     RetryDue,
-    Stanza(Option<Box<Stanza>>),
+    Incoming(Incoming),
 }
 
 impl Conn {
@@ -55,7 +55,7 @@ impl Conn {
                 Happened::RetryDue
             }
             Conn::Connecting(fut) => Happened::Connected(fut.await),
-            Conn::Up(s) => Happened::Stanza(s.next().await.map(Box::new)),
+            Conn::Up(s) => Happened::Incoming(s.next().await),
         }
     }
 
@@ -76,6 +76,9 @@ struct Daemon {
     connections: u64,
     ready: bool,
     wrong_passwords: WrongPasswords,
+    /// What the Prosody module reported about itself in the last snapshot.
+    module_problems: Vec<String>,
+    map_refused: bool,
 }
 
 /// Wrong passwords are logged at warn, at most once a minute per room with a count:
@@ -121,6 +124,8 @@ pub async fn run(config: Config, metrics: Arc<Metrics>, mut ctl: Control) -> any
         connections: 0,
         ready: false,
         wrong_passwords: WrongPasswords::default(),
+        module_problems: vec![],
+        map_refused: false,
     };
     let mut ping = tokio::time::interval(PING_EVERY);
     let watchdog_every = sd_notify::watchdog_enabled().map(|t| t / 2);
@@ -168,7 +173,7 @@ impl Daemon {
                 let xmpp = self.config.xmpp.clone();
                 self.conn =
                     Conn::Connecting(Box::pin(
-                        async move { xmpp::connect(&xmpp).await.map(Box::new) },
+                        async move { link::connect(&xmpp).await.map(Box::new) },
                     ));
             }
             Happened::Connected(Ok(component)) => {
@@ -194,11 +199,17 @@ impl Daemon {
                 );
                 self.wait_and_retry();
             }
-            Happened::Stanza(None) => self.lost("stream closed by Prosody".into()),
-            Happened::Stanza(Some(stanza)) => {
+            Happened::Incoming(Incoming::Closed(why)) => self.lost(why),
+            Happened::Incoming(Incoming::Stanza(stanza)) => {
                 let cause = Instant::now();
                 let Some(s) = self.conn.session() else { return };
                 let outcome = s.on_stanza(*stanza).await;
+                self.apply(outcome, cause).await;
+            }
+            Happened::Incoming(Incoming::Invalid(bad)) => {
+                let cause = Instant::now();
+                let Some(s) = self.conn.session() else { return };
+                let outcome = s.on_invalid(bad).await;
                 self.apply(outcome, cause).await;
             }
         }
@@ -226,9 +237,20 @@ impl Daemon {
                 .with_label_values(&[action])
                 .observe(seconds);
         }
+        if let Some(taken) = outcome.map_taken {
+            self.map_refused = !taken;
+            self.report_module();
+        }
         for input in outcome.inputs {
             if let Input::Event(_) = input {
                 self.metrics.events.inc();
+            }
+            if let Input::Snapshot(snapshot) = &input {
+                self.module_problems = snapshot.problems.clone();
+                for problem in &self.module_problems {
+                    error!(problem, "the Prosody module reports a problem; see Prosody's log");
+                }
+                self.report_module();
             }
             if let Input::Done { request, ok, .. } = &input {
                 let result = if *ok { "ok" } else { "failed" };
@@ -321,6 +343,21 @@ impl Daemon {
         }
     }
 
+    /// The module's problems, as /healthz and the metric show them.
+    fn module_problems(&self) -> Vec<&str> {
+        let refused = self.map_refused.then_some("map-refused");
+        self.module_problems
+            .iter()
+            .map(String::as_str)
+            .chain(refused)
+            .collect()
+    }
+
+    fn report_module(&self) {
+        let count = self.module_problems().len();
+        self.metrics.module_problems.set(count as i64);
+    }
+
     async fn ping(&mut self) {
         let Some(s) = self.conn.session() else { return };
         if s.ping_outstanding() {
@@ -378,6 +415,13 @@ impl Daemon {
                 body: self.metrics.render(&self.core),
             },
             Query::Health => match (self.conn.session().is_some(), self.core.synced()) {
+                (true, true) if !self.module_problems().is_empty() => Response::text(
+                    503,
+                    format!(
+                        "connected and in sync, but the Prosody module reports: {}\n",
+                        self.module_problems().join(", ")
+                    ),
+                ),
                 (true, true) => Response::text(200, "ok: connected to Prosody and in sync\n"),
                 (true, false) => Response::text(503, "connected to Prosody, not yet in sync\n"),
                 (false, _) => Response::text(503, "not connected to Prosody\n"),

@@ -5,65 +5,20 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
-use sasl::common::ChannelBinding;
-use tokio::io::BufStream;
-use tokio::net::TcpStream;
-use tokio_xmpp::connect::ServerConnector;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::message::{Message, MessageType};
 use tokio_xmpp::parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
-use tokio_xmpp::xmlstream::{initiate_stream, PendingFeaturesRecv, StreamHeader, Timeouts};
-use tokio_xmpp::{Component, Stanza};
+use tokio_xmpp::Stanza;
 use tracing::{debug, error, info, warn};
 
 use crate::config::Xmpp;
 use crate::core::{Action, Input, Request};
+use crate::link::{Incoming, Invalid, Link};
 use crate::protocol;
 
 pub const IQ_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Plain TCP to Prosody's component port, with Nagle off: events and requests are small
-/// and latency matters more than packet count. Accepts host names ("localhost:5347").
-#[derive(Debug, Clone)]
-pub struct Connector(pub String);
-
-impl ServerConnector for Connector {
-    type Stream = BufStream<TcpStream>;
-
-    async fn connect(
-        &self,
-        jid: &Jid,
-        ns: &'static str,
-        timeouts: Timeouts,
-    ) -> Result<(PendingFeaturesRecv<Self::Stream>, ChannelBinding), tokio_xmpp::Error> {
-        let tcp = TcpStream::connect(&self.0).await?;
-        tcp.set_nodelay(true)?;
-        let header = StreamHeader {
-            to: Some(jid.domain().as_str().to_owned().into()),
-            from: None,
-            id: None,
-        };
-        let pending = initiate_stream(BufStream::new(tcp), ns, header, timeouts).await?;
-        Ok((pending, ChannelBinding::None))
-    }
-}
-
-pub type Link = Component<Connector>;
-
-/// Connects and authenticates the component.
-pub async fn connect(config: &Xmpp) -> Result<Link, tokio_xmpp::Error> {
-    let connector = Connector(config.server.clone());
-    Component::new_with_connector(
-        &config.component,
-        config.secret.expose(),
-        connector,
-        Timeouts::tight(),
-    )
-    .await
-}
 
 /// Turns a connection error into a sentence an admin can act on.
 pub fn explain(e: &tokio_xmpp::Error, config: &Xmpp) -> String {
@@ -107,65 +62,56 @@ pub struct Outcome {
     pub latency: Option<(&'static str, f64)>,
     /// The connection is unusable and must be dropped.
     pub lost: Option<String>,
+    /// Whether the module took the room map (the latest answer to a map push).
+    pub map_taken: Option<bool>,
+}
+
+/// A request in flight: what it was for, and the address whose answer counts.
+#[derive(Debug)]
+struct InFlight {
+    what: Pending,
+    to: Jid,
+    /// When the input that caused it arrived.
+    cause: Instant,
+    deadline: Instant,
 }
 
 pub struct Session {
-    component: Link,
+    link: Link,
     muc: Jid,
     lobby: Option<String>,
     me: Jid,
-    /// id -> (what, when the cause arrived, deadline)
-    pending: HashMap<String, (Pending, Instant, Instant)>,
-    next_id: u64,
-    nones: u32,
+    pending: HashMap<String, InFlight>,
 }
 
 impl Session {
-    pub fn new(component: Link, config: &Xmpp) -> anyhow::Result<Self> {
+    pub fn new(link: Link, config: &Xmpp) -> anyhow::Result<Self> {
         Ok(Session {
-            component,
+            link,
             muc: Jid::from_str(&config.muc)?,
             lobby: config.lobby_muc.clone(),
             me: Jid::from_str(&format!("{}/raumwart", config.component))?,
             pending: HashMap::new(),
-            next_id: 0,
-            nones: 0,
         })
     }
 
-    /// The next stanza; `None` after two empty reads in a row (a closed stream). One
-    /// empty read may be a stanza tokio-xmpp could not parse, which is skipped.
-    pub async fn next(&mut self) -> Option<Stanza> {
-        loop {
-            match self.component.next().await {
-                Some(s) => {
-                    self.nones = 0;
-                    return Some(s);
-                }
-                None => {
-                    self.nones += 1;
-                    if self.nones >= 2 {
-                        return None;
-                    }
-                    warn!("skipped a stanza that could not be parsed");
-                }
-            }
-        }
+    pub async fn next(&mut self) -> Incoming {
+        self.link.next().await
     }
 
     pub async fn close(&mut self) {
-        let _ = self.component.send_end().await;
+        self.link.close().await;
     }
 
     /// The earliest deadline of a request in flight.
     pub fn next_timeout(&self) -> Option<Instant> {
-        self.pending.values().map(|(_, _, t)| *t).min()
+        self.pending.values().map(|p| p.deadline).min()
     }
 
     pub fn ping_outstanding(&self) -> bool {
         self.pending
             .values()
-            .any(|(p, _, _)| matches!(p, Pending::Ping))
+            .any(|p| matches!(p.what, Pending::Ping))
     }
 
     pub async fn ping(&mut self) -> Result<(), String> {
@@ -233,34 +179,31 @@ impl Session {
         set: bool,
         payload: Element,
     ) -> Result<(), String> {
-        self.next_id += 1;
-        let id = format!("rw{}", self.next_id);
-        let (from, to) = (Some(self.me.clone()), Some(to));
+        let id = request_id()?;
         let iq = if set {
             Iq::Set {
-                from,
-                to,
+                from: Some(self.me.clone()),
+                to: Some(to.clone()),
                 id: id.clone(),
                 payload,
             }
         } else {
             Iq::Get {
-                from,
-                to,
+                from: Some(self.me.clone()),
+                to: Some(to.clone()),
                 id: id.clone(),
                 payload,
             }
         };
         let deadline = Instant::now() + IQ_TIMEOUT;
-        self.pending.insert(id, (what, cause, deadline));
-        self.send(Stanza::Iq(iq)).await
-    }
-
-    async fn send(&mut self, stanza: Stanza) -> Result<(), String> {
-        self.component
-            .send_stanza(stanza)
-            .await
-            .map_err(|e| format!("send failed: {e}"))
+        let flight = InFlight {
+            what,
+            to,
+            cause,
+            deadline,
+        };
+        self.pending.insert(id, flight);
+        self.link.send(Stanza::Iq(iq)).await
     }
 
     /// Requests that got no answer in time count as failed.
@@ -268,36 +211,54 @@ impl Session {
         let expired: Vec<String> = self
             .pending
             .iter()
-            .filter(|(_, (_, _, t))| *t <= now)
+            .filter(|(_, p)| p.deadline <= now)
             .map(|(id, _)| id.clone())
             .collect();
         let mut outcome = Outcome::default();
         for id in expired {
-            if let Some((what, cause, _)) = self.pending.remove(&id) {
-                warn!(?what, "no answer from Prosody within {IQ_TIMEOUT:?}");
-                self.answered(what, cause, Err(None), &mut outcome);
+            if let Some(p) = self.pending.remove(&id) {
+                warn!(what = ?p.what, "no answer from Prosody within {IQ_TIMEOUT:?}");
+                self.answered(p.what, p.cause, Err(None), &mut outcome);
             }
         }
         outcome
     }
 
+    /// The request `id` answered by `from`: only the address it went to may answer it.
+    /// Anyone can send an IQ result to raumwart; a forged one is dropped.
+    fn take_answered(&mut self, id: &str, from: Option<&Jid>) -> Option<InFlight> {
+        match self.pending.get(id) {
+            Some(p) if from == Some(&p.to) => self.pending.remove(id),
+            Some(_) => {
+                debug!("dropped an answer from an address the request did not go to");
+                None
+            }
+            None => None,
+        }
+    }
+
     pub async fn on_stanza(&mut self, stanza: Stanza) -> Outcome {
         let mut outcome = Outcome::default();
         let sent = match stanza {
-            Stanza::Iq(Iq::Result { id, payload, .. }) => {
-                if let Some((what, cause, _)) = self.pending.remove(&id) {
-                    self.answered(what, cause, Ok(payload), &mut outcome);
+            Stanza::Iq(Iq::Result {
+                from, id, payload, ..
+            }) => {
+                if let Some(p) = self.take_answered(&id, from.as_ref()) {
+                    self.answered(p.what, p.cause, Ok(payload), &mut outcome);
                 }
                 Ok(())
             }
-            Stanza::Iq(Iq::Error { id, error, .. }) => {
-                if let Some((what, cause, _)) = self.pending.remove(&id) {
-                    self.answered(what, cause, Err(Some(error)), &mut outcome);
+            Stanza::Iq(Iq::Error {
+                from, id, error, ..
+            }) => {
+                if let Some(p) = self.take_answered(&id, from.as_ref()) {
+                    self.answered(p.what, p.cause, Err(Some(error)), &mut outcome);
                 }
                 Ok(())
             }
-            Stanza::Iq(Iq::Get { from, id, .. } | Iq::Set { from, id, .. }) => {
-                self.refuse_iq(from, id).await
+            Stanza::Iq(Iq::Get { from, to, id, .. } | Iq::Set { from, to, id, .. }) => {
+                self.refuse_iq(from, to, id, DefinedCondition::ServiceUnavailable)
+                    .await
             }
             Stanza::Message(msg) => self.on_message(msg, &mut outcome).await,
             Stanza::Presence(_) => Ok(()),
@@ -308,23 +269,51 @@ impl Session {
         outcome
     }
 
-    /// raumwart offers no service of its own to anyone.
-    async fn refuse_iq(&mut self, from: Option<Jid>, id: String) -> Result<(), String> {
-        let Some(from) = from else { return Ok(()) };
+    /// A stanza the parser refused is skipped; a request among them still gets its
+    /// error, so the sender is not left waiting.
+    pub async fn on_invalid(&mut self, bad: Invalid) -> Outcome {
+        debug!(stanza = bad.name, error = bad.error, "skipped a stanza that could not be parsed");
+        let mut outcome = Outcome::default();
+        let request = matches!(bad.type_.as_deref(), Some("get" | "set"));
+        if let (true, "iq", Some(id)) = (request, bad.name, bad.id) {
+            let jid = |j: Option<String>| j.and_then(|j| Jid::from_str(&j).ok());
+            let (from, to) = (jid(bad.from), jid(bad.to));
+            let condition = DefinedCondition::BadRequest;
+            if let Err(e) = self.refuse_iq(from, to, id, condition).await {
+                outcome.lost = Some(e);
+            }
+        }
+        outcome
+    }
+
+    /// raumwart offers no service of its own to anyone. The error comes from exactly
+    /// the address the request was sent to (RFC 6120 §8.2.3): clients match an answer
+    /// by sender and id.
+    async fn refuse_iq(
+        &mut self,
+        from: Option<Jid>,
+        to: Option<Jid>,
+        id: String,
+        condition: DefinedCondition,
+    ) -> Result<(), String> {
+        let Some(requester) = from else {
+            return Ok(());
+        };
+        let me = to.unwrap_or_else(|| self.me.to_bare().into());
         let error = StanzaError::new(
             ErrorType::Cancel,
-            DefinedCondition::ServiceUnavailable,
+            condition,
             "en",
             "raumwart answers no requests",
         );
         let reply = Iq::Error {
-            from: Some(self.me.clone()),
-            to: Some(from),
+            from: Some(me),
+            to: Some(requester),
             id,
             error,
             payload: None,
         };
-        self.send(Stanza::Iq(reply)).await
+        self.link.send(Stanza::Iq(reply)).await
     }
 
     async fn on_message(&mut self, msg: Message, outcome: &mut Outcome) -> Result<(), String> {
@@ -335,7 +324,7 @@ impl Session {
             debug!(from = ?msg.from, "refused a message from outside the MUC service");
             let Some(from) = msg.from else { return Ok(()) };
             let mut reply = Message::new_with_type(MessageType::Error, Some(from));
-            reply.from = Some(self.me.clone());
+            reply.from = Some(msg.to.unwrap_or_else(|| self.me.to_bare().into()));
             reply.id = msg.id;
             let error = StanzaError::new(
                 ErrorType::Auth,
@@ -344,7 +333,7 @@ impl Session {
                 "only the MUC service may send events to raumwart",
             );
             reply.payloads.push(error.into());
-            return self.send(Stanza::Message(reply)).await;
+            return self.link.send(Stanza::Message(reply)).await;
         }
         for el in &msg.payloads {
             match protocol::parse_events(el) {
@@ -354,7 +343,7 @@ impl Session {
                         outcome.inputs.push(Input::Event(event));
                     }
                 }
-                Err(e) => warn!("skipped an event from the module: {e}"),
+                Err(e) => debug!("skipped an event from the module: {e}"),
             }
         }
         Ok(())
@@ -381,6 +370,7 @@ impl Session {
                 }
             }
             Pending::MapChunk => {
+                outcome.map_taken = Some(answer.is_ok());
                 if answer.is_err() {
                     error!(
                         muc = %self.muc,
@@ -430,4 +420,11 @@ impl Session {
             }
         }
     }
+}
+
+/// 128 random bits: nobody can answer a request they cannot name.
+fn request_id() -> Result<String, String> {
+    let mut bytes = [0u8; 16];
+    getrandom::getrandom(&mut bytes).map_err(|e| format!("no random id: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
