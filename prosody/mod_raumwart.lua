@@ -1,14 +1,13 @@
 -- mod_raumwart: the synchronous half of raumwart, loaded on Jitsi's MUC component.
 --
 -- Prosody alone can check a password at the moment a room is created or joined, so this
--- module does exactly that and nothing else on its own: it sets the school password when a
--- managed room is created, lets the school password in as organizer even after a class
--- password is set, refuses unmanaged rooms when told to, and forwards a few compact events
--- of managed rooms to the raumwart daemon. Every decision (who is organizer, when a
+-- module does exactly that and nothing else on its own: it gives a managed room a random
+-- password when it is created, lets the school password in as organizer (also after a
+-- class password is set), refuses unmanaged rooms when told to, and forwards a few compact
+-- events of managed rooms to the raumwart daemon. Every decision (who is organizer, when a
 -- session ends, what a reset is) is the daemon's. The room map the daemon pushes is kept
--- on disk, so passwords hold while the daemon or Prosody restarts. It holds no school
--- password, only a salted HMAC-SHA256 of each; a room's live password is random until an
--- organizer sets a class password.
+-- on disk, so passwords hold while the daemon or Prosody restarts; it holds no school
+-- password, only a salted HMAC-SHA256 of each.
 
 local st = require "util.stanza";
 local jid = require "util.jid";
@@ -77,6 +76,7 @@ end
 -- The map: { gen, unmanaged, rooms = { [node] = { s = salt (hex), h = HMAC (hex) } } }.
 local store = assert(storagemanager.load_driver(module.host, "internal")):open("raumwart");
 local map, err = store:get("map");
+if map and type(map.rooms) ~= "table" then map, err = nil, "not a room map"; end
 -- What the daemon is told is wrong: "map-unreadable" (fail closed), "map-not-stored".
 local problem = err and "map-unreadable" or nil;
 if problem then
@@ -109,15 +109,11 @@ local function join_password(stanza)
 	return given ~= "" and given or nil, x;
 end
 
-local function connected()
-	local env = modulemanager.get_module(component, "component");
-	return env and env.connected;
-end
-
 -- Events are dropped while the daemon is away: it re-reads everything on connect, and a
 -- message to an absent component only bounces.
 local function emit(name, attr)
-	if not connected() then return; end
+	local link = modulemanager.get_module(component, "component");
+	if not (link and link.connected) then return; end
 	attr.xmlns = NS;
 	module:send(st.message({ from = module.host, to = component }):tag(name, attr));
 end
@@ -308,6 +304,5 @@ end));
 function module.save() return { keyed = keyed }; end
 function module.restore(data) keyed = data.keyed or keyed; end
 
-module:log("info", "raumwart module active: %s, events to %s", map and "room map loaded"
-	or problem and "no usable room map, refusing new rooms"
-	or "no room map yet, unmanaged rooms: " .. unmanaged_default, component);
+module:log("info", "raumwart module active: %s, events to %s", map and "room map loaded" or problem
+	and "no usable room map, refusing new rooms" or "no room map yet, unmanaged rooms " .. unmanaged_default, component);
