@@ -1,18 +1,23 @@
 -- mod_raumwart: the synchronous half of raumwart, loaded on Jitsi's MUC component.
 --
 -- Prosody alone can check a password at the moment a room is created or joined, so this
--- module does exactly that and nothing else on its own: it sets the school password when a
--- managed room is created, lets the school password in as organizer even after a class
--- password is set, refuses unmanaged rooms when told to, and forwards a few compact events
--- of managed rooms to the raumwart daemon. Every decision (who is organizer, when a
+-- module does exactly that and nothing else on its own: it gives a managed room a random
+-- password when it is created, lets the school password in as organizer (also after a
+-- class password is set), refuses unmanaged rooms when told to, and forwards a few compact
+-- events of managed rooms to the raumwart daemon. Every decision (who is organizer, when a
 -- session ends, what a reset is) is the daemon's. The room map the daemon pushes is kept
--- on disk, so passwords hold while the daemon or Prosody restarts.
+-- on disk, so passwords hold while the daemon or Prosody restarts; it holds no school
+-- password, only a salted HMAC-SHA256 of each.
 
 local st = require "util.stanza";
 local jid = require "util.jid";
 local modulemanager = require "core.modulemanager";
 local storagemanager = require "core.storagemanager";
 local is_admin = require "core.usermanager".is_admin;
+local hashes = require "util.hashes";
+local hex = require "util.hex";
+local random_bytes = require "util.random".bytes;
+local new_password = require "util.id".long;
 
 local NS = "urn:raumwart:0";
 local MUC_NS = "http://jabber.org/protocol/muc";
@@ -28,26 +33,29 @@ end
 -- _data.breakout_rooms. Everything else runs on the main MUC.
 local main_muc = module:get_option_string("raumwart_main_muc");
 if main_muc then
-	local function main_room_of(room)
+	-- By JID: room objects are replaced when Prosody swaps a room out of its cache.
+	local mains = {};
+	local function main_jid_of(room)
 		local main_env = modulemanager.get_module(main_muc, "muc");
-		if room.raumwart_main or not main_env then return room.raumwart_main; end
+		if mains[room.jid] or not main_env then return mains[room.jid]; end
 		for r in main_env.live_rooms() do
 			if r._data.breakout_rooms and r._data.breakout_rooms[room.jid] then
-				room.raumwart_main = r;
-				return r;
+				mains[room.jid] = r.jid;
+				return r.jid;
 			end
 		end
 	end
 	local function forward(name, event)
-		local main, feed = main_room_of(event.room), modulemanager.get_module(main_muc, "raumwart");
+		local main, feed = main_jid_of(event.room), modulemanager.get_module(main_muc, "raumwart");
 		if not (main and feed and feed.raumwart_managed(main)) then return; end
 		local stanza = event.stanza;
 		if name == "l" and (event.room.destroying
 			or stanza and stanza.name == "presence" and stanza.attr.type ~= "unavailable") then
 			return;
 		end
-		feed.raumwart_emit(name, { r = jid.node(main.jid), o = event.occupant.jid, b = event.room.jid });
+		feed.raumwart_emit(name, { r = jid.node(main), o = event.occupant.jid, b = event.room.jid });
 	end
+	module:hook("muc-room-destroyed", function(event) mains[event.room.jid] = nil; end);
 	module:hook("muc-occupant-joined", function(event) forward("j", event); end);
 	module:hook("muc-occupant-left", function(event) forward("l", event); end);
 	module:log("info", "raumwart module active for the breakout rooms of %s", main_muc);
@@ -56,100 +64,151 @@ end
 
 local muc = module:depends("muc");
 
+-- While no map is in force (first start, map deleted): "deny" refuses every new room.
+local unmanaged_default = module:get_option_string("raumwart_unmanaged_rooms", "allow");
+if unmanaged_default ~= "allow" and unmanaged_default ~= "deny" then
+	module:log("error", "raumwart_unmanaged_rooms must be \"allow\" or \"deny\"; using \"deny\"");
+	unmanaged_default = "deny";
+end
+
 -- Jitsi's MUC uses memory storage; the map must survive a restart, so open the internal
 -- (file) driver directly instead of following the host's storage setting.
+-- The map: { gen, unmanaged, rooms = { [node] = { s = salt (hex), h = HMAC (hex) } } }.
 local store = assert(storagemanager.load_driver(module.host, "internal")):open("raumwart");
-local map = store:get("map") or { gen = "", rooms = {}, unmanaged = "allow" };
+local map, err = store:get("map");
+if map and type(map.rooms) ~= "table" then map, err = nil, "not a room map"; end
+-- What the daemon is told is wrong: "map-unreadable" (fail closed), "map-not-stored".
+local problem = err and "map-unreadable" or nil;
+if problem then
+	module:log("error", "Cannot read the stored room map (%s): no room can be created until raumwart pushes a map", err);
+end
+-- A map stored by an older module holds plain passwords: keep only salted hashes.
+local upgraded;
+for node, password in pairs(map and map.rooms or {}) do
+	if type(password) == "string" then
+		local salt = random_bytes(16);
+		map.rooms[node], upgraded = { s = hex.encode(salt), h = hashes.hmac_sha256(salt, password, true) }, true;
+	end
+end
+if upgraded and not store:set("map", map) then problem = "map-not-stored"; end
 local pending; -- a map push arrives in chunks; it takes effect with the last one
+local keyed = {}; -- [room jid][occupant jid]: entered with the school password
 
-local function school_password(room)
-	return map.rooms[jid.node(room.jid)];
+local function entry_of(room)
+	return map and map.rooms[jid.node(room.jid)];
+end
+
+-- HMAC-SHA256(salt, password), as the daemon computes it; compared in constant time.
+local function is_school_password(entry, given)
+	return given ~= nil and hashes.equals(hashes.hmac_sha256(hex.decode(entry.s), given, true), entry.h);
 end
 
 local function join_password(stanza)
 	local x = stanza:get_child("x", MUC_NS);
-	return x and x:get_child_text("password", MUC_NS), x;
-end
-
-local function connected()
-	local env = modulemanager.get_module(component, "component");
-	return env and env.connected;
+	local given = x and x:get_child_text("password", MUC_NS);
+	return given ~= "" and given or nil, x;
 end
 
 -- Events are dropped while the daemon is away: it re-reads everything on connect, and a
 -- message to an absent component only bounces.
 local function emit(name, attr)
-	if not connected() then return; end
+	local link = modulemanager.get_module(component, "component");
+	if not (link and link.connected) then return; end
 	attr.xmlns = NS;
 	module:send(st.message({ from = module.host, to = component }):tag(name, attr));
 end
 
 -- For the module instance on the breakout MUC.
 raumwart_emit = emit;
-function raumwart_managed(room) return school_password(room) ~= nil; end
+function raumwart_managed(room_jid) return map ~= nil and map.rooms[jid.node(room_jid)] ~= nil; end
 
 -- Creation: unmanaged rooms only where allowed; a managed room is opened by an admin
--- (focus) or by someone who knows the school password, never by a stranger.
+-- (focus) or by someone who knows the school password, never by a stranger. Without a
+-- readable map nobody can tell managed rooms: then nothing is created.
 module:hook("muc-room-pre-create", function(event)
 	local room, stanza = event.room, event.stanza;
-	local password = school_password(room);
-	if not password then
-		if map.unmanaged == "deny" then
+	if not map and problem then
+		event.origin.send(st.error_reply(stanza, "wait", "service-unavailable", nil, module.host));
+		return true;
+	end
+	local entry = entry_of(room);
+	if not entry then
+		if (map and map.unmanaged or unmanaged_default) == "deny" then
 			event.origin.send(st.error_reply(stanza, "cancel", "not-allowed",
 				"This room is not available", module.host));
 			return true;
 		end
 		return;
 	end
-	if not is_admin(jid.bare(stanza.attr.from), module.host) and join_password(stanza) ~= password then
+	event.raumwart_key = is_school_password(entry, (join_password(stanza)));
+	if not event.raumwart_key and not is_admin(jid.bare(stanza.attr.from), module.host) then
 		event.origin.send(st.error_reply(stanza, "auth", "not-authorized", nil, room.jid));
 		return true;
 	end
 end, 10);
 
--- After password.lib has set the creator's join password: the school password rules.
+-- password.lib (0) made the creator's password the room's: never the school password.
+-- The creator then enters through the organizer key like everyone who knows it.
+module:hook("muc-room-pre-create", function(event)
+	if event.raumwart_key then event.room:set_password(new_password()); end
+end, -1);
+
+-- Whoever created it, a managed room starts with a random password nobody knows.
 module:hook("muc-room-created", function(event)
-	local password = school_password(event.room);
-	if password then event.room:set_password(password); end
+	if entry_of(event.room) then event.room:set_password(new_password()); end
 end, -100);
+
+-- Nor does an owner make the school password the class password.
+module:hook("muc-config-submitted/muc#roomconfig_roomsecret", function(event)
+	local entry = entry_of(event.room);
+	if entry and is_school_password(entry, event.value) then return true; end
+end, 1);
 
 -- Organizer key. Runs before Jitsi's lobby check (-4) and at or below
 -- mod_muc_meeting_id's hold (8), so once per join; bans (-10) and the password check
--- (-20) still follow.
+-- (-20) still follow. The room's own password (the students') costs no hash.
 module:hook("muc-occupant-pre-join", function(event)
 	local room, stanza = event.room, event.stanza;
-	local password = school_password(room);
-	if not password then return; end
+	local entry = entry_of(room);
+	if not entry then return; end
 	local given, x = join_password(stanza);
-	if given ~= password then return; end
-	event.occupant.raumwart_key = true;
 	local current = room:get_password();
-	if current and current ~= password then
-		x:maptags(function(tag)
-			if tag.name == "password" then return nil; end
-			return tag;
-		end);
-		x:tag("password", { xmlns = MUC_NS }):text(current):up();
-	end
+	if given == current or not is_school_password(entry, given) then return; end
+	event.occupant.raumwart_key = true;
+	x:maptags(function(tag)
+		if tag.name == "password" then return nil; end
+		return tag;
+	end);
+	if current then x:tag("password", { xmlns = MUC_NS }):text(current):up(); end
 end, 3);
+
+-- After bans (-10), just before password.lib (-20) refuses the same mismatch. Only
+-- the room is told: never the JID, never the password.
+module:hook("muc-occupant-pre-join", function(event)
+	local room, stanza = event.room, event.stanza;
+	local current = room:get_password();
+	if not current or current == join_password(stanza) or not entry_of(room) then return; end
+	if is_admin(jid.bare(stanza.attr.from), module.host) then return; end
+	emit("w", { r = jid.node(room.jid) });
+end, -15);
 
 module:hook("muc-occupant-joined", function(event)
 	local room, occupant = event.room, event.occupant;
-	if not school_password(room) then return; end
-	local keyed = occupant.raumwart_key and "1" or nil;
-	if keyed then
-		room.raumwart_keyed = room.raumwart_keyed or {};
-		room.raumwart_keyed[occupant.jid] = true;
+	if not entry_of(room) then return; end
+	local key = occupant.raumwart_key and "1" or nil;
+	if key then
+		keyed[room.jid] = keyed[room.jid] or {};
+		keyed[room.jid][occupant.jid] = true;
 	end
-	emit("j", { r = jid.node(room.jid), o = occupant.jid, k = keyed });
+	emit("j", { r = jid.node(room.jid), o = occupant.jid, k = key });
 end);
 
 module:hook("muc-occupant-left", function(event)
 	local room, occupant, stanza = event.room, event.occupant, event.stanza;
-	if not school_password(room) then return; end
+	if not entry_of(room) then return; end
 	-- 0.12 reports a nick change as the old nick leaving; the session is still inside.
 	if stanza and stanza.name == "presence" and stanza.attr.type ~= "unavailable" then return; end
-	if room.raumwart_keyed then room.raumwart_keyed[occupant.jid] = nil; end
+	if keyed[room.jid] then keyed[room.jid][occupant.jid] = nil; end
 	-- A destroy announces itself once, not once per occupant.
 	if room.destroying then return; end
 	-- With breakout rooms open, an empty main room may mean everyone moved to them.
@@ -160,7 +219,8 @@ end);
 -- Above the tombstone handler (-10): a managed room never leaves a tombstone behind.
 module:hook("muc-room-destroyed", function(event)
 	local room = event.room;
-	if room._data.destroyed or not school_password(room) then return; end
+	keyed[room.jid] = nil;
+	if room._data.destroyed or not entry_of(room) then return; end
 	room:set_persistent(false);
 	emit("d", { r = jid.node(room.jid) });
 end, 1);
@@ -168,7 +228,7 @@ end, 1);
 module:hook("muc-set-affiliation", function(event)
 	local room, actor = event.room, event.actor;
 	if type(actor) ~= "string" or jid.bare(actor) == component then return; end
-	if not school_password(room) then return; end
+	if not entry_of(room) then return; end
 	emit("a", { r = jid.node(room.jid), j = event.jid, a = event.affiliation, by = jid.bare(actor) });
 end);
 
@@ -180,35 +240,48 @@ local function command(handler)
 			origin.send(st.error_reply(stanza, "auth", "forbidden"));
 			return true;
 		end
-		origin.send(handler(stanza.tags[1], st.reply(stanza)));
+		origin.send(handler(stanza.tags[1], stanza));
 		return true;
 	end
 end
 
-module:hook("iq-set/host/" .. NS .. ":map", command(function(chunk, reply)
+module:hook("iq-set/host/" .. NS .. ":map", command(function(chunk, stanza)
 	if not pending or pending.gen ~= chunk.attr.gen then
 		pending = { gen = chunk.attr.gen or "", rooms = {} };
 	end
-	for r in chunk:childtags("r") do pending.rooms[r.attr.n] = r.attr.p; end
-	if chunk.attr.last == "1" then
-		pending.unmanaged = chunk.attr.unmanaged == "deny" and "deny" or "allow";
-		map, pending = pending, nil;
-		local ok, err = store:set("map", map);
-		if not ok then module:log("error", "Could not store the room map: %s", err); end
+	for r in chunk:childtags("r") do
+		local salt, hash = r.attr.s or "", r.attr.h or "";
+		if not (r.attr.n and salt:match("^%x+$") and hash:match("^" .. ("%x"):rep(64) .. "$")) then
+			pending = nil;
+			return st.error_reply(stanza, "modify", "bad-request", "Malformed room entry");
+		end
+		pending.rooms[r.attr.n] = { s = salt, h = hash:lower() };
 	end
-	return reply;
+	if chunk.attr.last ~= "1" then return st.reply(stanza); end
+	pending.unmanaged = chunk.attr.unmanaged == "deny" and "deny" or "allow";
+	map, pending = pending, nil;
+	local ok, store_err = store:set("map", map);
+	if not ok then
+		problem = "map-not-stored";
+		module:log("error", "Could not store the room map (%s): it holds until Prosody restarts", store_err);
+		return st.error_reply(stanza, "wait", "internal-server-error", "Room map not stored");
+	end
+	problem = nil;
+	return st.reply(stanza);
 end));
 
-module:hook("iq-get/host/" .. NS .. ":snapshot", command(function(_, reply)
-	reply:tag("snapshot", { xmlns = NS, gen = map.gen });
-	for room in muc.live_rooms() do
-		if school_password(room) and not room._data.destroyed then
-			local keyed = room.raumwart_keyed or {};
+module:hook("iq-get/host/" .. NS .. ":snapshot", command(function(_, stanza)
+	local reply = st.reply(stanza):tag("snapshot", { xmlns = NS, gen = map and map.gen or "" });
+	if problem then reply:tag("problem", { code = problem }):up(); end
+	-- each_room() also restores the rooms Prosody swapped out of its room cache.
+	for room in muc.each_room() do
+		if entry_of(room) and not room._data.destroyed then
+			local room_keyed = keyed[room.jid] or {};
 			reply:tag("room", { n = jid.node(room.jid), p = room:get_persistent() and "1" or nil });
 			for _, occupant in room:each_occupant() do
 				reply:tag("o", {
 					o = occupant.jid;
-					k = keyed[occupant.jid] and "1" or nil;
+					k = room_keyed[occupant.jid] and "1" or nil;
 					a = room:get_affiliation(occupant.bare_jid);
 				}):up();
 			end
@@ -227,5 +300,9 @@ module:hook("iq-get/host/" .. NS .. ":snapshot", command(function(_, reply)
 	return reply;
 end));
 
-module:log("info", "raumwart module active: %d managed rooms, events to %s",
-	(function() local n = 0; for _ in pairs(map.rooms) do n = n + 1; end return n; end)(), component);
+-- Organizer flags outlive a reload of this module.
+function module.save() return { keyed = keyed }; end
+function module.restore(data) keyed = data.keyed or keyed; end
+
+module:log("info", "raumwart module active: %s, events to %s", map and "room map loaded" or problem
+	and "no usable room map, refusing new rooms" or "no room map yet, unmanaged rooms " .. unmanaged_default, component);

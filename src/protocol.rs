@@ -1,6 +1,8 @@
 //! The wire: the Prosody module's compact events and commands, and the XEP-0045
 //! requests raumwart sends to rooms. Pure functions from and to XML elements.
 
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use tokio_xmpp::minidom::rxml::NcName;
 use tokio_xmpp::minidom::Element;
 
@@ -76,6 +78,7 @@ fn parse_event(el: &Element) -> Result<Event, Error> {
             occupant: req(el, "l", "o")?.into(),
         },
         "d" => Event::Destroyed { room: room("d")? },
+        "w" => Event::WrongPassword { room: room("w")? },
         "a" => Event::Affiliation {
             room: room("a")?,
             jid: req(el, "a", "j")?.into(),
@@ -88,6 +91,8 @@ fn parse_event(el: &Element) -> Result<Event, Error> {
 
 /// The room map as a series of `<map/>` chunks; the module applies it with the last.
 /// Built one chunk at a time, so a large map never sits in memory as XML all at once.
+/// No password leaves the daemon: each room carries a fresh random salt `s` and
+/// `h` = HMAC-SHA256(key = salt, message = password), both in hex.
 pub fn map_chunks(map: &RoomMap) -> impl Iterator<Item = Element> + '_ {
     let count = map.rooms.len().div_ceil(MAP_CHUNK).max(1);
     let mut rooms = map.rooms.iter();
@@ -99,14 +104,40 @@ pub fn map_chunks(map: &RoomMap) -> impl Iterator<Item = Element> + '_ {
         }
         let mut el = element("map", NS, &attrs);
         for (name, entry) in rooms.by_ref().take(MAP_CHUNK) {
+            let mut salt = [0u8; SALT_LEN];
+            getrandom::getrandom(&mut salt).expect("the system's random source");
+            let hash = password_hash(&salt, entry.password.expose());
             el.append_child(element(
                 "r",
                 NS,
-                &[("n", name), ("p", entry.password.expose())],
+                &[("n", name), ("s", &hex(&salt)), ("h", &hex(&hash))],
             ));
         }
         el
     })
+}
+
+/// Bytes of salt per room and push.
+pub const SALT_LEN: usize = 16;
+
+/// HMAC-SHA256 with the salt as key: what the module recomputes from a join's password.
+/// Deliberately cheap (no key stretching): the module computes it for every join that
+/// does not carry the room's current password, and a guessing student must not be able
+/// to burn Prosody's CPU with it.
+pub fn password_hash(salt: &[u8], password: &str) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(salt).expect("HMAC takes keys of any length");
+    mac.update(password.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    s
 }
 
 pub fn snapshot_request() -> Element {
@@ -117,6 +148,11 @@ pub fn parse_snapshot(el: &Element) -> Result<Snapshot, Error> {
     if !el.is("snapshot", NS) {
         return Err(Error::Unknown(el.name().into()));
     }
+    let problems = el
+        .children()
+        .filter(|c| c.is("problem", NS))
+        .map(|p| req(p, "problem", "code").map(str::to_owned))
+        .collect::<Result<_, _>>()?;
     let mut rooms = vec![];
     for r in el.children().filter(|c| c.is("room", NS)) {
         let mut occupants = vec![];
@@ -134,10 +170,7 @@ pub fn parse_snapshot(el: &Element) -> Result<Snapshot, Error> {
             occupants,
         });
     }
-    Ok(Snapshot {
-        rooms,
-        problems: vec![],
-    })
+    Ok(Snapshot { rooms, problems })
 }
 
 /// XEP-0045 §10.6: grant the owner affiliation (needs no presence in the room).
@@ -206,6 +239,64 @@ mod tests {
         );
         let el: Element = r#"<j xmlns="urn:other" r="x" o="y"/>"#.parse().unwrap();
         assert!(parse_event(&el).is_err());
+        let el: Element = r#"<w xmlns="urn:raumwart:0" r="gs-1"/>"#.parse().unwrap();
+        assert_eq!(
+            parse_event(&el),
+            Ok(Event::WrongPassword {
+                room: "gs-1".into()
+            })
+        );
+    }
+
+    #[test]
+    fn password_hash_is_hmac_sha256_keyed_with_the_salt() {
+        // Known answer, as `openssl dgst -sha256 -hmac key` and Prosody's
+        // util.hashes.hmac_sha256("key", "msg", true) give it.
+        assert_eq!(
+            hex(&password_hash(b"key", "msg")),
+            "2d93cbc1be167bcb1637a4a23cbff01a7878f0c50ee833954ea5221bb1b8c628"
+        );
+    }
+
+    #[test]
+    fn map_carries_salted_hashes_never_passwords() {
+        let password = "Tafel-Kreide-Pausenhof-47";
+        let rooms = ["r1", "r2"]
+            .into_iter()
+            .map(|n| {
+                let e = MapEntry {
+                    school: "s".into(),
+                    password: Secret::new(password),
+                };
+                (n.to_owned(), e)
+            })
+            .collect();
+        let map = RoomMap {
+            gen: "g".into(),
+            unmanaged: Unmanaged::Allow,
+            rooms,
+        };
+        let push = || -> Vec<Element> {
+            map_chunks(&map)
+                .flat_map(|c| c.children().cloned().collect::<Vec<_>>())
+                .collect()
+        };
+        let (first, second) = (push(), push());
+        let mut salts = std::collections::HashSet::new();
+        for r in first.iter().chain(&second) {
+            assert_eq!(r.attr("p"), None);
+            let mut xml = Vec::new();
+            r.write_to(&mut xml).unwrap();
+            assert!(!String::from_utf8(xml).unwrap().contains(password));
+            let (s, h) = (r.attr("s").unwrap(), r.attr("h").unwrap());
+            assert_eq!(s.len(), 2 * SALT_LEN);
+            let salt: Vec<u8> = (0..SALT_LEN)
+                .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+                .collect();
+            assert_eq!(h, hex(&password_hash(&salt, password)));
+            assert!(salts.insert(s.to_owned()), "a salt was used twice");
+        }
+        assert_eq!(salts.len(), 4);
     }
 
     #[test]
@@ -251,5 +342,13 @@ mod tests {
         assert!(s.rooms[0].occupants[0].keyed && s.rooms[0].occupants[0].owner);
         assert!(!s.rooms[0].occupants[1].keyed);
         assert!(s.rooms[1].occupants.is_empty());
+        assert!(s.problems.is_empty());
+        let el: Element = r#"<snapshot xmlns="urn:raumwart:0" gen="">
+            <problem code="map-unreadable"/></snapshot>"#
+            .parse()
+            .unwrap();
+        let s = parse_snapshot(&el).unwrap();
+        assert_eq!(s.problems, ["map-unreadable"]);
+        assert!(s.rooms.is_empty());
     }
 }

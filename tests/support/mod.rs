@@ -32,6 +32,12 @@ pub const ROOM2: &str = "gs-musterstadt-2";
 pub const OTHER_SCHOOL_ROOM: &str = "rs-beispiel-1";
 pub const OTHER_SCHOOL_PASSWORD: &str = "Zirkel-Atlas-Turnhalle-83";
 
+/// The `i`th room (from 1) of SCHOOL: ROOM, ROOM2, then `gs-musterstadt-3` and on
+/// (see `Options::school_rooms`).
+pub fn school_room(i: usize) -> String {
+    format!("{SCHOOL}-{i}")
+}
+
 pub fn room_jid(room: &str) -> String {
     format!("{room}@{MUC}")
 }
@@ -58,6 +64,12 @@ pub struct Options {
     pub prosody_log: &'static str,
     /// Prosody's Nagle setting (network_settings.nagle; Prosody's default is on).
     pub nagle: bool,
+    /// Rooms of SCHOOL in the daemon's config (at least 2: ROOM and ROOM2).
+    pub school_rooms: usize,
+    /// The MUC's `muc_room_cache_size` (None: Prosody's default, 100).
+    pub room_cache_size: Option<usize>,
+    /// The module's `raumwart_unmanaged_rooms` (None: not set).
+    pub module_unmanaged: Option<&'static str>,
 }
 
 impl Default for Options {
@@ -71,6 +83,9 @@ impl Default for Options {
             module: true,
             prosody_log: "debug",
             nagle: true,
+            school_rooms: 2,
+            room_cache_size: None,
+            module_unmanaged: None,
         }
     }
 }
@@ -150,7 +165,7 @@ Component "{MUC}" "muc"
     muc_room_locking = false
     muc_room_default_public_jids = true
     storage = "memory"
-
+{muc_extra}
 Component "{BREAKOUT}" "muc"
     modules_enabled = {{ {breakout_modules} }}
     raumwart_component = "{COMPONENT}"
@@ -186,6 +201,7 @@ Component "{COMPONENT}"
             c2s = self.c2s,
             comp = self.component,
             restrict = self.options.restrict_room_creation,
+            muc_extra = self.muc_extra_config(),
         );
         fs::write(self.dir.join("prosody.cfg.lua"), cfg).unwrap();
         // internal_plain reads this file; no prosodyctl needed.
@@ -196,6 +212,17 @@ Component "{COMPONENT}"
             format!("return {{\n\t[\"password\"] = \"{FOCUS_PASSWORD}\";\n}};\n"),
         )
         .unwrap();
+    }
+
+    fn muc_extra_config(&self) -> String {
+        let mut extra = String::new();
+        if let Some(n) = self.options.room_cache_size {
+            extra += &format!("    muc_room_cache_size = {n}\n");
+        }
+        if let Some(policy) = self.options.module_unmanaged {
+            extra += &format!("    raumwart_unmanaged_rooms = \"{policy}\"\n");
+        }
+        extra
     }
 
     pub fn daemon_config_path(&self) -> PathBuf {
@@ -234,7 +261,7 @@ listen = "127.0.0.1:{http}"
 [[school]]
 id = "{SCHOOL}"
 password_file = "schools/gs.pw"
-rooms = ["{ROOM}", "{ROOM2}"]
+rooms = [{school_rooms}]
 
 [[school]]
 id = "rs-beispiel"
@@ -244,6 +271,10 @@ rooms = [{{ name = "{OTHER_SCHOOL_ROOM}", password_file = "schools/rs.pw" }}]
             unmanaged = o.unmanaged,
             grace = o.grace_period,
             http = self.http,
+            school_rooms = (1..=o.school_rooms.max(2))
+                .map(|i| format!("\"{}\"", school_room(i)))
+                .collect::<Vec<_>>()
+                .join(", "),
         );
         fs::write(self.daemon_config_path(), cfg).unwrap();
     }
@@ -288,6 +319,14 @@ rooms = [{{ name = "{OTHER_SCHOOL_ROOM}", password_file = "schools/rs.pw" }}]
     pub fn restart_prosody(&mut self) {
         self.stop_prosody();
         self.start_prosody();
+    }
+
+    /// Where the module keeps its room map (Prosody's internal file storage).
+    pub fn stored_map_path(&self) -> PathBuf {
+        self.dir
+            .join("data")
+            .join(MUC.replace('.', "%2e"))
+            .join("raumwart/map.dat")
     }
 
     pub fn prosody_log(&self) -> String {
