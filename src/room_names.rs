@@ -382,7 +382,8 @@ mod tests {
         #[test]
         fn nodes_map_to_themselves(name in "[ a-zA-Z0-9äöüÄÖÜßﬁ._~%-]{1,30}") {
             if let Ok(n) = nodes(&name) {
-                for node in n.distinct() {
+                // "%21" decodes to "!", which encodeURIComponent keeps and typing drops.
+                for node in n.distinct().into_iter().filter(|n| !n.contains(['!', '*', '(', ')'])) {
                     let again = nodes(node).unwrap();
                     prop_assert_eq!(again.distinct(), vec![node]);
                 }
