@@ -42,11 +42,19 @@ pub fn room_jid(room: &str) -> String {
     format!("{room}@{MUC}")
 }
 
+/// A free port below Linux's ephemeral range (32768 and up): a port the kernel handed
+/// out for `:0` can be taken by any client's outgoing connection before Prosody binds it.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let base = 10_000 + (std::process::id() % 1_100) * 20;
+    for _ in 0..22_000 {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let port = (10_000 + (base - 10_000 + n) % 22_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port below 32000");
 }
 
 /// Options that vary between tests.
