@@ -44,7 +44,8 @@ impl Response {
 
 pub type Request = (Query, oneshot::Sender<Response>);
 
-const MAX_HEAD: usize = 8 * 1024;
+/// The longest request head read, blank line included.
+pub const MAX_HEAD: usize = 8 * 1024;
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serves until the daemon's request channel closes.
@@ -73,7 +74,7 @@ async fn connection(
     to_daemon: mpsc::Sender<Request>,
 ) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(1024);
-    let head_end = loop {
+    let (method, target) = loop {
         let mut chunk = [0u8; 1024];
         let n = tokio::time::timeout(READ_TIMEOUT, stream.read(&mut chunk))
             .await
@@ -82,17 +83,15 @@ async fn connection(
             return Ok(());
         }
         buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-        if buf.len() > MAX_HEAD {
-            return write(&mut stream, Response::text(431, "request head too large\n")).await;
+        match parse_head(&buf) {
+            Head::Incomplete => {}
+            Head::TooLarge => {
+                return write(&mut stream, Response::text(431, "request head too large\n")).await
+            }
+            Head::Request { method, target } => break (method, target),
         }
     };
-    let head = String::from_utf8_lossy(&buf[..head_end]);
-    let mut words = head.lines().next().unwrap_or("").split_whitespace();
-    let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-    let response = match route(method, target, peer) {
+    let response = match route(&method, &target, peer) {
         Ok(query) => {
             let (tx, rx) = oneshot::channel();
             if to_daemon.send((query, tx)).await.is_err() {
@@ -105,6 +104,37 @@ async fn connection(
         Err(r) => r,
     };
     write(&mut stream, response).await
+}
+
+/// What the bytes of a request read so far make of its head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Head {
+    /// No blank line yet: read on.
+    Incomplete,
+    /// The head does not end within [`MAX_HEAD`] bytes.
+    TooLarge,
+    /// The first two words of the request line (empty when missing).
+    Request { method: String, target: String },
+}
+
+/// Decides on the bytes read so far. Only where the head ends counts, not how the bytes
+/// arrived: a head ending within `MAX_HEAD` bytes is read whatever came after it.
+pub fn parse_head(buf: &[u8]) -> Head {
+    let within = &buf[..buf.len().min(MAX_HEAD)];
+    let Some(end) = within.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return if buf.len() >= MAX_HEAD {
+            Head::TooLarge
+        } else {
+            Head::Incomplete
+        };
+    };
+    let head = String::from_utf8_lossy(&buf[..end]);
+    let mut words = head.lines().next().unwrap_or("").split_whitespace();
+    let mut word = || words.next().unwrap_or("").to_owned();
+    Head::Request {
+        method: word(),
+        target: word(),
+    }
 }
 
 /// Maps a request line to a query, or to the error response.
