@@ -184,7 +184,7 @@ struct RawPolicy {
     service_jids: Vec<Spanned<String>>,
     unmanaged_rooms: Option<Unmanaged>,
     grace_period: Option<Spanned<String>>,
-    end_message: Option<String>,
+    end_message: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -383,7 +383,15 @@ impl Validator<'_> {
                 .collect(),
             unmanaged_rooms: raw.unmanaged_rooms.unwrap_or(defaults.unmanaged_rooms),
             grace_period,
-            end_message: raw.end_message.unwrap_or(defaults.end_message),
+            end_message: raw.end_message.map_or(defaults.end_message, |m| {
+                if let Some(c) = m.get_ref().chars().find(|&c| !is_xml_char(c)) {
+                    self.problem(
+                        &m.span(),
+                        format!("end_message holds {c:?}, which XML cannot carry"),
+                    );
+                }
+                m.into_inner()
+            }),
         }
     }
 
@@ -580,6 +588,11 @@ impl Validator<'_> {
             }
         }
     }
+}
+
+/// XML 1.0's `Char`: what a stanza can carry at all.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 fn is_host_port(s: &str) -> bool {

@@ -148,7 +148,11 @@ pub fn route(method: &str, target: &str, peer: SocketAddr) -> Result<Query, Resp
             if !peer.ip().is_loopback() {
                 return Err(Response::text(403, "only from this machine\n"));
             }
-            let room = &p["/rooms/".len()..p.len() - "/end".len()];
+            // "/rooms/end" passes both tests above: the two may overlap.
+            let room = p
+                .strip_prefix("/rooms/")
+                .and_then(|r| r.strip_suffix("/end"))
+                .unwrap_or("");
             if room.is_empty() || room.contains('/') {
                 return Err(Response::text(404, "no such room\n"));
             }

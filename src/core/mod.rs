@@ -261,6 +261,8 @@ struct Room {
     phase: Phase,
     people: HashMap<String, Person>,
     owners: HashSet<String>,
+    /// Owner grants in flight: only their answers count.
+    granting: HashSet<String>,
     session_start: Option<Instant>,
     persistent: bool,
     /// Bare JIDs that were organizers in this session: they stay organizers when they
@@ -278,6 +280,7 @@ impl Room {
             phase: Phase::Idle,
             people: HashMap::new(),
             owners: HashSet::new(),
+            granting: HashSet::new(),
             session_start: None,
             persistent: false,
             organizers: HashSet::new(),
@@ -288,6 +291,17 @@ impl Room {
 
     fn has_organizer(&self) -> bool {
         self.people.values().any(|p| p.organizer)
+    }
+
+    /// Grants owner to `jid` unless it holds it already (or a grant is on its way).
+    fn grant(&mut self, room: &str, jid: &str, out: &mut Vec<Action>) {
+        if self.owners.insert(jid.to_owned()) {
+            self.granting.insert(jid.to_owned());
+            out.push(Action::GrantOwner {
+                room: room.to_owned(),
+                jid: jid.to_owned(),
+            });
+        }
     }
 }
 
@@ -531,11 +545,8 @@ impl Core {
                 }
             }
             (false, false, true) if r.people.values().any(|p| p.bare == jid) => {
-                r.owners.insert(jid.clone());
-                out.push(Action::GrantOwner {
-                    room: room.clone(),
-                    jid,
-                });
+                r.owners.remove(&jid);
+                r.grant(&room, &jid, out);
             }
             (false, _, _) => {
                 r.owners.remove(&jid);
@@ -554,7 +565,7 @@ impl Core {
         breakout: Option<String>,
         out: &mut Vec<Action>,
     ) {
-        if is_service(&self.policy.service_jids, &occupant) {
+        if is_service(&self.policy.service_jids, &occupant) || !self.rooms.contains_key(&room) {
             return;
         }
         self.seq += 1;
@@ -566,12 +577,7 @@ impl Core {
         let bare = bare(&occupant).to_owned();
         if keyed {
             r.organizers.insert(bare.clone());
-            if r.owners.insert(bare.clone()) {
-                out.push(Action::GrantOwner {
-                    room: room.clone(),
-                    jid: bare.clone(),
-                });
-            }
+            r.grant(&room, &bare, out);
         }
         let returning = !r.has_organizer() && r.organizers.contains(&bare);
         let person = Person {
@@ -713,19 +719,21 @@ impl Core {
         }
         r.people.retain(|_, p| p.seq > issued);
         r.owners.clear();
+        r.granting.clear();
         r.organizers.clear();
         r.breakouts_active = false;
         r.persistent = false;
         r.phase = Phase::Idle;
         if !r.people.is_empty() {
-            for p in r.people.values().filter(|p| p.organizer) {
-                r.organizers.insert(p.bare.clone());
-                if r.owners.insert(p.bare.clone()) {
-                    out.push(Action::GrantOwner {
-                        room: name.to_owned(),
-                        jid: p.bare.clone(),
-                    });
-                }
+            let organizers: BTreeSet<String> = r
+                .people
+                .values()
+                .filter(|p| p.organizer)
+                .map(|p| p.bare.clone())
+                .collect();
+            for jid in organizers {
+                r.grant(name, &jid, out);
+                r.organizers.insert(jid);
             }
             self.settle(now, name, out);
         }
@@ -745,10 +753,11 @@ impl Core {
         };
         match request {
             Request::GrantOwner => {
-                if !ok {
-                    if let Some(jid) = jid {
-                        r.owners.remove(&jid);
-                    }
+                let Some(jid) = jid else { return };
+                // Only an answer to a grant in flight counts (a late one, for a room
+                // reset since, does not).
+                if r.granting.remove(&jid) && !ok {
+                    r.owners.remove(&jid);
                 }
             }
             // A failed revocation is not retried: the next organizer change decides again.
@@ -827,6 +836,7 @@ impl Core {
             let old = std::mem::take(&mut r.people);
             r.persistent = seen.persistent;
             r.owners.clear();
+            r.granting.clear();
             r.breakouts_active = seen.occupants.iter().any(|o| o.breakout.is_some());
             // Organizers first, so that the occupants' order does not matter.
             for o in seen.occupants.iter().filter(|o| o.keyed) {
@@ -872,12 +882,7 @@ impl Core {
                 .map(|p| p.bare.clone())
                 .collect();
             for jid in missing {
-                if r.owners.insert(jid.clone()) {
-                    out.push(Action::GrantOwner {
-                        room: name.clone(),
-                        jid,
-                    });
-                }
+                r.grant(&name, &jid, out);
             }
             let longest = if r.breakouts_active {
                 self.policy.grace_period.max(SWITCH_WINDOW)
