@@ -68,6 +68,7 @@ fn the_package_installs_a_working_whole() {
         "./usr/share/jitsi-meet/prosody-plugins/mod_raumwart.lua",
         "./etc/raumwart/config.toml",
         "./usr/share/doc/raumwart/README.md",
+        "./usr/share/raumwart/grafana/raumwart.json",
     ]
     .map(String::from)
     .into();
