@@ -19,8 +19,8 @@ use crate::metrics::{phase_name, Metrics};
 use crate::xmpp::{self, Session};
 
 /// With the request timeout (10 s), a Prosody that stopped answering is noticed within
-/// 15 s: the README promises that.
-const PING_EVERY: Duration = Duration::from_secs(5);
+/// 14 s; the README promises 15 s.
+const PING_EVERY: Duration = Duration::from_secs(4);
 /// tokio's timers have millisecond granularity and fire late, never early: wake this much
 /// before a deadline and treat what falls due within it as due.
 const TIMER_SLACK: Duration = Duration::from_millis(2);
