@@ -68,18 +68,50 @@ pub fn bind(explicit: Option<&Path>) -> anyhow::Result<(UnixListener, Socket)> {
     ))
 }
 
-/// A folder only this user can enter, for a daemon run outside systemd.
+/// A folder only this user can enter, for a daemon run outside systemd. Folders that
+/// daemons killed without a chance to clean up left behind are removed first.
 fn private_dir() -> anyhow::Result<PathBuf> {
+    remove_left_behind(&std::env::temp_dir());
     let mut random = [0u8; 8];
     getrandom::getrandom(&mut random)
         .map_err(|e| anyhow::anyhow!("no random numbers from the OS: {e}"))?;
     let name: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    let dir = std::env::temp_dir().join(format!("raumwart-{name}"));
+    let dir = std::env::temp_dir().join(format!("{PRIVATE_PREFIX}{name}"));
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&dir)
         .with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)
+}
+
+const PRIVATE_PREFIX: &str = "raumwart-";
+
+/// Removes this user's private folders in `tmp` whose socket no daemon answers.
+fn remove_left_behind(tmp: &Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    let me = own_uid();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(id) = name.to_str().and_then(|n| n.strip_prefix(PRIVATE_PREFIX)) else {
+            continue;
+        };
+        let ours = entry.metadata().is_ok_and(|m| m.uid() == me && m.is_dir());
+        if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) || !ours {
+            continue;
+        }
+        let socket = entry.path().join("control");
+        if std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            let _ = std::fs::remove_file(&socket);
+            let _ = std::fs::remove_dir(entry.path());
+        }
+    }
+}
+
+/// This process's user, as the owner of what it creates.
+fn own_uid() -> u32 {
+    std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid())
 }
 
 /// A socket file left by a daemon that died is replaced; a live daemon's is not.
@@ -151,4 +183,26 @@ pub async fn request(socket: &Path, method: &str, path: &str) -> anyhow::Result<
     http::exchange(stream, method, path)
         .await
         .with_context(|| format!("{}", socket.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_folders_left_behind_are_removed_and_live_ones_kept() {
+        let tmp = std::env::temp_dir().join(format!("raumwart-cleanup-{}", std::process::id()));
+        let dead = tmp.join("raumwart-0123456789abcdef");
+        let live = tmp.join("raumwart-fedcba9876543210");
+        let other = tmp.join("raumwart-test-1");
+        for dir in [&dead, &live, &other] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(dead.join("control"), "").unwrap();
+        let _listener = std::os::unix::net::UnixListener::bind(live.join("control")).unwrap();
+        remove_left_behind(&tmp);
+        assert!(!dead.exists());
+        assert!(live.join("control").exists() && other.exists());
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
 }
