@@ -80,6 +80,8 @@ cat >&2 <<MSG
 Throwaway Prosody is up: c2s 127.0.0.1:$c2s (anonymous logins on meet.jitsi),
 MUC conference.meet.jitsi. Try it with any XMPP client: join
 gs-musterstadt-1@conference.meet.jitsi with the school password $school_password.
+In another shell: $repo/target/debug/raumwart status --socket $dir/control
+(end-session ROOM and reload the same way); metrics on http://127.0.0.1:9469/metrics.
 Files: $dir (removed on exit). Stop with Ctrl-C.
 MSG
-"$repo/target/debug/raumwart" run --config "$dir/raumwart.toml"
+"$repo/target/debug/raumwart" run --config "$dir/raumwart.toml" --socket "$dir/control"

@@ -248,6 +248,43 @@ pub fn load(path: &Path) -> Result<Config, Error> {
     parse(path, &text, credentials.as_deref())
 }
 
+/// Reads only `http.listen` from a config file: the operator's commands need no more,
+/// and must work where the daemon's secrets (systemd credentials) are not readable.
+pub fn http_listen(path: &Path) -> Result<SocketAddr, Error> {
+    #[derive(Deserialize)]
+    struct Only {
+        #[serde(default)]
+        http: RawHttp,
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut v = Validator {
+        file: path,
+        text: &text,
+        base: Path::new("."),
+        credentials: None,
+        problems: vec![],
+    };
+    match toml::from_str::<Only>(&text) {
+        Ok(only) => {
+            let http = v.http(only.http);
+            match v.problems.is_empty() {
+                true => Ok(http.listen),
+                false => Err(v.finish()),
+            }
+        }
+        Err(e) => {
+            v.problem(
+                &e.span().unwrap_or(0..0),
+                e.message().trim_end().to_string(),
+            );
+            Err(v.finish())
+        }
+    }
+}
+
 /// Validates config text that was read from `path`.
 pub fn parse(path: &Path, text: &str, credentials: Option<&Path>) -> Result<Config, Error> {
     let mut v = Validator {

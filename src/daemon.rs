@@ -2,6 +2,7 @@
 //! with backoff; serves HTTP queries, reloads, signals and the systemd watchdog.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,7 +11,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::sleep_until;
 use tracing::{error, info, warn};
 
-use crate::config::Config;
+use crate::config::{self, Config};
 use crate::core::{Action, Core, Input, Note, Phase, RoomMap};
 use crate::http::{Query, Request, Response};
 use crate::link::{self, Incoming};
@@ -28,8 +29,11 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// What reaches the loop from outside.
 pub struct Control {
+    /// The configuration file, read again on a reload.
+    pub config_path: PathBuf,
     pub shutdown: watch::Receiver<bool>,
-    pub reloads: mpsc::Receiver<Config>,
+    /// SIGHUP: read the configuration file again.
+    pub reloads: mpsc::Receiver<()>,
     pub queries: mpsc::Receiver<Request>,
 }
 
@@ -73,6 +77,7 @@ struct Daemon {
     config: Config,
     core: Core,
     metrics: Arc<Metrics>,
+    config_path: PathBuf,
     conn: Conn,
     delay: Duration,
     connections: u64,
@@ -120,6 +125,7 @@ pub async fn run(config: Config, metrics: Arc<Metrics>, mut ctl: Control) -> any
         config,
         core,
         metrics,
+        config_path: ctl.config_path.clone(),
         conn: Conn::Waiting(Instant::now()),
         delay: BACKOFF_MIN,
         connections: 0,
@@ -155,7 +161,9 @@ pub async fn run(config: Config, metrics: Arc<Metrics>, mut ctl: Control) -> any
                 let answer = d.answer(query).await;
                 let _ = reply.send(answer);
             }
-            Some(config) = ctl.reloads.recv() => d.reload(config).await,
+            Some(()) = ctl.reloads.recv() => {
+                let _ = d.reload_file().await;
+            }
             _ = ping.tick() => d.ping().await,
             _ = watchdog.tick(), if watchdog_every.is_some() => {
                 let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
@@ -391,6 +399,34 @@ impl Daemon {
         }
     }
 
+    /// Reads the configuration file again and applies it, or keeps the running one and
+    /// returns the file's problems. Tells systemd while it is at it.
+    async fn reload_file(&mut self) -> Result<usize, String> {
+        let mut state = vec![sd_notify::NotifyState::Reloading];
+        if let Ok(t) = sd_notify::NotifyState::monotonic_usec_now() {
+            state.push(t);
+        }
+        let _ = sd_notify::notify(&state);
+        let result = match config::load(&self.config_path) {
+            Ok(c) => {
+                self.metrics.config_loaded(true);
+                let rooms = c.schools.iter().map(|s| s.rooms.len()).sum();
+                self.reload(c).await;
+                Ok(rooms)
+            }
+            Err(e) => {
+                self.metrics.config_loaded(false);
+                error!("reload refused, the running configuration stays:");
+                for line in e.to_string().lines() {
+                    error!("{line}");
+                }
+                Err(e.to_string())
+            }
+        };
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+        result
+    }
+
     async fn reload(&mut self, config: Config) {
         let reconnect = config.xmpp.server != self.config.xmpp.server
             || config.xmpp.component != self.config.xmpp.component
@@ -436,6 +472,15 @@ impl Daemon {
                 (false, _) => Response::text(503, "not connected to Prosody\n"),
             },
             Query::Status => Response::json(200, self.status_json()),
+            // The HTTP server answers it; nothing to say here.
+            Query::ControlSocket => Response::text(404, "not found\n"),
+            Query::Reload => match self.reload_file().await {
+                Ok(rooms) => Response::text(200, format!("reloaded: {rooms} room nodes\n")),
+                Err(problems) => Response::text(
+                    422,
+                    format!("{problems}\nrefused; the running configuration stays\n"),
+                ),
+            },
             Query::EndSession(room) => {
                 if !self.core.is_managed(&room) {
                     return Response::text(404, format!("{room:?} is not a managed room\n"));

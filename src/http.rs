@@ -1,11 +1,19 @@
-//! A deliberately small HTTP/1.1 endpoint: `/metrics`, `/healthz`, `/status` and the
-//! hotline's `POST /rooms/<room>/end`. It only parses and routes; answers come from the
-//! daemon loop, which owns the state.
+//! HTTP/1.1 (hyper) for `/metrics` and `/healthz` on `http.listen`, and for the
+//! operator's requests on the control socket (see `control`). It only parses and routes;
+//! answers come from the daemon loop, which owns the state.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
@@ -15,7 +23,18 @@ pub enum Query {
     Metrics,
     Health,
     Status,
+    /// Where the control socket is (answered by the server, not the daemon).
+    ControlSocket,
     EndSession(String),
+    Reload,
+}
+
+/// Which way a request came in: the network listener (`http.listen`), or the control
+/// socket, which file permissions guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Network,
+    Control,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,111 +63,23 @@ impl Response {
 
 pub type Request = (Query, oneshot::Sender<Response>);
 
-/// The longest request head read, blank line included.
-pub const MAX_HEAD: usize = 8 * 1024;
-const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// A slow or silent client is dropped after this long without a full request head.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// The smallest read buffer hyper accepts; a longer request head is refused.
+const MAX_HEAD: usize = 8 * 1024;
 
-/// Serves until the daemon's request channel closes.
-pub async fn serve(listener: TcpListener, to_daemon: mpsc::Sender<Request>) {
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                warn!("http accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let to_daemon = to_daemon.clone();
-        tokio::spawn(async move {
-            if let Err(e) = connection(stream, peer, to_daemon).await {
-                debug!("http connection: {e}");
-            }
-        });
-    }
-}
-
-async fn connection(
-    mut stream: TcpStream,
-    peer: SocketAddr,
-    to_daemon: mpsc::Sender<Request>,
-) -> std::io::Result<()> {
-    let mut buf = Vec::with_capacity(1024);
-    let (method, target) = loop {
-        let mut chunk = [0u8; 1024];
-        let n = tokio::time::timeout(READ_TIMEOUT, stream.read(&mut chunk))
-            .await
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "slow client"))??;
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        match parse_head(&buf) {
-            Head::Incomplete => {}
-            Head::TooLarge => {
-                return write(&mut stream, Response::text(431, "request head too large\n")).await
-            }
-            Head::Request { method, target } => break (method, target),
-        }
-    };
-    let response = match route(&method, &target, peer) {
-        Ok(query) => {
-            let (tx, rx) = oneshot::channel();
-            if to_daemon.send((query, tx)).await.is_err() {
-                Response::text(503, "shutting down\n")
-            } else {
-                rx.await
-                    .unwrap_or_else(|_| Response::text(503, "shutting down\n"))
-            }
-        }
-        Err(r) => r,
-    };
-    write(&mut stream, response).await
-}
-
-/// What the bytes of a request read so far make of its head.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Head {
-    /// No blank line yet: read on.
-    Incomplete,
-    /// The head does not end within [`MAX_HEAD`] bytes.
-    TooLarge,
-    /// The first two words of the request line (empty when missing).
-    Request { method: String, target: String },
-}
-
-/// Decides on the bytes read so far. Only where the head ends counts, not how the bytes
-/// arrived: a head ending within `MAX_HEAD` bytes is read whatever came after it.
-pub fn parse_head(buf: &[u8]) -> Head {
-    let within = &buf[..buf.len().min(MAX_HEAD)];
-    let Some(end) = within.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return if buf.len() >= MAX_HEAD {
-            Head::TooLarge
-        } else {
-            Head::Incomplete
-        };
-    };
-    let head = String::from_utf8_lossy(&buf[..end]);
-    let mut words = head.lines().next().unwrap_or("").split_whitespace();
-    let mut word = || words.next().unwrap_or("").to_owned();
-    Head::Request {
-        method: word(),
-        target: word(),
-    }
-}
-
-/// Maps a request line to a query, or to the error response.
-pub fn route(method: &str, target: &str, peer: SocketAddr) -> Result<Query, Response> {
+/// Maps a request line to a query, or to the error response. Changes are the
+/// operator's: they are taken only from the control socket.
+pub fn route(method: &str, target: &str, via: Via) -> Result<Query, Response> {
     let path = target.split('?').next().unwrap_or("");
-    match (method, path) {
-        ("GET", "/metrics") => Ok(Query::Metrics),
-        ("GET", "/healthz") => Ok(Query::Health),
-        ("GET", "/status") => Ok(Query::Status),
+    let query = match (method, path) {
+        ("GET", "/metrics") => Query::Metrics,
+        ("GET", "/healthz") => Query::Health,
+        ("GET", "/status") => Query::Status,
+        ("GET", "/control") => Query::ControlSocket,
+        ("POST", "/reload") => Query::Reload,
         ("POST", p) if p.starts_with("/rooms/") && p.ends_with("/end") => {
-            if !peer.ip().is_loopback() {
-                return Err(Response::text(403, "only from this machine\n"));
-            }
-            // "/rooms/end" passes both tests above: the two may overlap.
+            // "/rooms/end" passes both tests: the prefix and the suffix may overlap.
             let room = p
                 .strip_prefix("/rooms/")
                 .and_then(|r| r.strip_suffix("/end"))
@@ -156,51 +87,128 @@ pub fn route(method: &str, target: &str, peer: SocketAddr) -> Result<Query, Resp
             if room.is_empty() || room.contains('/') {
                 return Err(Response::text(404, "no such room\n"));
             }
-            Ok(Query::EndSession(room.to_owned()))
+            Query::EndSession(room.to_owned())
         }
-        (_, "/metrics" | "/healthz" | "/status") => Err(Response::text(405, "use GET\n")),
-        _ => Err(Response::text(404, "not found\n")),
+        (_, "/metrics" | "/healthz" | "/status" | "/control") => {
+            return Err(Response::text(405, "use GET\n"))
+        }
+        (_, "/reload") => return Err(Response::text(405, "use POST\n")),
+        _ => return Err(Response::text(404, "not found\n")),
+    };
+    match (&query, via) {
+        (Query::EndSession(_) | Query::Reload, Via::Network) => Err(Response::text(
+            403,
+            "changes are taken only from the control socket (`raumwart end-session`, `raumwart reload`)\n",
+        )),
+        _ => Ok(query),
     }
 }
 
-async fn write(stream: &mut TcpStream, r: Response) -> std::io::Result<()> {
-    let reason = match r.status {
-        200 => "OK",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        431 => "Request Header Fields Too Large",
-        503 => "Service Unavailable",
-        _ => "",
-    };
-    let head = format!(
-        "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        r.status,
-        r.content_type,
-        r.body.len()
-    );
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(r.body.as_bytes()).await?;
-    stream.shutdown().await
+/// What every connection needs: the way to the daemon and where the control socket is.
+#[derive(Clone)]
+pub struct Server {
+    pub to_daemon: mpsc::Sender<Request>,
+    pub control_socket: Option<Arc<PathBuf>>,
 }
 
-/// A tiny client for `raumwart status` and `raumwart end-session`.
+/// Serves `http.listen` until the daemon's request channel closes.
+pub async fn serve(listener: TcpListener, server: Server) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => tokio::spawn(server.clone().connection(stream, Via::Network)),
+            Err(e) => {
+                warn!("http accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+    }
+}
+
+impl Server {
+    /// One HTTP/1.1 connection, until the client closes it.
+    pub async fn connection<S>(self, stream: S, via: Via)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let service = service_fn(move |req: hyper::Request<Incoming>| {
+            let server = self.clone();
+            async move { Ok::<_, Infallible>(server.handle(req, via).await) }
+        });
+        let served = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEAD_TIMEOUT)
+            .max_buf_size(MAX_HEAD)
+            .serve_connection(TokioIo::new(stream), service)
+            .await;
+        if let Err(e) = served {
+            debug!("http connection: {e}");
+        }
+    }
+
+    async fn handle(
+        &self,
+        req: hyper::Request<Incoming>,
+        via: Via,
+    ) -> hyper::Response<Full<Bytes>> {
+        let target = req.uri().path_and_query().map_or("", |p| p.as_str());
+        let response = match route(req.method().as_str(), target, via) {
+            Ok(Query::ControlSocket) => match &self.control_socket {
+                Some(path) => Response::text(200, format!("{}\n", path.display())),
+                None => Response::text(404, "this raumwart has no control socket\n"),
+            },
+            Ok(query) => self.ask(query).await,
+            Err(r) => r,
+        };
+        let mut answer = hyper::Response::new(Full::new(Bytes::from(response.body)));
+        *answer.status_mut() = hyper::StatusCode::from_u16(response.status)
+            .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+        answer.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static(response.content_type),
+        );
+        answer
+    }
+
+    async fn ask(&self, query: Query) -> Response {
+        let (tx, rx) = oneshot::channel();
+        if self.to_daemon.send((query, tx)).await.is_err() {
+            return Response::text(503, "shutting down\n");
+        }
+        rx.await
+            .unwrap_or_else(|_| Response::text(503, "shutting down\n"))
+    }
+}
+
+/// A tiny client for the operator's commands and the tests: one request on `addr`.
 pub async fn request(addr: SocketAddr, method: &str, path: &str) -> anyhow::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(addr)
+    let stream = TcpStream::connect(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot reach raumwart at {addr}: {e} (is it running?)"))?;
-    let req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    exchange(stream, method, path)
+        .await
+        .map_err(|e| anyhow::anyhow!("{addr}: {e}"))
+}
+
+/// One request on an open stream (`Connection: close`), the status and the body back.
+pub async fn exchange<S>(mut stream: S, method: &str, path: &str) -> anyhow::Result<(u16, String)>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: raumwart\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
     stream.write_all(req.as_bytes()).await?;
     let mut raw = String::new();
     stream.read_to_string(&mut raw).await?;
     let (head, body) = raw
         .split_once("\r\n\r\n")
-        .ok_or_else(|| anyhow::anyhow!("malformed HTTP answer from {addr}"))?;
+        .ok_or_else(|| anyhow::anyhow!("malformed HTTP answer"))?;
     let status = head
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("malformed HTTP status from {addr}"))?;
+        .ok_or_else(|| anyhow::anyhow!("malformed HTTP status"))?;
     Ok((status, body.to_owned()))
 }
 
@@ -210,20 +218,34 @@ mod tests {
 
     #[test]
     fn routes() {
-        let local: SocketAddr = "127.0.0.1:1".parse().unwrap();
-        let remote: SocketAddr = "192.0.2.1:1".parse().unwrap();
-        assert_eq!(route("GET", "/metrics", local), Ok(Query::Metrics));
-        assert_eq!(route("GET", "/healthz?x=1", local), Ok(Query::Health));
+        use Via::*;
+        assert_eq!(route("GET", "/metrics", Network), Ok(Query::Metrics));
+        assert_eq!(route("GET", "/healthz?x=1", Network), Ok(Query::Health));
+        assert_eq!(route("GET", "/status", Network), Ok(Query::Status));
+        assert_eq!(route("GET", "/control", Network), Ok(Query::ControlSocket));
         assert_eq!(
-            route("POST", "/rooms/gs-1/end", local),
+            route("POST", "/rooms/gs-1/end", Control),
             Ok(Query::EndSession("gs-1".into()))
         );
+        assert_eq!(route("POST", "/reload", Control), Ok(Query::Reload));
+        // Loopback or not, the network listener takes no changes.
+        for change in ["/rooms/gs-1/end", "/reload"] {
+            assert_eq!(route("POST", change, Network).unwrap_err().status, 403);
+        }
         assert_eq!(
-            route("POST", "/rooms/gs-1/end", remote).unwrap_err().status,
-            403
+            route("POST", "/rooms//end", Control).unwrap_err().status,
+            404
         );
-        assert_eq!(route("POST", "/rooms//end", local).unwrap_err().status, 404);
-        assert_eq!(route("POST", "/metrics", local).unwrap_err().status, 405);
-        assert_eq!(route("GET", "/", local).unwrap_err().status, 404);
+        assert_eq!(
+            route("POST", "/rooms/end", Control).unwrap_err().status,
+            404
+        );
+        assert_eq!(
+            route("POST", "/rooms/a/b/end", Control).unwrap_err().status,
+            404
+        );
+        assert_eq!(route("POST", "/metrics", Control).unwrap_err().status, 405);
+        assert_eq!(route("GET", "/reload", Control).unwrap_err().status, 405);
+        assert_eq!(route("GET", "/", Network).unwrap_err().status, 404);
     }
 }

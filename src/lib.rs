@@ -5,7 +5,9 @@
 //! `xmpp` runs one component session, `daemon` the loop that owns
 //! core and session, `http` and `metrics` the operator's view.
 
+pub mod cli;
 pub mod config;
+pub mod control;
 pub mod core;
 pub mod daemon;
 pub mod http;

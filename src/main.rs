@@ -1,11 +1,14 @@
 //! The `raumwart` command: argument parsing, logging, signals, wiring.
 
 use std::path::{Path, PathBuf};
+
+use clap::Parser;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use raumwart::cli::{Cli, Command};
 use raumwart::metrics::Metrics;
-use raumwart::{config, daemon, http, password};
+use raumwart::{config, control, daemon, http, password};
 use tokio::sync::{mpsc, watch};
 use tracing_subscriber::EnvFilter;
 
@@ -13,97 +16,34 @@ use tracing_subscriber::EnvFilter;
 const EX_CONFIG: u8 = 78;
 const EX_USAGE: u8 = 64;
 
-const USAGE: &str = "\
-raumwart keeps the Jitsi Meet conference rooms of schools in order.
-
-Usage:
-  raumwart run --config FILE                run in the foreground, logging to stderr
-  raumwart check --config FILE              validate FILE; exit 0 printing the room nodes, or 78
-                                            listing every problem
-  raumwart password                         print a new strong password for a password file
-  raumwart status --config FILE [--json]    the managed rooms, from the running daemon
-  raumwart end-session ROOM --config FILE   end the session in ROOM now (the hotline's lever)
-  raumwart --version | --help
-
-The running daemon is reached on http.listen from FILE (loopback).
-SIGHUP reloads FILE; a bad file is refused and the old configuration stays.
-
-Logging: RAUMWART_LOG (e.g. \"debug\", \"raumwart=debug\"); default \"info\".";
-
-enum Command {
-    Run(PathBuf),
-    Check(PathBuf),
-    Status { config: PathBuf, json: bool },
-    EndSession { config: PathBuf, room: String },
-}
-
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
-    let verb = args.next().ok_or("no command given")?;
-    let mut config = None;
-    let mut json = false;
-    let mut positional = vec![];
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--config" | "-c" => config = Some(args.next().ok_or("--config needs a FILE")?),
-            "--json" => json = true,
-            other if other.starts_with("--config=") => {
-                config = Some(other["--config=".len()..].to_owned());
-            }
-            other if other.starts_with('-') => return Err(format!("unknown option {other:?}")),
-            other => positional.push(other.to_owned()),
-        }
-    }
-    let config = PathBuf::from(config.ok_or("--config FILE is required")?);
-    let no_extra = |p: &[String]| match p {
-        [] => Ok(()),
-        [x, ..] => Err(format!("unexpected argument {x:?}")),
-    };
-    match verb.as_str() {
-        "run" => no_extra(&positional).map(|_| Command::Run(config)),
-        "check" => no_extra(&positional).map(|_| Command::Check(config)),
-        "status" => no_extra(&positional).map(|_| Command::Status { config, json }),
-        "end-session" => match <[String; 1]>::try_from(positional) {
-            Ok([room]) => Ok(Command::EndSession { config, room }),
-            Err(_) => Err("end-session takes exactly one ROOM".into()),
-        },
-        other => Err(format!("unknown command {other:?}")),
-    }
-}
-
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("--version" | "-V") => {
-            println!("raumwart {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
-        }
-        Some("--help" | "-h" | "help") | None => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Some("password") if args.len() == 1 => {
-            return match password::generate() {
-                Ok(p) => {
-                    println!("{p}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("raumwart: no random numbers from the OS: {e}");
-                    ExitCode::FAILURE
-                }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.use_stderr() {
+                true => ExitCode::from(EX_USAGE),
+                false => ExitCode::SUCCESS, // --help, --version
             };
         }
-        _ => {}
-    }
-    let command = match parse_args(args.into_iter()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("raumwart: {e}\n\n{USAGE}");
-            return ExitCode::from(EX_USAGE);
-        }
     };
+    let Cli {
+        config: path,
+        socket,
+        command,
+    } = cli;
     match command {
-        Command::Check(path) => match config::load(&path) {
+        Command::Password => match password::generate() {
+            Ok(p) => {
+                println!("{p}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("raumwart: no random numbers from the OS: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Check => match config::load(&path) {
             Ok(c) => {
                 print!("{}", check_report(&path, &c));
                 ExitCode::SUCCESS
@@ -113,22 +53,37 @@ fn main() -> ExitCode {
                 ExitCode::from(EX_CONFIG)
             }
         },
-        Command::Run(path) => run(path),
-        Command::Status { config, json } => client(&config, |addr| async move {
-            let (code, body) = http::request(addr, "GET", "/status").await?;
+        Command::Run => run(path, socket),
+        Command::Status { json } => client(&path, socket, |control| async move {
+            let (code, body) = control::request(&control, "GET", "/status").await?;
             anyhow::ensure!(code == 200, "raumwart answered {code}: {body}");
             if json {
                 println!("{body}");
             } else {
                 print!("{}", status_table(&body)?);
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }),
-        Command::EndSession { config, room } => client(&config, |addr| async move {
-            let (code, body) = http::request(addr, "POST", &format!("/rooms/{room}/end")).await?;
+        Command::EndSession { room } => client(&path, socket, |control| async move {
+            let target = format!("/rooms/{room}/end");
+            let (code, body) = control::request(&control, "POST", &target).await?;
             anyhow::ensure!(code == 200, "{}", body.trim_end());
             print!("{body}");
-            Ok(())
+            Ok(ExitCode::SUCCESS)
+        }),
+        Command::Reload => client(&path, socket, |control| async move {
+            let (code, body) = control::request(&control, "POST", "/reload").await?;
+            match code {
+                200 => {
+                    print!("{body}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                422 => {
+                    eprint!("{body}");
+                    Ok(ExitCode::from(EX_CONFIG))
+                }
+                _ => anyhow::bail!("raumwart answered {code}: {}", body.trim_end()),
+            }
         }),
     }
 }
@@ -159,30 +114,24 @@ fn check_report(path: &Path, c: &config::Config) -> String {
     )
 }
 
-/// Runs a command against the running daemon found through FILE's http.listen.
-fn client<F, Fut>(path: &Path, f: F) -> ExitCode
+/// Runs a command against the running daemon through its control socket.
+fn client<F, Fut>(config: &Path, socket: Option<PathBuf>, f: F) -> ExitCode
 where
-    F: FnOnce(std::net::SocketAddr) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<()>>,
+    F: FnOnce(PathBuf) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<ExitCode>>,
 {
-    let config = match config::load(path) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(EX_CONFIG);
-        }
-    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    match runtime.block_on(f(config.http.listen)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("raumwart: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    let result = runtime.block_on(async move {
+        let control = control::locate(config, socket.as_deref()).await?;
+        f(control).await
+    });
+    result.unwrap_or_else(|e| {
+        eprintln!("raumwart: {e:#}");
+        ExitCode::FAILURE
+    })
 }
 
 fn status_table(json: &str) -> anyhow::Result<String> {
@@ -250,7 +199,7 @@ fn init_logging() {
     }
 }
 
-fn run(path: PathBuf) -> ExitCode {
+fn run(path: PathBuf, socket: Option<PathBuf>) -> ExitCode {
     init_logging();
     let metrics = Arc::new(Metrics::new());
     let config = match config::load(&path) {
@@ -277,18 +226,31 @@ fn run(path: PathBuf) -> ExitCode {
         let listener = tokio::net::TcpListener::bind(config.http.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.http.listen))?;
+        let (control_listener, control_socket) = control::bind(socket.as_deref())?;
         let (stop, shutdown) = watch::channel(false);
         let (reload_tx, reloads) = mpsc::channel(4);
         let (query_tx, queries) = mpsc::channel(64);
-        tokio::spawn(http::serve(listener, query_tx));
-        tokio::spawn(signals(path, metrics.clone(), stop, reload_tx));
-        tracing::info!(version = env!("CARGO_PKG_VERSION"), "raumwart starting");
+        let server = http::Server {
+            to_daemon: query_tx,
+            control_socket: Some(Arc::new(control_socket.path.clone())),
+        };
+        tokio::spawn(http::serve(listener, server.clone()));
+        tokio::spawn(signals(stop, reload_tx));
+        tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            control = %control_socket.path.display(),
+            "raumwart starting"
+        );
         let control = daemon::Control {
+            config_path: path,
             shutdown,
             reloads,
             queries,
         };
-        daemon::run(config, metrics, control).await
+        tokio::select! {
+            result = daemon::run(config, metrics, control) => result,
+            () = control::serve(control_listener, &control_socket, server) => Ok(()),
+        }
     });
     match result {
         Ok(()) => {
@@ -302,13 +264,8 @@ fn run(path: PathBuf) -> ExitCode {
     }
 }
 
-/// SIGTERM/SIGINT stop; SIGHUP reloads the config file, keeping the old one if it is bad.
-async fn signals(
-    path: PathBuf,
-    metrics: Arc<Metrics>,
-    stop: watch::Sender<bool>,
-    reload: mpsc::Sender<config::Config>,
-) {
+/// SIGTERM/SIGINT stop; SIGHUP asks for a reload of the config file.
+async fn signals(stop: watch::Sender<bool>, reload: mpsc::Sender<()>) {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
@@ -318,25 +275,7 @@ async fn signals(
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = hup.recv() => {
-                let mut state = vec![sd_notify::NotifyState::Reloading];
-                if let Ok(t) = sd_notify::NotifyState::monotonic_usec_now() {
-                    state.push(t);
-                }
-                let _ = sd_notify::notify(&state);
-                match config::load(&path) {
-                    Ok(c) => {
-                        metrics.config_loaded(true);
-                        let _ = reload.send(c).await;
-                    }
-                    Err(e) => {
-                        metrics.config_loaded(false);
-                        tracing::error!("reload refused, the running configuration stays:");
-                        for line in e.to_string().lines() {
-                            tracing::error!("{line}");
-                        }
-                    }
-                }
-                let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+                let _ = reload.send(()).await;
             }
         }
     }

@@ -15,7 +15,6 @@
 //! keep such an input as a plain test.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -27,7 +26,7 @@ use raumwart::core::{
     Action, Core, Event, Input, MapEntry, Note, Phase, Request, RoomMap, Snapshot,
     SnapshotOccupant, SnapshotRoom,
 };
-use raumwart::http::{self, Head, Query, MAX_HEAD};
+use raumwart::http::{self, Query, Via};
 use raumwart::protocol::{self, NS};
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::rxml::{Namespace, NcName};
@@ -1210,6 +1209,8 @@ fn target() -> impl Strategy<Value = String> {
         "*",
         "/METRICS",
         "/metrics/",
+        "/control",
+        "/reload",
     ]);
     let segment = prop_oneof![
         4 => prop::sample::select(vec![
@@ -1229,139 +1230,60 @@ fn target() -> impl Strategy<Value = String> {
     })
 }
 
-fn peer() -> impl Strategy<Value = SocketAddr> {
-    prop::sample::select(vec![
-        "127.0.0.1:1",
-        "127.8.9.10:80",
-        "[::1]:1",
-        "192.0.2.1:1",
-        "[2001:db8::1]:1",
-        "0.0.0.0:0",
-    ])
-    .prop_map(|p| p.parse().unwrap())
+fn via() -> impl Strategy<Value = Via> {
+    prop::sample::select(vec![Via::Network, Via::Control])
 }
 
 /// The documented routes, independently of `route`: what must be accepted, and how.
-fn documented(method: &str, target: &str, peer: SocketAddr) -> Result<Query, u16> {
+/// Reading is open to the network listener; changes come only through the control
+/// socket.
+fn documented(method: &str, target: &str, via: Via) -> Result<Query, u16> {
     let path = target.split('?').next().unwrap_or("");
-    match (method, path) {
-        ("GET", "/metrics") => Ok(Query::Metrics),
-        ("GET", "/healthz") => Ok(Query::Health),
-        ("GET", "/status") => Ok(Query::Status),
-        (_, "/metrics" | "/healthz" | "/status") => Err(405),
+    let query = match (method, path) {
+        ("GET", "/metrics") => Query::Metrics,
+        ("GET", "/healthz") => Query::Health,
+        ("GET", "/status") => Query::Status,
+        ("GET", "/control") => Query::ControlSocket,
+        ("POST", "/reload") => Query::Reload,
+        (_, "/metrics" | "/healthz" | "/status" | "/control" | "/reload") => return Err(405),
         ("POST", p) => match p
             .strip_prefix("/rooms/")
             .and_then(|r| r.strip_suffix("/end"))
         {
-            Some(room) if !peer.ip().is_loopback() => {
-                let _ = room;
-                Err(403)
-            }
             Some(room) if !room.is_empty() && !room.contains('/') => {
-                Ok(Query::EndSession(room.to_owned()))
+                Query::EndSession(room.to_owned())
             }
-            _ => Err(404),
+            _ => return Err(404),
         },
-        _ => Err(404),
+        _ => return Err(404),
+    };
+    match (&query, via) {
+        (Query::EndSession(_) | Query::Reload, Via::Network) => Err(403),
+        _ => Ok(query),
     }
-}
-
-/// Request heads: a request line, headers, the blank line, a body; or bytes.
-fn head_bytes() -> impl Strategy<Value = Vec<u8>> {
-    let line = (
-        method(),
-        target(),
-        prop::sample::select(vec![" HTTP/1.1", " HTTP/1.0", "", " x y"]),
-    )
-        .prop_map(|(m, t, v)| format!("{m} {t}{v}"));
-    let header = prop_oneof![
-        3 => prop::sample::select(vec![
-            "Host: localhost", "Content-Length: 0", "Connection: close", "X: \u{0}", "",
-        ])
-        .prop_map(String::from),
-        1 => odd_text(),
-        1 => (1..12_000usize).prop_map(|n| format!("X-Long: {}", "a".repeat(n))),
-    ];
-    let sep = prop::sample::select(vec!["\r\n", "\n", "\r", "\r\n\r\n"]);
-    let text = (
-        line,
-        prop::collection::vec((header, sep), 0..6),
-        any::<bool>(),
-        odd_text(),
-    )
-        .prop_map(|(line, headers, end, body)| {
-            let mut s = line + "\r\n";
-            for (h, sep) in headers {
-                s += &h;
-                s += sep;
-            }
-            if end {
-                s += "\r\n\r\n";
-            }
-            (s + &body).into_bytes()
-        });
-    prop_oneof![
-        4 => text,
-        1 => prop::collection::vec(any::<u8>(), 0..512),
-        1 => (any::<u8>(), MAX_HEAD - 8..MAX_HEAD + 2048).prop_map(|(b, n)| vec![b; n]),
-    ]
 }
 
 proptest! {
     #![proptest_config(config(1000))]
 
-    /// Any method, target and peer: no panic, and exactly the documented routes.
+    /// Any method, target and way in: no panic, and exactly the documented routes.
     #[test]
-    fn only_documented_routes_are_accepted(m in method(), t in target(), p in peer()) {
-        let got = http::route(&m, &t, p).map_err(|r| r.status);
-        prop_assert_eq!(got, documented(&m, &t, p), "{:?} {:?} from {}", m, t, p);
-    }
-
-    /// The head is decided by where it ends, whatever the chunks it came in: the same
-    /// as all at once, never past `MAX_HEAD` bytes, and the words it yields route.
-    #[test]
-    fn request_heads_are_read_alike_in_any_chunks(
-        bytes in head_bytes(),
-        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
-    ) {
-        let whole = http::parse_head(&bytes);
-        let mut ends: Vec<usize> = cuts.iter().map(|c| c.index(bytes.len() + 1)).collect();
-        ends.push(bytes.len());
-        ends.sort_unstable();
-        let chunked = ends
-            .iter()
-            .map(|&e| http::parse_head(&bytes[..e]))
-            .find(|h| *h != Head::Incomplete)
-            .unwrap_or(Head::Incomplete);
-        prop_assert_eq!(&chunked, &whole);
-        let blank = bytes.windows(4).position(|w| w == b"\r\n\r\n");
-        match &whole {
-            Head::Incomplete => {
-                prop_assert!(bytes.len() < MAX_HEAD);
-                prop_assert_eq!(blank, None);
-            }
-            Head::TooLarge => prop_assert!(!blank.is_some_and(|i| i + 4 <= MAX_HEAD)),
-            Head::Request { method, target } => {
-                prop_assert!(blank.is_some_and(|i| i + 4 <= MAX_HEAD));
-                prop_assert!(!method.contains(char::is_whitespace));
-                prop_assert!(!target.contains(char::is_whitespace));
-                let local: SocketAddr = "127.0.0.1:1".parse().unwrap();
-                let _ = http::route(method, target, local);
-            }
-        }
+    fn only_documented_routes_are_accepted(m in method(), t in target(), v in via()) {
+        let got = http::route(&m, &t, v).map_err(|r| r.status);
+        prop_assert_eq!(got, documented(&m, &t, v), "{:?} {:?} via {:?}", m, t, v);
     }
 }
 
 /// Found by `only_documented_routes_are_accepted`: `POST /rooms/end` passes both the
-/// prefix and the suffix test, which overlap, and slicing between them panics (the
-/// connection's task dies; the daemon goes on).
+/// prefix and the suffix test, which overlap, and slicing between them panicked.
 #[test]
 fn route_does_not_panic_on_rooms_end() {
-    let local: SocketAddr = "127.0.0.1:1".parse().unwrap();
-    assert_eq!(
-        http::route("POST", "/rooms/end", local).map_err(|r| r.status),
-        Err(404)
-    );
+    for via in [Via::Network, Via::Control] {
+        assert_eq!(
+            http::route("POST", "/rooms/end", via).map_err(|r| r.status),
+            Err(404)
+        );
+    }
 }
 
 // --- the config ----------------------------------------------------------------------

@@ -341,3 +341,135 @@ fn run_refuses_a_bad_config_with_exit_78() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("raumwart.toml:"));
 }
+
+/// `raumwart` run as another command, with its output.
+fn raumwart(args: &[&str], config: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_raumwart"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn changes_are_taken_only_through_the_control_socket() {
+    let env = Env::new(Options::default());
+    let mut d = env.daemon().await;
+    let _focus = env.focus(ROOM).await;
+    let (mut t, _s) = lesson(&env, ROOM).await;
+
+    // The network listener, loopback included, takes no changes.
+    let addr = format!("127.0.0.1:{}", env.http).parse().unwrap();
+    for target in [format!("/rooms/{ROOM}/end"), "/reload".to_owned()] {
+        let (code, _) = raumwart::http::request(addr, "POST", &target)
+            .await
+            .unwrap();
+        assert_eq!(code, 403, "POST {target} on http.listen");
+    }
+
+    // The control socket is the daemon's alone: 0600 in a folder 0700.
+    let (_, socket) = http_get(&env, "/control").await;
+    let socket = std::path::PathBuf::from(socket.trim_end());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&socket), 0o600, "{}", socket.display());
+    assert_eq!(mode(socket.parent().unwrap()), 0o700);
+
+    // Another local user is refused; root (the operator) is not.
+    let config = env.daemon_config_path();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_raumwart"))
+        .args(["end-session", ROOM, "--config"])
+        .arg(&config)
+        .output()
+        .expect("setpriv (util-linux)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "nobody ended a session: {stderr}");
+    assert!(stderr.contains("Permission denied"), "{stderr}");
+    t.sync().await;
+    assert!(
+        !t.saw(removal_of(&["teacher"])),
+        "a refused request ended the session"
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_raumwart"))
+        .args(["end-session", ROOM, "--socket"])
+        .arg(&socket)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    t.wait_removed(&room_jid(ROOM), "teacher").await;
+    d.wait_log("session ended by request", 1).await;
+}
+
+#[tokio::test]
+async fn reload_command_applies_the_file_or_lists_its_problems() {
+    let env = Env::new(Options::default());
+    let mut d = env.daemon().await;
+    let path = env.daemon_config_path();
+    let good = std::fs::read_to_string(&path).unwrap();
+
+    let text = good.replace(
+        &format!("rooms = [\"{ROOM}\", \"{ROOM2}\"]"),
+        &format!("rooms = [\"{ROOM}\", \"{ROOM2}\", \"gs-musterstadt-3\"]"),
+    );
+    std::fs::write(&path, &text).unwrap();
+    let out = raumwart(&["reload"], &path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "reloaded: 4 room nodes\n"
+    );
+    d.wait_log("configuration reloaded", 1).await;
+
+    // A bad file: exit 78 with every problem located, and nothing changes.
+    let bad = text.replace("grace_period = \"60s\"", "grace_period = \"soon\"");
+    std::fs::write(&path, bad).unwrap();
+    let out = raumwart(&["reload"], &path);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{stderr}");
+    assert!(
+        stderr.contains("raumwart.toml:") && stderr.contains("\"soon\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the running configuration stays"),
+        "{stderr}"
+    );
+    let (_, metrics) = http_get(&env, "/metrics").await;
+    assert_eq!(
+        metric(&metrics, "raumwart_config_last_reload_successful"),
+        Some(0.0)
+    );
+    let (_, status) = http_get(&env, "/status").await;
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["rooms"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn commands_without_a_daemon_say_so_and_usage_errors_exit_64() {
+    let dir = std::env::temp_dir().join(format!("raumwart-nodaemon-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("raumwart.toml");
+    // Only http.listen is read: no secrets needed for the operator's commands.
+    std::fs::write(&file, "[xmpp]\n[http]\nlisten = \"127.0.0.1:9\"\n").unwrap();
+    let out = raumwart(&["status"], &file);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is it running?"), "{stderr}");
+    let out = raumwart(&["end-session"], &file);
+    assert_eq!(out.status.code(), Some(64));
+    let out = raumwart(&["frobnicate"], &file);
+    assert_eq!(out.status.code(), Some(64));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

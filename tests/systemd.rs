@@ -11,7 +11,7 @@ fn unit_copy(name: &str) -> (std::path::PathBuf, tempdir::Dir) {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/raumwart.service"),
     )
     .unwrap();
-    let text = text.replace("/usr/local/bin/raumwart", env!("CARGO_BIN_EXE_raumwart"));
+    let text = text.replace("/usr/bin/raumwart", env!("CARGO_BIN_EXE_raumwart"));
     let path = dir.0.join("raumwart.service");
     std::fs::write(&path, text).unwrap();
     (path, dir)
