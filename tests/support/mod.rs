@@ -57,6 +57,15 @@ fn free_port() -> u16 {
     panic!("no free port below 32000");
 }
 
+/// The Prosody the tests run: `RAUMWART_TEST_PROSODY` (e.g. Prosody 13 unpacked by
+/// `tests/prosody/unpack-prosody13`), else Debian's `prosody` on PATH.
+pub fn prosody_binary() -> String {
+    std::env::var("RAUMWART_TEST_PROSODY")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "prosody".into())
+}
+
 /// Options that vary between tests.
 #[derive(Clone)]
 pub struct Options {
@@ -290,14 +299,19 @@ rooms = [{{ name = "{OTHER_SCHOOL_ROOM}", password_file = "schools/rs.pw" }}]
     pub fn start_prosody(&mut self) {
         assert!(self.prosody.is_none(), "Prosody is already running");
         let log = fs::File::create(self.dir.join("prosody.stdout")).unwrap();
-        let child = Command::new("prosody")
+        let child = Command::new(prosody_binary())
             .arg("--config")
             .arg(self.dir.join("prosody.cfg.lua"))
             .arg("-F")
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
-            .expect("start prosody (is Debian's prosody package installed?)");
+            .unwrap_or_else(|e| {
+                panic!(
+                    "start {} (is Debian's prosody package installed?): {e}",
+                    prosody_binary()
+                )
+            });
         self.prosody = Some(child);
         let deadline = Instant::now() + WAIT;
         for port in [self.c2s, self.component] {
