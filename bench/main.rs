@@ -346,12 +346,13 @@ fn scaled_config(env: &Env, n: usize, grace: &str) {
     let rooms: Vec<String> = (0..n).map(|i| format!("\"r-{i}\"")).collect();
     let text = format!(
         "[xmpp]\nserver = \"127.0.0.1:{}\"\ncomponent = \"{COMPONENT}\"\nsecret_file = \"component.secret\"\n\
-         muc = \"{MUC}\"\n[policy]\nservice_jids = [\"focus@{AUTH}\"]\ngrace_period = \"{grace}\"\n\
+         muc = \"{muc}\"\n[policy]\nservice_jids = [\"focus@{AUTH}\"]\ngrace_period = \"{grace}\"\n\
          [http]\nlisten = \"127.0.0.1:{}\"\n[[school]]\nid = \"{SCHOOL}\"\npassword_file = \"schools/gs.pw\"\n\
          rooms = [{}]\n",
         env.component,
         env.http,
-        rooms.join(", ")
+        rooms.join(", "),
+        muc = muc(),
     );
     std::fs::write(env.daemon_config_path(), text).unwrap();
 }

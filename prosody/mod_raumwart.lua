@@ -13,7 +13,6 @@ local st = require "util.stanza";
 local jid = require "util.jid";
 local modulemanager = require "core.modulemanager";
 local storagemanager = require "core.storagemanager";
-local is_admin = require "core.usermanager".is_admin;
 local hashes = require "util.hashes";
 local hex = require "util.hex";
 local random_bytes = require "util.random".bytes;
@@ -63,6 +62,17 @@ if main_muc then
 end
 
 local muc = module:depends("muc");
+
+-- Admins of the MUC (focus) open managed rooms without the school password. Prosody 13
+-- has roles and permissions (its is_admin() logs a deprecation); 0.12 has only is_admin().
+local is_service_admin;
+if module.could then
+	module:default_permission("prosody:admin", ":open-managed-room");
+	function is_service_admin(actor) return module:could(":open-managed-room", actor); end
+else
+	local is_admin = require "core.usermanager".is_admin;
+	function is_service_admin(actor) return is_admin(actor, module.host); end
+end
 
 -- While no map is in force (first start, map deleted): "deny" refuses every new room.
 local unmanaged_default = module:get_option_string("raumwart_unmanaged_rooms", "allow");
@@ -141,7 +151,7 @@ module:hook("muc-room-pre-create", function(event)
 		return;
 	end
 	event.raumwart_key = is_school_password(entry, (join_password(stanza)));
-	if not event.raumwart_key and not is_admin(jid.bare(stanza.attr.from), module.host) then
+	if not event.raumwart_key and not is_service_admin(jid.bare(stanza.attr.from)) then
 		event.origin.send(st.error_reply(stanza, "auth", "not-authorized", nil, room.jid));
 		return true;
 	end
@@ -188,7 +198,7 @@ module:hook("muc-occupant-pre-join", function(event)
 	local room, stanza = event.room, event.stanza;
 	local current = room:get_password();
 	if not current or current == join_password(stanza) or not entry_of(room) then return; end
-	if is_admin(jid.bare(stanza.attr.from), module.host) then return; end
+	if is_service_admin(jid.bare(stanza.attr.from)) then return; end
 	emit("w", { r = jid.node(room.jid) });
 end, -15);
 

@@ -166,9 +166,7 @@ async fn last_organizer_leaving_resets_a_persistent_room_without_tombstone() {
     let mut focus = env.focus(ROOM).await;
     let jid = room_jid(ROOM);
     let mut t = teacher_with_class(&env, ROOM, "teacher").await;
-    t.configure(&jid, &[("muc#roomconfig_persistentroom", "1")])
-        .await
-        .unwrap();
+    make_persistent(&env, ROOM).await;
     t.say(&jid, "Bis morgen").await;
     t.set_subject(&jid, "Deutsch").await;
     let old_owner = t.bare();
@@ -253,9 +251,7 @@ async fn organizer_leaving_while_the_daemon_is_down_still_ends_the_session() {
     let mut focus1 = env.focus(ROOM).await;
     let jid1 = room_jid(ROOM);
     let mut t1 = teacher_with_class(&env, ROOM, "teacher").await;
-    t1.configure(&jid1, &[("muc#roomconfig_persistentroom", "1")])
-        .await
-        .unwrap();
+    make_persistent(&env, ROOM).await;
     // Room 2: a student stays behind after the teacher left while the daemon was down.
     let _focus2 = env.focus(ROOM2).await;
     let jid2 = room_jid(ROOM2);
@@ -390,12 +386,12 @@ async fn only_the_muc_service_may_talk_to_the_daemon_and_the_module() {
         &[("gen", "x"), ("last", "1")],
     );
     assert_eq!(
-        s.iq(MUC, "set", map).await.err().as_deref(),
+        s.iq(muc(), "set", map).await.err().as_deref(),
         Some("forbidden")
     );
     let snap = client::el("snapshot", raumwart::protocol::NS, &[]);
     assert_eq!(
-        s.iq(MUC, "get", snap).await.err().as_deref(),
+        s.iq(muc(), "get", snap).await.err().as_deref(),
         Some("forbidden")
     );
     // Nothing changed: the student is no owner, passwords still hold.

@@ -18,7 +18,7 @@ fn write_config(env: &Env) -> std::path::PathBuf {
 server = "127.0.0.1:{comp}"
 component = "{COMPONENT}"
 secret_file = "component.secret"
-muc = "{MUC}"
+muc = "{muc}"
 
 [policy]
 service_jids = ["focus@{AUTH}"]
@@ -33,6 +33,7 @@ password_file = "schools/gs.pw"
 rooms = ["{NAME}"]
 "#,
         comp = env.component,
+        muc = muc(),
         http = env.http,
     );
     std::fs::write(&path, text).unwrap();

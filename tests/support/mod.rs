@@ -1,6 +1,7 @@
-//! The test harness: a real Prosody (Debian's package) on free loopback ports with its own
-//! config and data folder, shaped like Jitsi's conference component; the real raumwart
-//! binary; real clients (see `client`).
+//! The test harness: a real Prosody on free loopback ports with its own config and data
+//! folder, shaped like a Jitsi deployment's (`Shape`); the real raumwart binary; real
+//! clients (see `client`). `RAUMWART_TEST_PROSODY` picks the Prosody binary (default:
+//! Debian's `prosody`), `RAUMWART_TEST_SHAPE` the shape of its config.
 
 #![allow(dead_code)]
 
@@ -12,6 +13,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub use client::{Client, WAIT};
@@ -19,7 +21,6 @@ pub use focus::Focus;
 
 pub const DOMAIN: &str = "meet.jitsi";
 pub const AUTH: &str = "auth.meet.jitsi";
-pub const MUC: &str = "conference.meet.jitsi";
 pub const BREAKOUT: &str = "breakout.meet.jitsi";
 pub const LOBBY: &str = "lobby.meet.jitsi";
 pub const COMPONENT: &str = "raumwart.meet.jitsi";
@@ -38,8 +39,36 @@ pub fn school_room(i: usize) -> String {
     format!("{SCHOOL}-{i}")
 }
 
+/// The shape of the Prosody config the tests run against, for the whole test process.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Shape {
+    /// Jitsi's Debian packages: MUC `conference.meet.jitsi`, the lines of the README's
+    /// "Adding raumwart to a Jitsi Prosody" (the default).
+    Debian,
+    /// docker-jitsi-meet's templates (`RAUMWART_TEST_SHAPE=docker-jitsi-meet`, Prosody
+    /// 13): MUC `muc.meet.jitsi`, raumwart added by the files in deploy/docker-jitsi-meet/.
+    DockerJitsiMeet,
+}
+
+pub fn shape() -> Shape {
+    static SHAPE: OnceLock<Shape> = OnceLock::new();
+    *SHAPE.get_or_init(|| match std::env::var("RAUMWART_TEST_SHAPE").as_deref() {
+        Err(_) | Ok("") | Ok("debian") => Shape::Debian,
+        Ok("docker-jitsi-meet") => Shape::DockerJitsiMeet,
+        Ok(other) => panic!("RAUMWART_TEST_SHAPE={other}: use debian or docker-jitsi-meet"),
+    })
+}
+
+/// The conference MUC of the shape.
+pub fn muc() -> &'static str {
+    match shape() {
+        Shape::Debian => "conference.meet.jitsi",
+        Shape::DockerJitsiMeet => "muc.meet.jitsi",
+    }
+}
+
 pub fn room_jid(room: &str) -> String {
-    format!("{room}@{MUC}")
+    format!("{room}@{}", muc())
 }
 
 /// A free port below Linux's ephemeral range (32768 and up): a port the kernel handed
@@ -55,6 +84,15 @@ fn free_port() -> u16 {
         }
     }
     panic!("no free port below 32000");
+}
+
+/// The Prosody the tests run: `RAUMWART_TEST_PROSODY` (e.g. Prosody 13 unpacked by
+/// `tests/prosody/unpack-prosody13`), else Debian's `prosody` on PATH.
+pub fn prosody_binary() -> String {
+    std::env::var("RAUMWART_TEST_PROSODY")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "prosody".into())
 }
 
 /// Options that vary between tests.
@@ -132,13 +170,22 @@ impl Env {
         env
     }
 
-    fn write_prosody_config(&self) {
+    /// Jitsi's two hosts: guests log in anonymously, focus with a password.
+    const HOSTS: &'static str = r#"
+VirtualHost "meet.jitsi"
+    authentication = "anonymous"
+
+VirtualHost "auth.meet.jitsi"
+    authentication = "internal_plain"
+"#;
+
+    /// The global lines every shape shares: where things are, loopback ports, no TLS.
+    fn base_config(&self) -> String {
         let d = self.dir.display();
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
         let (plugins, test_plugins) = (repo.join("prosody"), repo.join("tests/prosody"));
-        let cfg = format!(
-            r#"-- written by raumwart's test harness
-run_as_root = true
+        format!(
+            r#"run_as_root = true
 pidfile = "{d}/prosody.pid"
 data_path = "{d}/data"
 certificates = "{d}/certs"
@@ -147,8 +194,6 @@ log = {{ {level} = "{d}/prosody.log" }}
 interfaces = {{ "127.0.0.1" }}
 c2s_ports = {{ {c2s} }}
 c2s_interfaces = {{ "127.0.0.1" }}
-component_ports = {{ {comp} }}
-component_interface = "127.0.0.1"
 modules_enabled = {{ "saslauth", "disco", "ping" }}
 modules_disabled = {{ "s2s", "tls", "offline", "c2s_bidi" }}
 c2s_require_encryption = false
@@ -157,14 +202,24 @@ authentication = "internal_plain"
 http_ports = {{}}
 https_ports = {{}}
 network_settings = {{ nagle = {nagle} }}
+"#,
+            plugins = plugins.display(),
+            test_plugins = test_plugins.display(),
+            level = self.options.prosody_log,
+            nagle = self.options.nagle,
+            c2s = self.c2s,
+        )
+    }
 
-VirtualHost "{DOMAIN}"
-    authentication = "anonymous"
-
-VirtualHost "{AUTH}"
-    authentication = "internal_plain"
-
-Component "{MUC}" "muc"
+    /// Jitsi's Debian packages with the README's lines.
+    fn debian_config(&self) -> String {
+        let muc = muc();
+        format!(
+            r#"-- written by raumwart's test harness
+{base}component_ports = {{ {comp} }}
+component_interface = "127.0.0.1"
+{hosts}
+Component "{muc}" "muc"
     modules_enabled = {{ {main_modules} }}
     raumwart_component = "{COMPONENT}"
     admins = {{ "focus@{AUTH}", "{COMPONENT}" }}
@@ -177,7 +232,7 @@ Component "{MUC}" "muc"
 Component "{BREAKOUT}" "muc"
     modules_enabled = {{ {breakout_modules} }}
     raumwart_component = "{COMPONENT}"
-    raumwart_main_muc = "{MUC}"
+    raumwart_main_muc = "{muc}"
     admins = {{ "focus@{AUTH}", "{COMPONENT}" }}
     component_admins_as_room_owners = true
     muc_room_locking = false
@@ -192,10 +247,8 @@ Component "{LOBBY}" "muc"
 Component "{COMPONENT}"
     component_secret = "{SECRET}"
 "#,
-            plugins = plugins.display(),
-            test_plugins = test_plugins.display(),
-            level = self.options.prosody_log,
-            nagle = self.options.nagle,
+            base = self.base_config(),
+            hosts = Self::HOSTS,
             main_modules = if self.options.module {
                 "\"raumwart\""
             } else {
@@ -206,11 +259,107 @@ Component "{COMPONENT}"
             } else {
                 "\"test_breakout\""
             },
-            c2s = self.c2s,
             comp = self.component,
             restrict = self.options.restrict_room_creation,
             muc_extra = self.muc_extra_config(),
+        )
+    }
+
+    /// docker-jitsi-meet's templates (prosody.cfg.lua, conf.d/jitsi-meet.cfg.lua) as they
+    /// render with its defaults, less Jitsi's own plugins, plus what an admin adds from
+    /// deploy/docker-jitsi-meet/: the modules from raumwart.env's variables and
+    /// raumwart.cfg.lua in conf.d (its port and secret file pointed at this test's).
+    fn docker_jitsi_meet_config(&self) -> String {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let deploy = repo.join("deploy/docker-jitsi-meet");
+        let env_lines = fs::read_to_string(deploy.join("raumwart.env")).unwrap();
+        let modules = |var: &str| -> Vec<String> {
+            let list = env_lines
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{var}=")))
+                .unwrap_or_else(|| panic!("{var} not in raumwart.env"));
+            list.split(',')
+                .filter(|m| self.options.module || *m != "raumwart")
+                .map(|m| format!("\"{m}\""))
+                .collect()
+        };
+        let mut breakout_modules = modules("XMPP_BREAKOUT_MUC_MODULES");
+        breakout_modules.push("\"test_breakout\"".into());
+        let secret = self.dir.join("prosody-component.secret");
+        fs::write(&secret, format!("{SECRET}\n")).unwrap();
+        let mut snippet = fs::read_to_string(deploy.join("raumwart.cfg.lua"))
+            .unwrap()
+            .replace("5347", &self.component.to_string())
+            .replace("/raumwart/component.secret", &secret.display().to_string());
+        if let Some(policy) = self.options.module_unmanaged {
+            snippet = snippet.replace(
+                "raumwart_unmanaged_rooms = \"allow\"",
+                &format!("raumwart_unmanaged_rooms = \"{policy}\""),
+            );
+        }
+        fs::create_dir_all(self.dir.join("conf.d")).unwrap();
+        fs::write(self.dir.join("conf.d/raumwart.cfg.lua"), snippet).unwrap();
+        let cache = self.options.room_cache_size.unwrap_or(10_000);
+        let jitsi = format!(
+            r#"-- conf.d/jitsi-meet.cfg.lua, as docker-jitsi-meet renders it (less Jitsi's plugins)
+admins = {{ "focus@{AUTH}", "jvb@{AUTH}" }}
+{hosts}
+Component "{muc}" "muc"
+    restrict_room_creation = {restrict}
+    storage = "memory"
+    modules_enabled = {{ {main_modules} }}
+    muc_room_cache_size = {cache}
+    muc_room_locking = false
+    muc_room_default_public_jids = true
+    muc_tombstones = false
+    muc_room_allow_persistent = false
+
+Component "{LOBBY}" "muc"
+    storage = "memory"
+    restrict_room_creation = true
+    muc_tombstones = false
+    muc_room_allow_persistent = false
+    muc_room_cache_size = 10000
+    muc_room_locking = false
+    muc_room_default_public_jids = true
+
+-- Jitsi's mod_muc_breakout_rooms creates the rooms here; its test stand-in lets the
+-- first joiner create them.
+Component "{BREAKOUT}" "muc"
+    storage = "memory"
+    restrict_room_creation = false
+    muc_room_cache_size = 10000
+    muc_room_locking = false
+    muc_room_default_public_jids = true
+    muc_tombstones = false
+    muc_room_allow_persistent = false
+    modules_enabled = {{ {breakout_modules} }}
+"#,
+            hosts = Self::HOSTS,
+            muc = muc(),
+            restrict = self.options.restrict_room_creation,
+            main_modules = modules("XMPP_MUC_MODULES").join(", "),
+            breakout_modules = breakout_modules.join(", "),
         );
+        fs::write(self.dir.join("conf.d/jitsi-meet.cfg.lua"), jitsi).unwrap();
+        format!(
+            r#"-- written by raumwart's test harness, shaped like docker-jitsi-meet's prosody.cfg.lua
+{base}
+admins = {{ }}
+component_admins_as_room_owners = true
+component_ports = {{ }}
+
+Include "conf.d/*.cfg.lua"
+"#,
+            base = self.base_config(),
+        )
+    }
+
+    fn write_prosody_config(&self) {
+        let cfg = match shape() {
+            Shape::Debian => self.debian_config(),
+            Shape::DockerJitsiMeet => self.docker_jitsi_meet_config(),
+        };
         fs::write(self.dir.join("prosody.cfg.lua"), cfg).unwrap();
         // internal_plain reads this file; no prosodyctl needed.
         let accounts = self.dir.join("data/auth%2emeet%2ejitsi/accounts");
@@ -255,7 +404,7 @@ Component "{COMPONENT}"
 server = "127.0.0.1:{comp}"
 component = "{COMPONENT}"
 secret_file = "component.secret"
-muc = "{MUC}"
+muc = "{muc}"
 lobby_muc = "{LOBBY}"
 
 [policy]
@@ -276,6 +425,7 @@ id = "rs-beispiel"
 rooms = [{{ name = "{OTHER_SCHOOL_ROOM}", password_file = "schools/rs.pw" }}]
 "#,
             comp = self.component,
+            muc = muc(),
             unmanaged = o.unmanaged,
             grace = o.grace_period,
             http = self.http,
@@ -290,14 +440,19 @@ rooms = [{{ name = "{OTHER_SCHOOL_ROOM}", password_file = "schools/rs.pw" }}]
     pub fn start_prosody(&mut self) {
         assert!(self.prosody.is_none(), "Prosody is already running");
         let log = fs::File::create(self.dir.join("prosody.stdout")).unwrap();
-        let child = Command::new("prosody")
+        let child = Command::new(prosody_binary())
             .arg("--config")
             .arg(self.dir.join("prosody.cfg.lua"))
             .arg("-F")
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
-            .expect("start prosody (is Debian's prosody package installed?)");
+            .unwrap_or_else(|e| {
+                panic!(
+                    "start {} (is Debian's prosody package installed?): {e}",
+                    prosody_binary()
+                )
+            });
         self.prosody = Some(child);
         let deadline = Instant::now() + WAIT;
         for port in [self.c2s, self.component] {
@@ -333,7 +488,7 @@ rooms = [{{ name = "{OTHER_SCHOOL_ROOM}", password_file = "schools/rs.pw" }}]
     pub fn stored_map_path(&self) -> PathBuf {
         self.dir
             .join("data")
-            .join(MUC.replace('.', "%2e"))
+            .join(muc().replace('.', "%2e"))
             .join("raumwart/map.dat")
     }
 
@@ -542,6 +697,17 @@ pub async fn teacher_with(env: &Env, room: &str, nick: &str, school_password: &s
         .await
         .expect("an organizer sets the class password like the Jitsi UI");
     t
+}
+
+/// Makes `room` persistent as Jitsi's server side does (jicofo, mod_muc_breakout_rooms):
+/// as an admin of the MUC. docker-jitsi-meet (`muc_room_allow_persistent = false`) lets
+/// no teacher do it; Jitsi's Debian packages let an owner do it too.
+pub async fn make_persistent(env: &Env, room: &str) {
+    let mut admin = client::Client::login(env.c2s, AUTH, "focus", FOCUS_PASSWORD).await;
+    admin
+        .configure(&room_jid(room), &[("muc#roomconfig_persistentroom", "1")])
+        .await
+        .expect("an admin makes the room persistent");
 }
 
 /// After a reset: a fresh session needs the school password, nothing old is left.
