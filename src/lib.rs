@@ -13,5 +13,7 @@ pub mod link;
 pub mod metrics;
 pub mod password;
 pub mod protocol;
+pub mod register;
 pub mod room_names;
+pub mod school;
 pub mod xmpp;
