@@ -9,6 +9,7 @@ pub mod config;
 pub mod core;
 pub mod daemon;
 pub mod http;
+pub mod letter;
 pub mod link;
 pub mod metrics;
 pub mod password;
