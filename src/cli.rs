@@ -72,6 +72,72 @@ pub enum Command {
     /// A bad file is refused with every problem listed (exit 78); the running
     /// configuration stays. Sessions are not disturbed.
     Reload,
+    /// Add, remove and list schools, new passwords, access letters, register imports
+    ///
+    /// Each change edits the configuration file keeping its comments and layout, is
+    /// validated like `check` before anything is written, and is reloaded by the running
+    /// daemon.
+    School {
+        #[command(subcommand)]
+        action: SchoolCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchoolCommand {
+    /// Add a school with its rooms and a new generated password
+    ///
+    /// Rooms are ID-1 … ID-N unless named with --room. Prints what the school must be
+    /// told (the password included): hand it over, then forget it.
+    Add {
+        /// A short id: a-z 0-9 - _ .
+        id: String,
+        /// The school's name, for the media centre and the letter
+        #[arg(long)]
+        name: String,
+        /// How many rooms (ID-1 … ID-N)
+        #[arg(long, conflicts_with = "room", required_unless_present = "room")]
+        rooms: Option<usize>,
+        /// A room name, as people type it (repeatable)
+        #[arg(long)]
+        room: Vec<String>,
+    },
+    /// Remove a school: end its running sessions, remove its block and password files
+    Remove { id: String },
+    /// Write a new password, in force from each room's next reset
+    Rotate {
+        id: String,
+        /// Only this room (it then gets a password of its own)
+        #[arg(long)]
+        room: Option<String>,
+    },
+    /// List schools, rooms and the age of each password (never a password)
+    List,
+    /// Write the school's one-page access letter (HTML, German) to FILE
+    Letter {
+        id: String,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Add the schools of a register (.xlsx, .ods, .csv) that are not configured yet
+    ///
+    /// Only the id and name columns are read: no contact data ever reaches raumwart.
+    Import {
+        /// The register file
+        file: PathBuf,
+        /// The header of the column holding the school id
+        #[arg(long, value_name = "COL")]
+        id_column: String,
+        /// The header of the column holding the school's name
+        #[arg(long, value_name = "COL")]
+        name_column: String,
+        /// Rooms per new school
+        #[arg(long, default_value_t = 1)]
+        rooms: usize,
+        /// Show what would change, change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// The clap command, for the man page and completions.

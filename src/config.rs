@@ -44,7 +44,27 @@ pub struct Config {
     pub xmpp: Xmpp,
     pub policy: Policy,
     pub http: Http,
+    /// The Jitsi web app, for the links in the access letter.
+    pub jitsi: Option<Jitsi>,
+    /// The media centre's office, named in the access letter.
+    pub media_centre: Option<MediaCentre>,
     pub schools: Vec<School>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Jitsi {
+    /// The address schools open, ending in `/`: a room's link is this plus its node.
+    pub url: String,
+}
+
+/// Whom a school asks: the media centre's office (never a person's private contact).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaCentre {
+    pub name: String,
+    /// Postal address, one line (commas may separate its parts).
+    pub address: Option<String>,
+    pub phone: Option<String>,
+    pub mail: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -163,6 +183,8 @@ struct RawConfig {
     policy: RawPolicy,
     #[serde(default)]
     http: RawHttp,
+    jitsi: Option<RawJitsi>,
+    media_centre: Option<RawMediaCentre>,
     #[serde(default, rename = "school")]
     schools: Vec<Spanned<RawSchool>>,
 }
@@ -191,6 +213,21 @@ struct RawPolicy {
 #[serde(deny_unknown_fields)]
 struct RawHttp {
     listen: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJitsi {
+    url: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMediaCentre {
+    name: Spanned<String>,
+    address: Option<Spanned<String>>,
+    phone: Option<Spanned<String>>,
+    mail: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -285,8 +322,39 @@ pub fn http_listen(path: &Path) -> Result<SocketAddr, Error> {
     }
 }
 
+/// Where `$CREDENTIALS_DIRECTORY/NAME` is found: in that folder when raumwart runs under
+/// systemd, or in the credential's source for an admin command run outside the unit.
+pub trait Credentials {
+    fn path(&self, name: &str) -> PathBuf;
+}
+
+impl Credentials for &Path {
+    fn path(&self, name: &str) -> PathBuf {
+        self.join(name)
+    }
+}
+
+impl Credentials for PathBuf {
+    fn path(&self, name: &str) -> PathBuf {
+        self.join(name)
+    }
+}
+
 /// Validates config text that was read from `path`.
 pub fn parse(path: &Path, text: &str, credentials: Option<&Path>) -> Result<Config, Error> {
+    parse_with(
+        path,
+        text,
+        credentials.as_ref().map(|dir| dir as &dyn Credentials),
+    )
+}
+
+/// Like [`parse`], with `$CREDENTIALS_DIRECTORY/` resolved by `credentials`.
+pub fn parse_with(
+    path: &Path,
+    text: &str,
+    credentials: Option<&dyn Credentials>,
+) -> Result<Config, Error> {
     let mut v = Validator {
         file: path,
         text,
@@ -314,7 +382,7 @@ struct Validator<'a> {
     file: &'a Path,
     text: &'a str,
     base: &'a Path,
-    credentials: Option<&'a Path>,
+    credentials: Option<&'a dyn Credentials>,
     problems: Vec<Problem>,
 }
 
@@ -341,12 +409,86 @@ impl Validator<'_> {
         let xmpp = self.xmpp(raw.xmpp);
         let policy = self.policy(raw.policy);
         let http = self.http(raw.http);
+        let jitsi = raw.jitsi.map(|j| self.jitsi(j));
+        let media_centre = raw.media_centre.map(|m| self.media_centre(m));
         let schools = self.schools(raw.schools);
         Config {
             xmpp,
             policy,
             http,
+            jitsi,
+            media_centre,
             schools,
+        }
+    }
+
+    fn jitsi(&mut self, raw: RawJitsi) -> Jitsi {
+        let url = raw.url.get_ref();
+        if !is_web_address(url) {
+            self.problem(
+                &raw.url.span(),
+                format!(
+                    "url {url:?} is not the address of the Jitsi web app, like \"https://meet.kmz-beispiel.de/\""
+                ),
+            );
+        }
+        let mut url = raw.url.into_inner();
+        if !url.ends_with('/') {
+            url.push('/');
+        }
+        Jitsi { url }
+    }
+
+    fn media_centre(&mut self, raw: RawMediaCentre) -> MediaCentre {
+        let mut line = |field: &Option<Spanned<String>>, what: &str| {
+            if let Some(value) = field {
+                let v = value.get_ref();
+                if v.trim().is_empty() || v.chars().any(char::is_control) {
+                    self.problem(
+                        &value.span(),
+                        format!("{what} must be one line of text, not empty"),
+                    );
+                }
+            }
+        };
+        line(&Some(raw.name.clone()), "name");
+        line(&raw.address, "address");
+        line(&raw.phone, "phone");
+        line(&raw.mail, "mail");
+        if let Some(phone) = &raw.phone {
+            let p = phone.get_ref();
+            let digits = p.chars().filter(char::is_ascii_digit).count();
+            if digits < 3
+                || !p
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || " +-/()".contains(c))
+            {
+                self.problem(
+                    &phone.span(),
+                    format!("phone {p:?} is not a phone number, like \"07000 123456-0\""),
+                );
+            }
+        }
+        if let Some(mail) = &raw.mail {
+            let m = mail.get_ref();
+            let ok = m.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && !local.contains(char::is_whitespace)
+                    && domain.contains('.')
+                    && is_domain(domain)
+            });
+            if !ok {
+                self.problem(
+                    &mail.span(),
+                    format!("mail {m:?} is not a mail address, like \"medienzentrum@kreis-beispiel.de\""),
+                );
+            }
+        }
+        MediaCentre {
+            name: raw.name.into_inner(),
+            address: raw.address.map(Spanned::into_inner),
+            phone: raw.phone.map(Spanned::into_inner),
+            mail: raw.mail.map(Spanned::into_inner),
         }
     }
 
@@ -374,7 +516,7 @@ impl Validator<'_> {
             None => match self.credentials {
                 Some(dir) => {
                     let span = raw.component.span();
-                    self.read_secret_at(&dir.join(SECRET_CREDENTIAL), &span)
+                    self.read_secret_at(&dir.path(SECRET_CREDENTIAL), &span)
                 }
                 None => {
                     self.problem(
@@ -589,7 +731,7 @@ impl Validator<'_> {
     /// systemd's credentials folder.
     fn resolve(&self, file: &str) -> Result<PathBuf, String> {
         match (file.strip_prefix("$CREDENTIALS_DIRECTORY/"), self.credentials) {
-            (Some(rest), Some(dir)) => Ok(dir.join(rest)),
+            (Some(rest), Some(dir)) => Ok(dir.path(rest)),
             (Some(_), None) => Err(format!(
                 "{file} needs $CREDENTIALS_DIRECTORY, which systemd sets for LoadCredential=; it is not set"
             )),
@@ -645,6 +787,25 @@ fn is_domain(s: &str) -> bool {
         && s.split('.').all(|label| {
             !label.is_empty() && label.chars().all(|c| c.is_alphanumeric() || c == '-')
         })
+}
+
+/// `http(s)://host[:port][/path]`: no query, fragment, user or whitespace.
+fn is_web_address(s: &str) -> bool {
+    let Some(rest) = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if port.parse::<u16>().is_ok() => host,
+        _ => authority,
+    };
+    is_domain(host)
+        && !path
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "?#\\\"<>".contains(c))
 }
 
 fn is_service_jid(s: &str) -> bool {

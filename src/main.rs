@@ -6,6 +6,8 @@ use clap::Parser;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+mod school_cmd;
+
 use raumwart::cli::{Cli, Command};
 use raumwart::metrics::Metrics;
 use raumwart::{config, control, daemon, http, password};
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
             print!("{body}");
             Ok(ExitCode::SUCCESS)
         }),
+        Command::School { action } => school_cmd::run(&path, socket, action),
         Command::Reload => client(&path, socket, |control| async move {
             let (code, body) = control::request(&control, "POST", "/reload").await?;
             match code {
@@ -115,7 +118,7 @@ fn check_report(path: &Path, c: &config::Config) -> String {
 }
 
 /// Runs a command against the running daemon through its control socket.
-fn client<F, Fut>(config: &Path, socket: Option<PathBuf>, f: F) -> ExitCode
+pub(crate) fn client<F, Fut>(config: &Path, socket: Option<PathBuf>, f: F) -> ExitCode
 where
     F: FnOnce(PathBuf) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<ExitCode>>,

@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod focus;
+pub mod privacy;
 
 use std::fs;
 use std::net::TcpListener;

@@ -1,0 +1,1157 @@
+//! The media centre's workflow on the config file: add, remove, rotate and list schools.
+//!
+//! Every operation edits the config file with `toml_edit`, so comments and layout stay
+//! as the admin wrote them, and returns a value that says what to print (each has a
+//! `Display`). Before anything is written, the file as it would be is validated like
+//! `raumwart check` ([`config::parse_with`]); new password files are written first (mode
+//! 0600, through a temporary file and a rename) and removed again when anything fails,
+//! and the config file is replaced by a rename. An error leaves the files as they were.
+//!
+//! The running daemon is not told here: the caller reloads it after a change, and ends
+//! the sessions of a school's rooms ([`room_nodes`]) before [`remove`].
+
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value};
+
+use crate::config::{self, Credentials, Secret};
+use crate::{password, register, room_names};
+
+/// The most rooms `--rooms N` makes.
+pub const MAX_ROOMS: usize = 50;
+
+/// Where the config file is, and where `$CREDENTIALS_DIRECTORY/` in it points.
+pub struct Files {
+    pub config: PathBuf,
+    pub credentials: CredentialSource,
+}
+
+impl Files {
+    /// A config whose password files are plain paths (relative to its folder or absolute).
+    pub fn new(config: impl Into<PathBuf>) -> Files {
+        Files {
+            config: config.into(),
+            credentials: CredentialSource::Unset,
+        }
+    }
+}
+
+/// How `$CREDENTIALS_DIRECTORY/NAME` in the config is found by an admin command.
+pub enum CredentialSource {
+    /// The config uses no `$CREDENTIALS_DIRECTORY/`, or it is an error to.
+    Unset,
+    /// A folder holding the credentials by their names (the variable when set).
+    Folder(PathBuf),
+    /// The sources named by the unit's `LoadCredential=` lines (an admin outside the unit).
+    Unit(UnitCredentials),
+}
+
+impl CredentialSource {
+    fn get(&self) -> Option<&dyn Credentials> {
+        match self {
+            CredentialSource::Unset => None,
+            CredentialSource::Folder(dir) => Some(dir),
+            CredentialSource::Unit(unit) => Some(unit),
+        }
+    }
+}
+
+/// The credentials a systemd unit loads: `LoadCredential=ID:FILE` names one file,
+/// `LoadCredential=ID:FOLDER` every file in FOLDER as `ID_<file name>`.
+#[derive(Debug, Clone, Default)]
+pub struct UnitCredentials {
+    files: Vec<(String, PathBuf)>,
+    folders: Vec<(String, PathBuf)>,
+}
+
+impl UnitCredentials {
+    /// Reads the `LoadCredential=` lines of a unit file's text; a source that is a
+    /// folder on this machine is a folder credential.
+    pub fn from_unit(text: &str) -> UnitCredentials {
+        let mut unit = UnitCredentials::default();
+        for line in text.lines() {
+            let Some(value) = line.trim().strip_prefix("LoadCredential=") else {
+                continue;
+            };
+            let Some((id, source)) = value.split_once(':') else {
+                continue;
+            };
+            let source = PathBuf::from(source.trim());
+            if source.is_dir() {
+                unit.folders.push((id.trim().to_owned(), source));
+            } else {
+                unit.files.push((id.trim().to_owned(), source));
+            }
+        }
+        unit
+    }
+}
+
+impl Credentials for UnitCredentials {
+    fn path(&self, name: &str) -> PathBuf {
+        if let Some((_, file)) = self.files.iter().find(|(id, _)| id == name) {
+            return file.clone();
+        }
+        for (id, folder) in &self.folders {
+            if let Some(file) = name
+                .strip_prefix(id.as_str())
+                .and_then(|r| r.strip_prefix('_'))
+            {
+                return folder.join(file);
+            }
+        }
+        // Not loaded by the unit: the daemon would not find it either.
+        PathBuf::from(format!("$CREDENTIALS_DIRECTORY/{name}"))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The config file as it is now is invalid (`raumwart check` would say the same).
+    #[error("{0}")]
+    Config(config::Error),
+    /// The change would make the file invalid; nothing was written.
+    #[error("the change would make the configuration invalid; nothing was written:\n{0}")]
+    Rejected(config::Error),
+    /// The request cannot be done (unknown school, id taken, ...); nothing was written.
+    #[error("{0}")]
+    Refused(String),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no random numbers from the OS: {0}")]
+    Random(getrandom::Error),
+    #[error(transparent)]
+    Register(#[from] register::Error),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn refused(message: impl Into<String>) -> Error {
+    Error::Refused(message.into())
+}
+
+// --- results -------------------------------------------------------------------------
+
+/// A room as a school reaches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomAccess {
+    /// The name as written in the config.
+    pub configured: String,
+    /// The node(s) Jitsi opens for it (typed first).
+    pub nodes: Vec<String>,
+    /// The link to hand out (`[jitsi] url` and the link node), when the url is set.
+    pub link: Option<String>,
+}
+
+/// `school add`: what the school must be told.
+#[derive(Debug, Clone)]
+pub struct Added {
+    pub school: String,
+    pub name: String,
+    pub rooms: Vec<RoomAccess>,
+    pub password_file: PathBuf,
+    pub password: Secret,
+}
+
+/// `school remove`.
+#[derive(Debug, Clone)]
+pub struct Removed {
+    pub school: String,
+    /// The nodes that are no longer protected.
+    pub nodes: Vec<String>,
+    pub deleted_files: Vec<PathBuf>,
+}
+
+/// One new password written by `school rotate`.
+#[derive(Debug, Clone)]
+pub struct NewPassword {
+    pub password_file: PathBuf,
+    pub password: Secret,
+    /// The rooms it opens, as configured.
+    pub rooms: Vec<String>,
+}
+
+/// `school rotate`.
+#[derive(Debug, Clone)]
+pub struct Rotated {
+    pub school: String,
+    pub passwords: Vec<NewPassword>,
+}
+
+/// A school in `school list`: never a password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub id: String,
+    pub name: Option<String>,
+    /// Room names as configured.
+    pub rooms: Vec<String>,
+    pub passwords: Vec<PasswordAge>,
+}
+
+/// How old one password file is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordAge {
+    /// The rooms it opens; empty for the school password.
+    pub rooms: Vec<String>,
+    /// Since the file was last written; None when it cannot be read.
+    pub age: Option<Duration>,
+}
+
+/// `school list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing(pub Vec<Listed>);
+
+/// `school import`.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    pub dry_run: bool,
+    /// Schools added (with `dry_run`: that would be added; their passwords are not made).
+    pub added: Vec<Added>,
+    /// Ids from the register that are configured already, left alone.
+    pub unchanged: Vec<String>,
+    /// Rows of the register that were not used, and why.
+    pub skipped: Vec<register::Skipped>,
+}
+
+// --- add -----------------------------------------------------------------------------
+
+/// The rooms of a new school.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rooms {
+    /// `ID-1` … `ID-N`.
+    Count(usize),
+    /// These names, as people type them or as nodes.
+    Named(Vec<String>),
+}
+
+/// `raumwart school add ID --name NAME (--rooms N | --room NAME…)`.
+pub fn add(files: &Files, id: &str, name: &str, rooms: &Rooms) -> Result<Added, Error> {
+    let mut edit = Edit::open(files)?;
+    let planned = edit.add(id, name, rooms)?;
+    let config = edit.commit()?;
+    Ok(planned.finish(&config))
+}
+
+/// A school planned in an edit; its rooms' nodes and links are known after validation.
+struct Planned {
+    school: String,
+    name: String,
+    password_file: PathBuf,
+    password: Secret,
+}
+
+impl Planned {
+    fn finish(self, config: &config::Config) -> Added {
+        Added {
+            rooms: access(config, &self.school),
+            school: self.school,
+            name: self.name,
+            password_file: self.password_file,
+            password: self.password,
+        }
+    }
+}
+
+/// The rooms of a school with nodes and links, from a validated config.
+pub fn access(config: &config::Config, school: &str) -> Vec<RoomAccess> {
+    let Some(school) = config.schools.iter().find(|s| s.id == school) else {
+        return vec![];
+    };
+    let url = config.jitsi.as_ref().map(|j| j.url.as_str());
+    school
+        .rooms
+        .chunk_by(|a, b| a.configured == b.configured)
+        .map(|group| RoomAccess {
+            configured: group[0].configured.clone(),
+            nodes: group.iter().map(|r| r.name.clone()).collect(),
+            // The last node is the link form (the only one when they are the same).
+            link: url.map(|u| format!("{u}{}", group[group.len() - 1].name)),
+        })
+        .collect()
+}
+
+fn check_id(id: &str) -> Result<(), Error> {
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(refused(format!(
+            "school id {id:?} may use only a-z, 0-9, '-', '_' and '.' (at most 64)"
+        )));
+    }
+    Ok(())
+}
+
+// --- remove --------------------------------------------------------------------------
+
+/// The room nodes of a configured school: the sessions to end before [`remove`].
+pub fn room_nodes(files: &Files, id: &str) -> Result<Vec<String>, Error> {
+    let edit = Edit::open(files)?;
+    let config = edit.current()?;
+    let school = config
+        .schools
+        .iter()
+        .find(|s| s.id == id)
+        .ok_or_else(|| refused(format!("there is no school {id:?}")))?;
+    Ok(school.rooms.iter().map(|r| r.name.clone()).collect())
+}
+
+/// `raumwart school remove ID`: removes the block and deletes the password files no
+/// other school or room uses.
+pub fn remove(files: &Files, id: &str) -> Result<Removed, Error> {
+    let mut edit = Edit::open(files)?;
+    let current = edit.current()?;
+    let nodes: Vec<String> = current
+        .schools
+        .iter()
+        .find(|s| s.id == id)
+        .map(|s| s.rooms.iter().map(|r| r.name.clone()).collect())
+        .unwrap_or_default();
+    let schools = edit.schools()?;
+    let index = schools
+        .iter()
+        .position(|s| s.id == id)
+        .ok_or_else(|| refused(format!("there is no school {id:?}")))?;
+    let gone = schools[index].files();
+    let aot = edit.school_tables()?;
+    let prefix = aot
+        .get(index)
+        .and_then(|t| t.decor().prefix())
+        .and_then(|p| p.as_str())
+        .unwrap_or("")
+        .to_owned();
+    aot.remove(index);
+    // Comments above the first block introduce all schools: they stay. Above any other
+    // block, a paragraph directly above its header is that school's and goes with it.
+    let keep = if index == 0 {
+        prefix
+    } else {
+        match prefix.trim_end_matches('\n').rfind("\n\n") {
+            Some(at) => prefix[..at + 1].to_owned(),
+            None => String::new(),
+        }
+    };
+    if !keep.trim().is_empty() {
+        match aot.get_mut(index) {
+            Some(next) => {
+                let own = next
+                    .decor()
+                    .prefix()
+                    .and_then(|p| p.as_str())
+                    .unwrap_or("")
+                    .to_owned();
+                next.decor_mut().set_prefix(format!("{keep}{own}"));
+            }
+            None => {
+                let trailing = edit.doc.trailing().as_str().unwrap_or("").to_owned();
+                edit.doc.set_trailing(format!("{keep}{trailing}"));
+            }
+        }
+    }
+    let still_used: Vec<String> = edit.schools()?.iter().flat_map(|s| s.files()).collect();
+    let mut doomed = vec![];
+    for file in gone {
+        if !still_used.contains(&file) && !doomed.contains(&file) {
+            doomed.push(file);
+        }
+    }
+    let doomed: Vec<PathBuf> = doomed
+        .iter()
+        .map(|f| edit.resolve(f))
+        .collect::<Result<_, _>>()?;
+    edit.commit()?;
+    let mut deleted_files = vec![];
+    for path in doomed {
+        match fs::remove_file(&path) {
+            Ok(()) => deleted_files.push(path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(Error::Io { path, source }),
+        }
+    }
+    Ok(Removed {
+        school: id.to_owned(),
+        nodes,
+        deleted_files,
+    })
+}
+
+// --- rotate --------------------------------------------------------------------------
+
+/// `raumwart school rotate ID [--room ROOM]`: a new school password; with a room, a new
+/// password for that room only (a room that shared the school's gets a file of its own).
+/// A room without a session uses it after the reload, a room in session from its next
+/// reset.
+pub fn rotate(files: &Files, id: &str, room: Option<&str>) -> Result<Rotated, Error> {
+    let mut edit = Edit::open(files)?;
+    let schools = edit.schools()?;
+    let index = schools
+        .iter()
+        .position(|s| s.id == id)
+        .ok_or_else(|| refused(format!("there is no school {id:?}")))?;
+    let school = schools[index].clone();
+    let mut passwords = vec![];
+    match room {
+        None => {
+            if let Some(file) = &school.password_file {
+                let rooms = school
+                    .rooms
+                    .iter()
+                    .filter(|r| r.password_file.is_none())
+                    .map(|r| r.name.clone())
+                    .collect();
+                passwords.push(edit.replace(&school, file, rooms)?);
+            } else {
+                for r in &school.rooms {
+                    let file = r.password_file.as_ref().expect("checked by config");
+                    passwords.push(edit.replace(&school, file, vec![r.name.clone()])?);
+                }
+            }
+        }
+        Some(wanted) => {
+            let at = school
+                .rooms
+                .iter()
+                .position(|r| {
+                    r.name == wanted
+                        || room_names::nodes(&r.name).is_ok_and(|n| n.distinct().contains(&wanted))
+                })
+                .ok_or_else(|| refused(format!("school {id:?} has no room {wanted:?}")))?;
+            let r = &school.rooms[at];
+            match &r.password_file {
+                Some(file) => passwords.push(edit.replace(&school, file, vec![r.name.clone()])?),
+                None => {
+                    let reference = edit.file_reference(&file_stem(&r.name))?;
+                    let password = new_password()?;
+                    let path = edit.create(&reference, &password)?;
+                    let aot = edit.school_tables()?;
+                    let rooms = aot
+                        .get_mut(index)
+                        .and_then(|t| t.get_mut("rooms"))
+                        .and_then(Item::as_array_mut)
+                        .ok_or_else(|| refused("rooms is not a list"))?;
+                    let mut table = InlineTable::new();
+                    table.insert("name", r.name.as_str().into());
+                    table.insert("password_file", reference.as_str().into());
+                    let old = rooms.get(at).expect("room").decor().clone();
+                    let mut value = Value::InlineTable(table);
+                    *value.decor_mut() = old;
+                    rooms.replace(at, value);
+                    passwords.push(NewPassword {
+                        password_file: path,
+                        password,
+                        rooms: vec![r.name.clone()],
+                    });
+                }
+            }
+        }
+    }
+    edit.commit()?;
+    Ok(Rotated {
+        school: id.to_owned(),
+        passwords,
+    })
+}
+
+/// A file name stem from a room name: lower case, `a-z 0-9 - _ .` kept, others `-`.
+fn file_stem(name: &str) -> String {
+    let stem: String = name
+        .to_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    stem.trim_matches(['-', '.']).to_owned()
+}
+
+// --- list ----------------------------------------------------------------------------
+
+/// `raumwart school list`: ids, names, rooms and the age of each password file.
+pub fn list(files: &Files) -> Result<Listing, Error> {
+    let edit = Edit::open(files)?;
+    let now = SystemTime::now();
+    let mut listed = vec![];
+    for school in edit.schools()? {
+        let mut passwords = vec![];
+        let mut age = |file: &str, rooms: Vec<String>| {
+            let age = edit
+                .resolve(file)
+                .ok()
+                .and_then(|path| fs::metadata(path).ok())
+                .and_then(|m| m.modified().ok())
+                .map(|t| now.duration_since(t).unwrap_or_default());
+            passwords.push(PasswordAge { rooms, age });
+        };
+        if let Some(file) = &school.password_file {
+            age(file, vec![]);
+        }
+        for room in &school.rooms {
+            if let Some(file) = &room.password_file {
+                age(file, vec![room.name.clone()]);
+            }
+        }
+        listed.push(Listed {
+            id: school.id.clone(),
+            name: school.name.clone(),
+            rooms: school.rooms.iter().map(|r| r.name.clone()).collect(),
+            passwords,
+        });
+    }
+    Ok(Listing(listed))
+}
+
+// --- import --------------------------------------------------------------------------
+
+/// `raumwart school import FILE --id-column COL --name-column COL [--rooms N] [--dry-run]`:
+/// adds the register's schools that are not configured yet, each with `rooms` rooms.
+/// Only the id and name columns are read.
+pub fn import(
+    files: &Files,
+    register_file: &Path,
+    columns: &register::Columns,
+    rooms: usize,
+    dry_run: bool,
+) -> Result<Imported, Error> {
+    let register = register::read(register_file, columns)?;
+    let mut edit = Edit::open(files)?;
+    let known: Vec<String> = edit.schools()?.into_iter().map(|s| s.id).collect();
+    let mut skipped = register.skipped;
+    let mut unchanged = vec![];
+    let mut planned = vec![];
+    let mut seen: Vec<String> = vec![];
+    for entry in register.schools {
+        if known.contains(&entry.id) {
+            unchanged.push(entry.id);
+        } else if seen.contains(&entry.id) {
+            skipped.push(register::Skipped {
+                row: entry.row,
+                reason: format!("school id {:?} is in the register twice", entry.id),
+            });
+        } else {
+            seen.push(entry.id.clone());
+            planned.push(edit.add(&entry.id, &entry.name, &Rooms::Count(rooms))?);
+        }
+    }
+    let config = if dry_run || planned.is_empty() {
+        edit.validate()?
+    } else {
+        edit.commit()?
+    };
+    let added = planned
+        .into_iter()
+        .map(|p| {
+            let mut added = p.finish(&config);
+            if dry_run {
+                added.password = Secret::new("");
+            }
+            added
+        })
+        .collect();
+    Ok(Imported {
+        dry_run,
+        added,
+        unchanged,
+        skipped,
+    })
+}
+
+// --- the edit ------------------------------------------------------------------------
+
+/// A school block as written.
+#[derive(Debug, Clone)]
+struct Written {
+    id: String,
+    name: Option<String>,
+    password_file: Option<String>,
+    rooms: Vec<WrittenRoom>,
+}
+
+#[derive(Debug, Clone)]
+struct WrittenRoom {
+    name: String,
+    password_file: Option<String>,
+}
+
+impl Written {
+    fn files(&self) -> Vec<String> {
+        self.password_file
+            .iter()
+            .chain(self.rooms.iter().filter_map(|r| r.password_file.as_ref()))
+            .cloned()
+            .collect()
+    }
+}
+
+/// The config file being changed, and the password files that go with the change.
+struct Edit<'a> {
+    files: &'a Files,
+    text: String,
+    doc: DocumentMut,
+    /// New password files: path and content, written at commit, and the reference.
+    created: Vec<(PathBuf, String)>,
+    references: Vec<String>,
+    /// Password files given new content at commit.
+    replaced: Vec<(PathBuf, String)>,
+}
+
+impl<'a> Edit<'a> {
+    fn open(files: &'a Files) -> Result<Edit<'a>, Error> {
+        let text = fs::read_to_string(&files.config).map_err(|source| {
+            Error::Config(config::Error::Read {
+                path: files.config.clone(),
+                source,
+            })
+        })?;
+        let doc: DocumentMut = match text.parse() {
+            Ok(doc) => doc,
+            // The same report `check` gives.
+            Err(_) => return Err(Error::Config(self_check(files, &text).unwrap_err())),
+        };
+        Ok(Edit {
+            files,
+            text,
+            doc,
+            created: vec![],
+            references: vec![],
+            replaced: vec![],
+        })
+    }
+
+    /// The file as it is now, validated.
+    fn current(&self) -> Result<config::Config, Error> {
+        self_check(self.files, &self.text).map_err(Error::Config)
+    }
+
+    fn schools(&self) -> Result<Vec<Written>, Error> {
+        let Some(item) = self.doc.get("school") else {
+            return Ok(vec![]);
+        };
+        let aot = item
+            .as_array_of_tables()
+            .ok_or_else(|| refused("schools must be written as [[school]] blocks"))?;
+        Ok(aot
+            .iter()
+            .map(|t| Written {
+                id: str_of(t.get("id")).unwrap_or_default(),
+                name: str_of(t.get("name")),
+                password_file: str_of(t.get("password_file")),
+                rooms: t
+                    .get("rooms")
+                    .and_then(Item::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| match v {
+                                Value::String(s) => Some(WrittenRoom {
+                                    name: s.value().clone(),
+                                    password_file: None,
+                                }),
+                                Value::InlineTable(t) => Some(WrittenRoom {
+                                    name: t.get("name")?.as_str()?.to_owned(),
+                                    password_file: t
+                                        .get("password_file")
+                                        .and_then(Value::as_str)
+                                        .map(str::to_owned),
+                                }),
+                                _ => None,
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    fn school_tables(&mut self) -> Result<&mut ArrayOfTables, Error> {
+        if self.doc.get("school").is_none() {
+            self.doc
+                .insert("school", Item::ArrayOfTables(ArrayOfTables::new()));
+        }
+        self.doc["school"]
+            .as_array_of_tables_mut()
+            .ok_or_else(|| refused("schools must be written as [[school]] blocks"))
+    }
+
+    /// Where a `password_file` value points, for an admin on this machine.
+    fn resolve(&self, file: &str) -> Result<PathBuf, Error> {
+        if let Some(rest) = file.strip_prefix("$CREDENTIALS_DIRECTORY/") {
+            return match self.files.credentials.get() {
+                Some(c) => Ok(c.path(rest)),
+                None => Err(refused(format!(
+                    "{file}: the config reads passwords from $CREDENTIALS_DIRECTORY; \
+                     say where those credentials come from"
+                ))),
+            };
+        }
+        let base = self.files.config.parent().unwrap_or(Path::new("."));
+        Ok(base.join(file))
+    }
+
+    /// A `password_file` value for a new file named after `stem`, beside the password
+    /// files the config uses: like the last school's (`schools/<id>.pw` by default).
+    fn file_reference(&self, stem: &str) -> Result<String, Error> {
+        let schools = self.schools()?;
+        let example = schools.iter().rev().find_map(|s| {
+            s.password_file
+                .clone()
+                .or_else(|| s.rooms.iter().find_map(|r| r.password_file.clone()))
+                .map(|f| (s.id.clone(), f))
+        });
+        let reference = match example {
+            None => format!("schools/{stem}.pw"),
+            Some((id, file)) => {
+                let (dir, name) = match file.rfind('/') {
+                    Some(at) => file.split_at(at + 1),
+                    None => ("", file.as_str()),
+                };
+                match name.find(id.as_str()) {
+                    Some(at) if !id.is_empty() => {
+                        format!("{dir}{}{stem}{}", &name[..at], &name[at + id.len()..])
+                    }
+                    _ => format!("{dir}{stem}.pw"),
+                }
+            }
+        };
+        let taken = schools
+            .iter()
+            .flat_map(Written::files)
+            .any(|f| f == reference)
+            || self
+                .created
+                .iter()
+                .any(|(p, _)| self.resolve(&reference).is_ok_and(|r| &r == p));
+        if taken || self.resolve(&reference)?.exists() {
+            return Err(refused(format!(
+                "{reference} exists already; remove it or choose another id"
+            )));
+        }
+        Ok(reference)
+    }
+
+    /// Plans a new school: its block, and its password file for the commit.
+    fn add(&mut self, id: &str, name: &str, rooms: &Rooms) -> Result<Planned, Error> {
+        check_id(id)?;
+        if name.trim().is_empty() || name.chars().any(char::is_control) {
+            return Err(refused("the school's name must be one line of text"));
+        }
+        if self.schools()?.iter().any(|s| s.id == id) {
+            return Err(refused(format!("school {id:?} exists already")));
+        }
+        let names: Vec<String> = match rooms {
+            Rooms::Count(n) if (1..=MAX_ROOMS).contains(n) => {
+                (1..=*n).map(|i| format!("{id}-{i}")).collect()
+            }
+            Rooms::Count(n) => {
+                return Err(refused(format!(
+                    "--rooms {n}: a school has 1 to {MAX_ROOMS} rooms"
+                )))
+            }
+            Rooms::Named(names) if names.is_empty() => {
+                return Err(refused("a school needs at least one room"))
+            }
+            Rooms::Named(names) => names.clone(),
+        };
+        let reference = self.file_reference(id)?;
+        let password = new_password()?;
+        let path = self.create(&reference, &password)?;
+        let mut table = Table::new();
+        table.insert("id", toml_edit::value(id));
+        table.insert("name", toml_edit::value(name.trim()));
+        table.insert("password_file", toml_edit::value(reference.as_str()));
+        let mut list = Array::new();
+        for room in &names {
+            list.push(room.as_str());
+        }
+        table.insert("rooms", toml_edit::value(list));
+        table.decor_mut().set_prefix("\n");
+        self.school_tables()?.push(table);
+        Ok(Planned {
+            school: id.to_owned(),
+            name: name.trim().to_owned(),
+            password_file: path,
+            password,
+        })
+    }
+
+    /// Plans a new password file; returns where it will be.
+    fn create(&mut self, reference: &str, password: &Secret) -> Result<PathBuf, Error> {
+        let path = self.resolve(reference)?;
+        self.created
+            .push((path.clone(), format!("{}\n", password.expose())));
+        self.references.push(reference.to_owned());
+        Ok(path)
+    }
+
+    /// Plans a new password in an existing password file.
+    fn replace(
+        &mut self,
+        school: &Written,
+        file: &str,
+        rooms: Vec<String>,
+    ) -> Result<NewPassword, Error> {
+        let path = self.resolve(file)?;
+        let password = new_password()?;
+        // The strength rule `check` applies, with this school's names.
+        let mut context: Vec<&str> = vec![&school.id];
+        context.extend(school.name.as_deref());
+        context.extend(school.rooms.iter().map(|r| r.name.as_str()));
+        if let Err(weak) = password::check(password.expose(), &context) {
+            return Err(refused(format!("the new password is refused: {weak}")));
+        }
+        self.replaced
+            .push((path.clone(), format!("{}\n", password.expose())));
+        Ok(NewPassword {
+            password_file: path,
+            password,
+            rooms,
+        })
+    }
+
+    /// Validates the changed file without writing anything beside it: for `--dry-run`.
+    /// The new password files are stood in for by files in a private temporary folder.
+    fn validate(self) -> Result<config::Config, Error> {
+        if self.created.is_empty() {
+            return self_check(self.files, &self.doc.to_string()).map_err(Error::Rejected);
+        }
+        let dir = std::env::temp_dir().join(format!("raumwart-dry-run-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(io(&dir))?;
+        let mut doc = self.doc.clone();
+        let result = (|| {
+            for (n, ((_, content), reference)) in
+                self.created.iter().zip(&self.references).enumerate()
+            {
+                let stand_in = dir.join(format!("{n}.pw"));
+                write_new(&stand_in, content.as_bytes(), 0o600)?;
+                let stand_in = stand_in.to_string_lossy().into_owned();
+                for table in doc["school"]
+                    .as_array_of_tables_mut()
+                    .into_iter()
+                    .flat_map(|a| a.iter_mut())
+                {
+                    if table.get("password_file").and_then(Item::as_str) == Some(reference) {
+                        table.insert("password_file", toml_edit::value(stand_in.as_str()));
+                    }
+                }
+            }
+            self_check(self.files, &doc.to_string()).map_err(Error::Rejected)
+        })();
+        let _ = fs::remove_dir_all(&dir);
+        result
+    }
+
+    /// Writes everything, or nothing: new password files, validation of the changed
+    /// file, the config file, then the replaced password files.
+    fn commit(self) -> Result<config::Config, Error> {
+        let mut written = vec![];
+        let mut temporary = vec![];
+        let result = self.commit_inner(&mut written, &mut temporary);
+        if result.is_err() {
+            for path in written.iter().chain(&temporary) {
+                let _ = fs::remove_file(path);
+            }
+        }
+        result
+    }
+
+    fn commit_inner(
+        &self,
+        written: &mut Vec<PathBuf>,
+        temporary: &mut Vec<PathBuf>,
+    ) -> Result<config::Config, Error> {
+        let text = self.doc.to_string();
+        self.write_created(written)?;
+        let mut staged = vec![];
+        for (path, content) in &self.replaced {
+            let temp = temp_beside(path);
+            temporary.push(temp.clone());
+            write_new(&temp, content.as_bytes(), 0o600)?;
+            staged.push((temp, path));
+        }
+        let config = self_check(self.files, &text).map_err(Error::Rejected)?;
+        if text != self.text {
+            // Someone else may have changed the file since it was read.
+            let now = fs::read_to_string(&self.files.config).map_err(io(&self.files.config))?;
+            if now != self.text {
+                return Err(refused(format!(
+                    "{} changed while this command ran; nothing was written, run it again",
+                    self.files.config.display()
+                )));
+            }
+            let mode = fs::metadata(&self.files.config)
+                .map_err(io(&self.files.config))?
+                .permissions()
+                .mode();
+            let temp = temp_beside(&self.files.config);
+            temporary.push(temp.clone());
+            write_new(&temp, text.as_bytes(), mode & 0o777)?;
+            rename(&temp, &self.files.config)?;
+        }
+        for (temp, path) in staged {
+            rename(&temp, path)?;
+        }
+        Ok(config)
+    }
+
+    fn write_created(&self, written: &mut Vec<PathBuf>) -> Result<(), Error> {
+        for (path, content) in &self.created {
+            if path.exists() {
+                return Err(refused(format!("{} exists already", path.display())));
+            }
+            if let Some(dir) = path.parent() {
+                if !dir.exists() {
+                    fs::DirBuilder::new()
+                        .recursive(true)
+                        .mode(0o700)
+                        .create(dir)
+                        .map_err(io(dir))?;
+                }
+            }
+            let temp = temp_beside(path);
+            write_new(&temp, content.as_bytes(), 0o600)?;
+            if let Err(e) = rename(&temp, path) {
+                let _ = fs::remove_file(&temp);
+                return Err(e);
+            }
+            written.push(path.clone());
+        }
+        Ok(())
+    }
+}
+
+fn str_of(item: Option<&Item>) -> Option<String> {
+    item.and_then(Item::as_str).map(str::to_owned)
+}
+
+/// Validates config text read from `files.config` like `raumwart check`.
+pub fn validate(files: &Files, text: &str) -> Result<config::Config, Error> {
+    self_check(files, text).map_err(Error::Config)
+}
+
+fn self_check(files: &Files, text: &str) -> Result<config::Config, config::Error> {
+    config::parse_with(&files.config, text, files.credentials.get())
+}
+
+fn new_password() -> Result<Secret, Error> {
+    password::generate().map(Secret::new).map_err(Error::Random)
+}
+
+fn temp_beside(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.raumwart-{}", std::process::id()))
+}
+
+/// Writes a new file with `mode` and syncs it.
+fn write_new(path: &Path, content: &[u8], mode: u32) -> Result<(), Error> {
+    let _ = fs::remove_file(path);
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(io(path))?;
+    // The umask may have taken bits away from a config file's mode.
+    file.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(io(path))?;
+    file.write_all(content).map_err(io(path))?;
+    file.sync_all().map_err(io(path))
+}
+
+fn rename(from: &Path, to: &Path) -> Result<(), Error> {
+    fs::rename(from, to).map_err(io(to))?;
+    if let Some(dir) = to.parent().and_then(|d| fs::File::open(d).ok()) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+// --- what to print -------------------------------------------------------------------
+
+impl fmt::Display for Added {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "added school {} ({}) with {} room(s); password in {}",
+            self.school,
+            self.name,
+            self.rooms.len(),
+            self.password_file.display()
+        )?;
+        write_rooms(f, &self.rooms)?;
+        if !self.password.expose().is_empty() {
+            writeln!(
+                f,
+                "organizer password for the school: {}",
+                self.password.expose()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn write_rooms(f: &mut fmt::Formatter<'_>, rooms: &[RoomAccess]) -> fmt::Result {
+    for room in rooms {
+        let target = match &room.link {
+            Some(link) => link.clone(),
+            None => room.nodes.join(", "),
+        };
+        writeln!(f, "  {:?} -> {target}", room.configured)?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for Removed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "removed school {}; rooms no longer protected: {}",
+            self.school,
+            self.nodes.join(", ")
+        )?;
+        for file in &self.deleted_files {
+            writeln!(f, "  deleted {}", file.display())?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Rotated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for p in &self.passwords {
+            writeln!(
+                f,
+                "new password for school {} in {} (rooms: {}): {}",
+                self.school,
+                p.password_file.display(),
+                p.rooms.join(", "),
+                p.password.expose()
+            )?;
+        }
+        writeln!(
+            f,
+            "it opens idle rooms once raumwart has reloaded, rooms in session from their next reset"
+        )
+    }
+}
+
+/// An age as the largest unit that fits: `5 min`, `3 h`, `12 d`.
+pub fn age_text(age: Duration) -> String {
+    let s = age.as_secs();
+    match s {
+        0..=119 => format!("{s} s"),
+        120..=7199 => format!("{} min", s / 60),
+        7200..=172_799 => format!("{} h", s / 3600),
+        _ => format!("{} d", s / 86_400),
+    }
+}
+
+impl fmt::Display for Listing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header = [
+            "ID".to_owned(),
+            "NAME".into(),
+            "ROOMS".into(),
+            "PASSWORD AGE".into(),
+        ];
+        let rows: Vec<[String; 4]> = self
+            .0
+            .iter()
+            .map(|s| {
+                let ages: Vec<String> = s
+                    .passwords
+                    .iter()
+                    .map(|p| {
+                        let age = p.age.map_or("unreadable".into(), age_text);
+                        match p.rooms.as_slice() {
+                            [] => age,
+                            rooms => format!("{age} ({})", rooms.join(", ")),
+                        }
+                    })
+                    .collect();
+                [
+                    s.id.clone(),
+                    s.name.clone().unwrap_or_default(),
+                    s.rooms.join(", "),
+                    ages.join("; "),
+                ]
+            })
+            .collect();
+        let mut widths = header.clone().map(|h| h.chars().count());
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        for row in std::iter::once(&header).chain(&rows) {
+            let cells: Vec<String> = row
+                .iter()
+                .zip(widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect();
+            writeln!(f, "{}", cells.join("  ").trim_end())?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Imported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = if self.dry_run { "would add" } else { "added" };
+        for added in &self.added {
+            writeln!(
+                f,
+                "{verb} school {} ({}) with {} room(s)",
+                added.school,
+                added.name,
+                added.rooms.len()
+            )?;
+            if !self.dry_run {
+                writeln!(f, "  password in {}", added.password_file.display())?;
+            }
+            write_rooms(f, &added.rooms)?;
+        }
+        if !self.unchanged.is_empty() {
+            writeln!(
+                f,
+                "configured already, left alone: {}",
+                self.unchanged.join(", ")
+            )?;
+        }
+        for skipped in &self.skipped {
+            writeln!(f, "row {} skipped: {}", skipped.row, skipped.reason)?;
+        }
+        if self.added.is_empty() {
+            writeln!(f, "no new schools")?;
+        } else if !self.dry_run {
+            writeln!(
+                f,
+                "`raumwart school letter ID --out FILE` writes each school's access letter"
+            )?;
+        }
+        Ok(())
+    }
+}
