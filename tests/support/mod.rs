@@ -637,6 +637,25 @@ impl Drop for Daemon {
         self.kill9();
         if std::thread::panicking() {
             eprintln!("--- raumwart log ---\n{}", self.log_text());
+            return;
+        }
+        // The privacy sweep over every test that runs a daemon: no guest JID, no
+        // nickname the tests use and no password in a log line at info or above.
+        let lines = privacy::info_lines(&self.log_text());
+        let guest_jid = format!("@{DOMAIN}");
+        for private in [
+            guest_jid.as_str(),
+            SCHOOL_PASSWORD,
+            OTHER_SCHOOL_PASSWORD,
+            CLASS_PASSWORD,
+            "teacher",
+            "student",
+            "colleague",
+        ] {
+            assert!(
+                !lines.contains(private),
+                "privacy: {private:?} in raumwart's log at info or above:\n{lines}"
+            );
         }
     }
 }
