@@ -543,6 +543,7 @@ rooms = [{{ name = "{OTHER_SCHOOL_ROOM}", password_file = "schools/rs.pw" }}]
         Daemon {
             child: Some(child),
             log,
+            http: (config == self.daemon_config_path()).then_some(self.http),
         }
     }
 
@@ -565,6 +566,14 @@ impl Drop for Env {
     fn drop(&mut self) {
         self.stop_prosody();
         if !std::thread::panicking() {
+            // What the module stores under Prosody's data folder.
+            for file in privacy::files_under(&self.dir.join("data")) {
+                if file.components().any(|c| c.as_os_str() == "raumwart") {
+                    let text =
+                        String::from_utf8_lossy(&fs::read(&file).unwrap_or_default()).into_owned();
+                    privacy::assert_impersonal(&file.display().to_string(), &text);
+                }
+            }
             let _ = fs::remove_dir_all(&self.dir);
         } else {
             eprintln!("test files kept in {}", self.dir.display());
@@ -575,6 +584,8 @@ impl Drop for Env {
 pub struct Daemon {
     child: Option<Child>,
     pub log: PathBuf,
+    /// The HTTP port, when it runs with the test's own config (for the privacy sweep).
+    http: Option<u16>,
 }
 
 impl Daemon {
@@ -634,28 +645,26 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        self.kill9();
         if std::thread::panicking() {
+            self.kill9();
             eprintln!("--- raumwart log ---\n{}", self.log_text());
             return;
         }
-        // The privacy sweep over every test that runs a daemon: no guest JID, no
-        // nickname the tests use and no password in a log line at info or above.
-        let lines = privacy::info_lines(&self.log_text());
-        let guest_jid = format!("@{DOMAIN}");
-        for private in [
-            guest_jid.as_str(),
-            SCHOOL_PASSWORD,
-            OTHER_SCHOOL_PASSWORD,
-            CLASS_PASSWORD,
-            "teacher",
-            "student",
-            "colleague",
-        ] {
-            assert!(
-                !lines.contains(private),
-                "privacy: {private:?} in raumwart's log at info or above:\n{lines}"
-            );
+        // The privacy sweep over every test that runs a daemon: what it shows on HTTP
+        // and what it logs at info or above.
+        let shown: Vec<(String, String)> = self
+            .http
+            .into_iter()
+            .flat_map(|port| ["/metrics", "/status"].map(|p| (p, port)))
+            .filter_map(|(path, port)| Some((path.to_owned(), privacy::get_blocking(port, path)?)))
+            .collect();
+        self.kill9();
+        privacy::assert_impersonal(
+            "raumwart's log at info or above",
+            &privacy::info_lines(&self.log_text()),
+        );
+        for (path, text) in shown {
+            privacy::assert_impersonal(&path, &text);
         }
     }
 }

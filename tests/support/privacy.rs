@@ -92,7 +92,7 @@ pub fn info_lines(log: &str) -> String {
         .collect()
 }
 
-fn files_under(dir: &Path) -> Vec<PathBuf> {
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut files = vec![];
     let Ok(entries) = fs::read_dir(dir) else {
         return files;
@@ -106,4 +106,42 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
         }
     }
     files
+}
+
+/// What no test may find where raumwart shows or writes data, whatever the test: a
+/// guest's JID, the nicknames the tests use, the test passwords.
+pub fn assert_impersonal(place: &str, text: &str) {
+    let guest_jid = format!("@{}", super::DOMAIN);
+    for private in [
+        guest_jid.as_str(),
+        super::SCHOOL_PASSWORD,
+        super::OTHER_SCHOOL_PASSWORD,
+        super::CLASS_PASSWORD,
+        "teacher",
+        "student",
+        "colleague",
+    ] {
+        assert!(
+            !text.contains(private),
+            "privacy: {private:?} in {place}:\n{text}"
+        );
+    }
+}
+
+/// GET `path` from the daemon's HTTP port without a runtime (for `Drop`); None when
+/// it does not answer.
+pub fn get_blocking(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let timeout = std::time::Duration::from_secs(2);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout).ok()?;
+    stream.set_read_timeout(Some(timeout)).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    Some(answer)
 }
