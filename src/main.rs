@@ -209,7 +209,7 @@ fn run(path: PathBuf, socket: Option<PathBuf>) -> ExitCode {
             return ExitCode::from(EX_CONFIG);
         }
     };
-    metrics.config_loaded(true);
+    metrics.config_loaded_at_start();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -159,6 +159,15 @@ async fn sighup_reloads_rooms_and_passwords_and_refuses_a_bad_file() {
     std::fs::write(&path, &text).unwrap();
     d.hangup();
     d.wait_log("configuration reloaded", 1).await;
+    // The start is not counted as a reload: this SIGHUP is the first.
+    let (_, metrics) = http_get(&env, "/metrics").await;
+    assert_eq!(
+        metric(
+            &metrics,
+            "raumwart_config_reloads_total{result=\"success\"}"
+        ),
+        Some(1.0)
+    );
 
     // Idle rooms: the new password at once; the new room is managed.
     for room in [ROOM2, "gs-musterstadt-3"] {

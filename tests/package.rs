@@ -72,6 +72,7 @@ fn the_package_installs_a_working_whole() {
         "./etc/raumwart/config.toml",
         "./usr/share/doc/raumwart/README.md",
         "./usr/share/raumwart/grafana/raumwart.json",
+        "./usr/share/raumwart/prometheus/raumwart-alerts.yml",
     ]
     .map(String::from)
     .into();
