@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Runs raumwart against a throwaway local Prosody with the module and the example config.
+# The README's first command: raumwart against a throwaway local Prosody with the module
+# and the example config (grace period 10 s here), then one short lesson played with
+# built-in clients (examples/lesson), each step printed as it happens with `raumwart
+# status`; then both keep running for you to try with your own XMPP client (Ctrl-C ends).
 # Everything lives in a temporary folder that is removed on exit; nothing system-wide is
-# configured. Ports: c2s 127.0.0.1:15222, component 127.0.0.1:15347.
+# configured. Ports: c2s 127.0.0.1:15222, component 127.0.0.1:15347, metrics 9469.
+# RAUMWART_LOCAL_ONCE=1 stops after the lesson (CI plays it that way).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 c2s=15222
@@ -12,12 +16,18 @@ if ! command -v prosody >/dev/null; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prosody >/dev/null
 fi
-(cd "$repo" && cargo build --locked --quiet)
+echo "building raumwart and the lesson's clients" >&2
+(cd "$repo" && cargo build --locked --quiet --bin raumwart --example lesson)
+target=$(cd "$repo" && cargo metadata --format-version 1 --no-deps | sed 's/.*"target_directory":"\([^"]*\)".*/\1/')
+raumwart="$target/debug/raumwart"
 
 dir=$(mktemp -d /tmp/raumwart-local.XXXXXX)
 prosody_pid=
+raumwart_pid=
 cleanup() {
-    [ -n "$prosody_pid" ] && kill "$prosody_pid" 2>/dev/null && wait "$prosody_pid" 2>/dev/null
+    for pid in $raumwart_pid $prosody_pid; do
+        kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    done
     rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -26,11 +36,12 @@ mkdir -p "$dir/data" "$dir/certs" "$dir/schools"
 secret=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 echo "$secret" >"$dir/component.secret"
 # Strong passwords: raumwart refuses easy ones.
-school_password=$("$repo/target/debug/raumwart" password)
+school_password=$("$raumwart" password)
 echo "$school_password" >"$dir/schools/gs-musterstadt.pw"
-"$repo/target/debug/raumwart" password >"$dir/schools/rs-beispielheim.pw"
-"$repo/target/debug/raumwart" password >"$dir/schools/rs-beispielheim-konferenz.pw"
-sed "s/127.0.0.1:5347/127.0.0.1:$component/" "$repo/config.example.toml" >"$dir/raumwart.toml"
+"$raumwart" password >"$dir/schools/rs-beispielheim.pw"
+"$raumwart" password >"$dir/schools/rs-beispielheim-konferenz.pw"
+sed -e "s/127.0.0.1:5347/127.0.0.1:$component/" -e 's/^grace_period = .*/grace_period = "10s"/' \
+    "$repo/config.example.toml" >"$dir/raumwart.toml"
 
 cat >"$dir/prosody.cfg.lua" <<LUA
 run_as_root = true
@@ -76,12 +87,27 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 
-cat >&2 <<MSG
-Throwaway Prosody is up: c2s 127.0.0.1:$c2s (anonymous logins on meet.jitsi),
-MUC conference.meet.jitsi. Try it with any XMPP client: join
-gs-musterstadt-1@conference.meet.jitsi with the school password $school_password.
-In another shell: $repo/target/debug/raumwart status --socket $dir/control
+"$raumwart" run --config "$dir/raumwart.toml" --socket "$dir/control" 2>"$dir/raumwart.log" &
+raumwart_pid=$!
+for _ in $(seq 150); do
+    "$raumwart" status --socket "$dir/control" 2>/dev/null | grep -q "in sync: true" && break
+    kill -0 "$raumwart_pid" 2>/dev/null || { cat "$dir/raumwart.log" >&2; exit 1; }
+    sleep 0.1
+done
+echo "Prosody and raumwart are up (raumwart's log: $dir/raumwart.log). One short lesson:"
+"$target/debug/examples/lesson" --c2s "$c2s" --room gs-musterstadt-1@conference.meet.jitsi \
+    --school-password-file "$dir/schools/gs-musterstadt.pw" --socket "$dir/control" \
+    --grace 10s --raumwart "$raumwart"
+[ "${RAUMWART_LOCAL_ONCE:-}" = 1 ] && exit 0
+
+cat <<MSG
+
+Your turn. Throwaway Prosody: c2s 127.0.0.1:$c2s (anonymous logins on meet.jitsi, no TLS),
+MUC conference.meet.jitsi. With any XMPP client, join
+gs-musterstadt-1@conference.meet.jitsi with the school password $school_password
+and you are organizer; set a class password, join with it from a second client, leave.
+In another shell: $raumwart status --socket $dir/control
 (end-session ROOM and reload the same way); metrics on http://127.0.0.1:9469/metrics.
 Files: $dir (removed on exit). Stop with Ctrl-C.
 MSG
-"$repo/target/debug/raumwart" run --config "$dir/raumwart.toml" --socket "$dir/control"
+wait "$raumwart_pid"

@@ -65,6 +65,12 @@ pub type Request = (Query, oneshot::Sender<Response>);
 
 /// A slow or silent client is dropped after this long without a full request head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// Every request, from accept to the last byte of the answer, ends within this (one
+/// request per connection: no keep-alive).
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
+/// Connections open at once on `http.listen`; beyond it a new one is closed at once.
+/// Stalled clients hold a slot for at most HEAD_TIMEOUT.
+pub const MAX_CONNECTIONS: usize = 512;
 /// The smallest read buffer hyper accepts; a longer request head is refused.
 const MAX_HEAD: usize = 8 * 1024;
 
@@ -111,11 +117,26 @@ pub struct Server {
     pub control_socket: Option<Arc<PathBuf>>,
 }
 
-/// Serves `http.listen` until the daemon's request channel closes.
+/// Serves `http.listen` until the daemon's request channel closes, with at most
+/// MAX_CONNECTIONS connections at once.
 pub async fn serve(listener: TcpListener, server: Server) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => tokio::spawn(server.clone().connection(stream, Via::Network)),
+            Ok((stream, _)) => match slots.clone().try_acquire_owned() {
+                Ok(slot) => {
+                    let server = server.clone();
+                    tokio::spawn(async move {
+                        server.connection(stream, Via::Network).await;
+                        drop(slot);
+                    })
+                }
+                Err(_) => {
+                    debug!("http: {MAX_CONNECTIONS} connections open, one more closed");
+                    drop(stream);
+                    continue;
+                }
+            },
             Err(e) => {
                 warn!("http accept failed: {e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -126,7 +147,8 @@ pub async fn serve(listener: TcpListener, server: Server) {
 }
 
 impl Server {
-    /// One HTTP/1.1 connection, until the client closes it.
+    /// One HTTP/1.1 connection with one request, within REQUEST_DEADLINE. A malformed
+    /// request gets hyper's 4xx answer.
     pub async fn connection<S>(self, stream: S, via: Via)
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -139,10 +161,12 @@ impl Server {
             .timer(TokioTimer::new())
             .header_read_timeout(HEAD_TIMEOUT)
             .max_buf_size(MAX_HEAD)
-            .serve_connection(TokioIo::new(stream), service)
-            .await;
-        if let Err(e) = served {
-            debug!("http connection: {e}");
+            .keep_alive(false)
+            .serve_connection(TokioIo::new(stream), service);
+        match tokio::time::timeout(REQUEST_DEADLINE, served).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => debug!("http connection: {e}"),
+            Err(_) => debug!("http connection: deadline passed, closed"),
         }
     }
 

@@ -16,17 +16,15 @@ use tracing_subscriber::EnvFilter;
 
 /// sysexits' EX_CONFIG: systemd is told not to restart on it.
 const EX_CONFIG: u8 = 78;
-const EX_USAGE: u8 = 64;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
+            // clap's convention: 2 for a usage error (no or an unknown subcommand, a bad
+            // option), 0 for --help and --version.
             let _ = e.print();
-            return match e.use_stderr() {
-                true => ExitCode::from(EX_USAGE),
-                false => ExitCode::SUCCESS, // --help, --version
-            };
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
     let Cli {
@@ -214,7 +212,7 @@ fn run(path: PathBuf, socket: Option<PathBuf>) -> ExitCode {
             return ExitCode::from(EX_CONFIG);
         }
     };
-    metrics.config_loaded(true);
+    metrics.config_loaded_at_start();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

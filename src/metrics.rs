@@ -170,18 +170,29 @@ impl Metrics {
         m
     }
 
-    /// Records a successful configuration load (at start or on reload).
+    /// Records the configuration read at start: successful, with its time, but no reload
+    /// (`raumwart_config_reloads_total` counts reloads only).
+    pub fn config_loaded_at_start(&self) {
+        self.reload_successful.set(1);
+        self.stamp_success();
+    }
+
+    /// Records a reload of the configuration, successful or refused.
     pub fn config_loaded(&self, ok: bool) {
         self.reload_successful.set(i64::from(ok));
         self.reloads
             .with_label_values(&[if ok { "success" } else { "failure" }])
             .inc();
         if ok {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            self.reload_timestamp.set(now.as_secs_f64());
+            self.stamp_success();
         }
+    }
+
+    fn stamp_success(&self) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        self.reload_timestamp.set(now.as_secs_f64());
     }
 
     /// Renders the text format, with the room gauges read from the core now.

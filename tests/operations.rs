@@ -159,6 +159,15 @@ async fn sighup_reloads_rooms_and_passwords_and_refuses_a_bad_file() {
     std::fs::write(&path, &text).unwrap();
     d.hangup();
     d.wait_log("configuration reloaded", 1).await;
+    // The start is not counted as a reload: this SIGHUP is the first.
+    let (_, metrics) = http_get(&env, "/metrics").await;
+    assert_eq!(
+        metric(
+            &metrics,
+            "raumwart_config_reloads_total{result=\"success\"}"
+        ),
+        Some(1.0)
+    );
 
     // Idle rooms: the new password at once; the new room is managed.
     for room in [ROOM2, "gs-musterstadt-3"] {
@@ -457,7 +466,7 @@ async fn reload_command_applies_the_file_or_lists_its_problems() {
 }
 
 #[test]
-fn commands_without_a_daemon_say_so_and_usage_errors_exit_64() {
+fn commands_without_a_daemon_say_so_and_usage_errors_exit_2() {
     let dir = std::env::temp_dir().join(format!("raumwart-nodaemon-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("raumwart.toml");
@@ -468,8 +477,8 @@ fn commands_without_a_daemon_say_so_and_usage_errors_exit_64() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("is it running?"), "{stderr}");
     let out = raumwart(&["end-session"], &file);
-    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(out.status.code(), Some(2));
     let out = raumwart(&["frobnicate"], &file);
-    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(out.status.code(), Some(2));
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -65,10 +65,14 @@ fn the_package_installs_a_working_whole() {
         "./usr/bin/raumwart",
         "./usr/lib/systemd/system/raumwart.service",
         "./usr/lib/sysusers.d/raumwart.conf",
-        "./usr/share/jitsi-meet/prosody-plugins/mod_raumwart.lua",
+        "./usr/share/raumwart/prosody/mod_raumwart.lua",
+        "./usr/share/bash-completion/completions/raumwart",
+        "./usr/share/zsh/vendor-completions/_raumwart",
+        "./usr/share/fish/vendor_completions.d/raumwart.fish",
         "./etc/raumwart/config.toml",
         "./usr/share/doc/raumwart/README.md",
         "./usr/share/raumwart/grafana/raumwart.json",
+        "./usr/share/raumwart/prometheus/raumwart-alerts.yml",
     ]
     .map(String::from)
     .into();

@@ -79,11 +79,14 @@ fn unit_is_hardened_to_2_0_or_better() {
     assert!(level <= 2.0, "exposure {level}");
 }
 
-/// The alert rules in the README are valid Prometheus rules.
+/// The shipped alert rules are valid Prometheus rules, cover "connected but not in sync",
+/// and the README shows exactly that file.
 #[test]
-fn readme_alert_rules_pass_promtool() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+fn alert_rules_pass_promtool_and_match_the_readme() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = repo.join("deploy/prometheus/raumwart-alerts.yml");
+    let rules = std::fs::read_to_string(&path).unwrap();
+    let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
     let after = readme
         .split("### Alerts")
         .nth(1)
@@ -93,9 +96,16 @@ fn readme_alert_rules_pass_promtool() {
         .nth(1)
         .and_then(|b| b.split("```").next())
         .expect("a yaml block");
-    let (_, dir) = unit_copy("alerts");
-    let path = dir.0.join("alerts.yml");
-    std::fs::write(&path, yaml).unwrap();
+    assert_eq!(
+        yaml,
+        rules,
+        "the README's alerts differ from {}",
+        path.display()
+    );
+    for alert in ["RaumwartNotConnected", "RaumwartNotInSync", "RaumwartDown"] {
+        assert!(rules.contains(&format!("alert: {alert}\n")), "no {alert}");
+    }
+    assert!(rules.contains("raumwart_xmpp_synced == 0"));
     let out = Command::new("promtool")
         .args(["check", "rules"])
         .arg(&path)

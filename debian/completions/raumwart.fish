@@ -1,0 +1,69 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_raumwart_global_optspecs
+    string join \n c/config= socket= h/help V/version
+end
+
+function __fish_raumwart_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_raumwart_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_raumwart_using_subcommand
+    set -l cmd (__fish_raumwart_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c raumwart -n "__fish_raumwart_needs_command" -s c -l config -d 'The configuration file' -r -F
+complete -c raumwart -n "__fish_raumwart_needs_command" -l socket -d 'The running daemon\'s control socket (default: asked from the daemon at the configuration\'s http.listen); for `run`, where to create it (default: $RUNTIME_DIRECTORY/control, else a private temporary folder)' -r -F
+complete -c raumwart -n "__fish_raumwart_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c raumwart -n "__fish_raumwart_needs_command" -s V -l version -d 'Print version'
+complete -c raumwart -n "__fish_raumwart_needs_command" -f -a "run" -d 'Run the daemon in the foreground, logging to stderr'
+complete -c raumwart -n "__fish_raumwart_needs_command" -f -a "check" -d 'Validate the configuration file'
+complete -c raumwart -n "__fish_raumwart_needs_command" -f -a "password" -d 'Print a new strong password for a password file'
+complete -c raumwart -n "__fish_raumwart_needs_command" -f -a "status" -d 'Show every managed room of the running daemon'
+complete -c raumwart -n "__fish_raumwart_needs_command" -f -a "end-session" -d 'End the session in ROOM now (the hotline\'s lever)'
+complete -c raumwart -n "__fish_raumwart_needs_command" -f -a "reload" -d 'Make the running daemon read its configuration file again'
+complete -c raumwart -n "__fish_raumwart_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c raumwart -n "__fish_raumwart_using_subcommand run" -s c -l config -d 'The configuration file' -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand run" -l socket -d 'The running daemon\'s control socket (default: asked from the daemon at the configuration\'s http.listen); for `run`, where to create it (default: $RUNTIME_DIRECTORY/control, else a private temporary folder)' -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand run" -s h -l help -d 'Print help'
+complete -c raumwart -n "__fish_raumwart_using_subcommand run" -s V -l version -d 'Print version'
+complete -c raumwart -n "__fish_raumwart_using_subcommand check" -s c -l config -d 'The configuration file' -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand check" -l socket -d 'The running daemon\'s control socket (default: asked from the daemon at the configuration\'s http.listen); for `run`, where to create it (default: $RUNTIME_DIRECTORY/control, else a private temporary folder)' -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c raumwart -n "__fish_raumwart_using_subcommand check" -s V -l version -d 'Print version'
+complete -c raumwart -n "__fish_raumwart_using_subcommand password" -s c -l config -d 'The configuration file' -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand password" -l socket -d 'The running daemon\'s control socket (default: asked from the daemon at the configuration\'s http.listen); for `run`, where to create it (default: $RUNTIME_DIRECTORY/control, else a private temporary folder)' -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand password" -s h -l help -d 'Print help'
+complete -c raumwart -n "__fish_raumwart_using_subcommand password" -s V -l version -d 'Print version'
+complete -c raumwart -n "__fish_raumwart_using_subcommand status" -s c -l config -d 'The configuration file' -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand status" -l socket -d 'The running daemon\'s control socket (default: asked from the daemon at the configuration\'s http.listen); for `run`, where to create it (default: $RUNTIME_DIRECTORY/control, else a private temporary folder)' -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand status" -l json -d 'Print JSON for scripts instead of a table'
+complete -c raumwart -n "__fish_raumwart_using_subcommand status" -s h -l help -d 'Print help'
+complete -c raumwart -n "__fish_raumwart_using_subcommand status" -s V -l version -d 'Print version'
+complete -c raumwart -n "__fish_raumwart_using_subcommand end-session" -s c -l config -d 'The configuration file' -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand end-session" -l socket -d 'The running daemon\'s control socket (default: asked from the daemon at the configuration\'s http.listen); for `run`, where to create it (default: $RUNTIME_DIRECTORY/control, else a private temporary folder)' -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand end-session" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c raumwart -n "__fish_raumwart_using_subcommand end-session" -s V -l version -d 'Print version'
+complete -c raumwart -n "__fish_raumwart_using_subcommand reload" -s c -l config -d 'The configuration file' -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand reload" -l socket -d 'The running daemon\'s control socket (default: asked from the daemon at the configuration\'s http.listen); for `run`, where to create it (default: $RUNTIME_DIRECTORY/control, else a private temporary folder)' -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand reload" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c raumwart -n "__fish_raumwart_using_subcommand reload" -s V -l version -d 'Print version'
+complete -c raumwart -n "__fish_raumwart_using_subcommand help; and not __fish_seen_subcommand_from run check password status end-session reload help" -f -a "run" -d 'Run the daemon in the foreground, logging to stderr'
+complete -c raumwart -n "__fish_raumwart_using_subcommand help; and not __fish_seen_subcommand_from run check password status end-session reload help" -f -a "check" -d 'Validate the configuration file'
+complete -c raumwart -n "__fish_raumwart_using_subcommand help; and not __fish_seen_subcommand_from run check password status end-session reload help" -f -a "password" -d 'Print a new strong password for a password file'
+complete -c raumwart -n "__fish_raumwart_using_subcommand help; and not __fish_seen_subcommand_from run check password status end-session reload help" -f -a "status" -d 'Show every managed room of the running daemon'
+complete -c raumwart -n "__fish_raumwart_using_subcommand help; and not __fish_seen_subcommand_from run check password status end-session reload help" -f -a "end-session" -d 'End the session in ROOM now (the hotline\'s lever)'
+complete -c raumwart -n "__fish_raumwart_using_subcommand help; and not __fish_seen_subcommand_from run check password status end-session reload help" -f -a "reload" -d 'Make the running daemon read its configuration file again'
+complete -c raumwart -n "__fish_raumwart_using_subcommand help; and not __fish_seen_subcommand_from run check password status end-session reload help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

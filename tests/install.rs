@@ -1,0 +1,282 @@
+//! The Debian package on a real machine: `dpkg -i`, the installed example passes
+//! `raumwart check` once the secrets are put where the README says, the installed unit
+//! passes `systemd-analyze verify` and `security`, the daemon runs as the package's user
+//! with those files and root's `status`, `end-session` and `reload` reach it, a changed
+//! school password takes effect with `raumwart reload`, and `dpkg -P raumwart` removes
+//! /etc/raumwart with every password in it and touches none of Prosody's files.
+//!
+//! It changes the machine while it runs, so it needs root and dpkg; it leaves the machine
+//! as it found it (the package purged and the user removed also when it fails). Without
+//! root it is skipped with a message, except under CI=true, where it must run.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+fn run(c: &mut Command) -> Output {
+    c.output().unwrap_or_else(|e| panic!("{c:?}: {e}"))
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn ok(c: &mut Command) -> String {
+    let out = run(c);
+    assert!(out.status.success(), "{c:?}: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn raumwart(args: &[&str]) -> Output {
+    run(Command::new("/usr/bin/raumwart")
+        .args(args)
+        .env_remove("RAUMWART_CONFIG")
+        .env_remove("RAUMWART_SOCKET"))
+}
+
+/// Every file under Prosody's and Jitsi's folders with its size, mode and mtime.
+fn prosody_files() -> BTreeMap<PathBuf, (u64, u32, i64)> {
+    fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, (u64, u32, i64)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let Ok(m) = std::fs::symlink_metadata(e.path()) else {
+                continue;
+            };
+            out.insert(e.path(), (m.len(), m.mode(), m.mtime()));
+            if m.is_dir() {
+                walk(&e.path(), out);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for dir in [
+        "/etc/prosody",
+        "/var/lib/prosody",
+        "/usr/lib/prosody",
+        "/usr/share/jitsi-meet",
+    ] {
+        walk(Path::new(dir), &mut out);
+    }
+    out
+}
+
+/// Purges the package, stops the daemon and removes the user the test brought, whatever
+/// happens in the test.
+struct Installed {
+    daemon: Option<Child>,
+    user_was_there: bool,
+}
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        if let Some(mut d) = self.daemon.take() {
+            let _ = d.kill();
+            let _ = d.wait();
+        }
+        let _ = Command::new("dpkg").args(["--purge", "raumwart"]).output();
+        let _ = std::fs::remove_dir_all("/run/raumwart");
+        if !self.user_was_there {
+            let _ = Command::new("userdel").arg("raumwart").output();
+            let _ = Command::new("groupdel").arg("raumwart").output();
+        }
+    }
+}
+
+fn may_run() -> bool {
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    let dpkg = Command::new("dpkg").arg("--version").output().is_ok();
+    if root && dpkg {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "the install test must run in CI: it needs root and dpkg"
+    );
+    eprintln!("SKIPPED tests/install.rs: installing the package needs root and dpkg (CI runs it)");
+    false
+}
+
+fn build_deb(dir: &Path) -> PathBuf {
+    let release = dir.join("target/release");
+    std::fs::create_dir_all(&release).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_raumwart"), release.join("raumwart")).unwrap();
+    let deb = dir.join("raumwart.deb");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    ok(Command::new(cargo)
+        .args(["deb", "--no-build", "--fast", "--quiet", "--output"])
+        .arg(&deb)
+        .env("CARGO_TARGET_DIR", dir.join("target"))
+        .current_dir(env!("CARGO_MANIFEST_DIR")));
+    deb
+}
+
+fn write_secret(path: &str, content: &str) {
+    // As the README says: install -m 0640 -g raumwart.
+    let tmp = format!("{path}.new");
+    std::fs::write(&tmp, content).unwrap();
+    ok(Command::new("install").args(["-m", "0640", "-g", "raumwart", &tmp, path]));
+    std::fs::remove_file(tmp).unwrap();
+}
+
+#[test]
+fn dpkg_installs_a_working_whole_and_purge_leaves_nothing_of_the_schools() {
+    if !may_run() {
+        return;
+    }
+    let installed = run(Command::new("dpkg-query").args(["-W", "raumwart"]));
+    assert!(
+        !installed.status.success(),
+        "raumwart is installed on this machine; this test would remove it"
+    );
+    let dir = std::env::temp_dir().join(format!("raumwart-install-{}", std::process::id()));
+    let deb = build_deb(&dir);
+    let prosody_before = prosody_files();
+    let mut guard = Installed {
+        daemon: None,
+        user_was_there: run(Command::new("getent").args(["passwd", "raumwart"]))
+            .status
+            .success(),
+    };
+
+    ok(Command::new("dpkg").arg("-i").arg(&deb));
+    for path in [
+        "/usr/bin/raumwart",
+        "/usr/share/raumwart/prosody/mod_raumwart.lua",
+        "/usr/share/man/man1/raumwart.1.gz",
+        "/usr/share/bash-completion/completions/raumwart",
+        "/usr/lib/systemd/system/raumwart.service",
+    ] {
+        assert!(Path::new(path).exists(), "{path} is not installed");
+    }
+    let etc = std::fs::metadata("/etc/raumwart").unwrap();
+    let group = ok(Command::new("getent").args(["group", "raumwart"]));
+    let gid: u32 = group.split(':').nth(2).unwrap().parse().unwrap();
+    assert_eq!((etc.uid(), etc.gid(), etc.mode() & 0o7777), (0, gid, 0o750));
+
+    // The unit as installed.
+    let unit = "/usr/lib/systemd/system/raumwart.service";
+    let verify = run(Command::new("systemd-analyze").args(["verify", unit]));
+    assert!(
+        verify.status.success() && text(&verify).trim().is_empty(),
+        "systemd-analyze verify: {}",
+        text(&verify)
+    );
+    let security = run(Command::new("systemd-analyze").args([
+        "security",
+        "--offline=true",
+        "--threshold=20",
+        unit,
+    ]));
+    assert!(security.status.success(), "{}", text(&security));
+
+    // The secrets where the README's install steps put them; then the installed
+    // example passes check at the default path.
+    write_secret("/etc/raumwart/component.secret", "a-component-secret\n");
+    let mut passwords = BTreeMap::new();
+    for school in [
+        "gs-musterstadt",
+        "rs-beispielheim",
+        "rs-beispielheim-konferenz",
+    ] {
+        let password = ok(Command::new("/usr/bin/raumwart").arg("password"));
+        write_secret(&format!("/etc/raumwart/schools/{school}.pw"), &password);
+        passwords.insert(school, password);
+    }
+    let check = raumwart(&["check"]);
+    assert!(check.status.success(), "{}", text(&check));
+    assert!(text(&check).starts_with("/etc/raumwart/config.toml: ok ("));
+
+    // The daemon as the unit runs it: user raumwart, the runtime folder systemd makes
+    // (RuntimeDirectory=raumwart, mode 0700). It reads the 0640 files as group raumwart.
+    ok(Command::new("install").args([
+        "-d",
+        "-m",
+        "0700",
+        "-o",
+        "raumwart",
+        "-g",
+        "raumwart",
+        "/run/raumwart",
+    ]));
+    guard.daemon = Some(
+        // setpriv execs the daemon itself (runuser would fork it and hide it from kill).
+        Command::new("setpriv")
+            .args([
+                "--reuid=raumwart",
+                "--regid=raumwart",
+                "--init-groups",
+                "--",
+            ])
+            .args(["/usr/bin/raumwart", "run"])
+            .args([
+                "--config",
+                "/etc/raumwart/config.toml",
+                "--socket",
+                "/run/raumwart/control",
+            ])
+            .env("RAUMWART_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // Root's commands find the socket through the daemon, as the README has them.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        let out = raumwart(&["status"]);
+        if out.status.success() || Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        status.status.success(),
+        "raumwart status: {}",
+        text(&status)
+    );
+    assert!(
+        text(&status).contains("gs-musterstadt-1"),
+        "{}",
+        text(&status)
+    );
+    // No Prosody here: end-session reaches the daemon, which says why it cannot.
+    let end = raumwart(&["end-session", "gs-musterstadt-1"]);
+    assert!(
+        text(&end).contains("not connected to Prosody"),
+        "{}",
+        text(&end)
+    );
+    // A changed school password: reload reads the files again.
+    write_secret("/etc/raumwart/schools/gs-musterstadt.pw", "short\n");
+    let reload = raumwart(&["reload"]);
+    assert_eq!(reload.status.code(), Some(78), "{}", text(&reload));
+    assert!(
+        text(&reload).contains("gs-musterstadt.pw"),
+        "{}",
+        text(&reload)
+    );
+    let new = ok(Command::new("/usr/bin/raumwart").arg("password"));
+    write_secret("/etc/raumwart/schools/gs-musterstadt.pw", &new);
+    let reload = raumwart(&["reload"]);
+    assert!(reload.status.success(), "{}", text(&reload));
+    if let Some(mut d) = guard.daemon.take() {
+        d.kill().unwrap();
+        d.wait().unwrap();
+    }
+
+    ok(Command::new("dpkg").args(["--purge", "raumwart"]));
+    for gone in ["/etc/raumwart", "/usr/bin/raumwart", "/usr/share/raumwart"] {
+        assert!(!Path::new(gone).exists(), "{gone} is left after purge");
+    }
+    assert_eq!(prosody_files(), prosody_before, "Prosody's files changed");
+    drop(guard);
+    let _ = std::fs::remove_dir_all(&dir);
+}
