@@ -34,6 +34,7 @@ complete -c raumwart -n "__fish_raumwart_needs_command" -f -a "password" -d 'Pri
 complete -c raumwart -n "__fish_raumwart_needs_command" -f -a "status" -d 'Show every managed room of the running daemon'
 complete -c raumwart -n "__fish_raumwart_needs_command" -f -a "end-session" -d 'End the session in ROOM now (the hotline\'s lever)'
 complete -c raumwart -n "__fish_raumwart_needs_command" -f -a "reload" -d 'Make the running daemon read its configuration file again'
+complete -c raumwart -n "__fish_raumwart_needs_command" -f -a "school" -d 'Add, remove and list schools, new passwords, access letters, register imports'
 complete -c raumwart -n "__fish_raumwart_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c raumwart -n "__fish_raumwart_using_subcommand run" -s c -l config -d 'The configuration file' -r -F
 complete -c raumwart -n "__fish_raumwart_using_subcommand run" -l socket -d 'The running daemon\'s control socket (default: asked from the daemon at the configuration\'s http.listen); for `run`, where to create it (default: $RUNTIME_DIRECTORY/control, else a private temporary folder)' -r -F
@@ -60,10 +61,68 @@ complete -c raumwart -n "__fish_raumwart_using_subcommand reload" -s c -l config
 complete -c raumwart -n "__fish_raumwart_using_subcommand reload" -l socket -d 'The running daemon\'s control socket (default: asked from the daemon at the configuration\'s http.listen); for `run`, where to create it (default: $RUNTIME_DIRECTORY/control, else a private temporary folder)' -r -F
 complete -c raumwart -n "__fish_raumwart_using_subcommand reload" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c raumwart -n "__fish_raumwart_using_subcommand reload" -s V -l version -d 'Print version'
-complete -c raumwart -n "__fish_raumwart_using_subcommand help; and not __fish_seen_subcommand_from run check password status end-session reload help" -f -a "run" -d 'Run the daemon in the foreground, logging to stderr'
-complete -c raumwart -n "__fish_raumwart_using_subcommand help; and not __fish_seen_subcommand_from run check password status end-session reload help" -f -a "check" -d 'Validate the configuration file'
-complete -c raumwart -n "__fish_raumwart_using_subcommand help; and not __fish_seen_subcommand_from run check password status end-session reload help" -f -a "password" -d 'Print a new strong password for a password file'
-complete -c raumwart -n "__fish_raumwart_using_subcommand help; and not __fish_seen_subcommand_from run check password status end-session reload help" -f -a "status" -d 'Show every managed room of the running daemon'
-complete -c raumwart -n "__fish_raumwart_using_subcommand help; and not __fish_seen_subcommand_from run check password status end-session reload help" -f -a "end-session" -d 'End the session in ROOM now (the hotline\'s lever)'
-complete -c raumwart -n "__fish_raumwart_using_subcommand help; and not __fish_seen_subcommand_from run check password status end-session reload help" -f -a "reload" -d 'Make the running daemon read its configuration file again'
-complete -c raumwart -n "__fish_raumwart_using_subcommand help; and not __fish_seen_subcommand_from run check password status end-session reload help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish_seen_subcommand_from add remove rotate list letter import help" -s c -l config -d 'The configuration file' -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish_seen_subcommand_from add remove rotate list letter import help" -l socket -d 'The running daemon\'s control socket (default: asked from the daemon at the configuration\'s http.listen); for `run`, where to create it (default: $RUNTIME_DIRECTORY/control, else a private temporary folder)' -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish_seen_subcommand_from add remove rotate list letter import help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish_seen_subcommand_from add remove rotate list letter import help" -s V -l version -d 'Print version'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish_seen_subcommand_from add remove rotate list letter import help" -f -a "add" -d 'Add a school with its rooms and a new generated password'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish_seen_subcommand_from add remove rotate list letter import help" -f -a "remove" -d 'Remove a school: end its running sessions, remove its block and password files'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish_seen_subcommand_from add remove rotate list letter import help" -f -a "rotate" -d 'Write a new password, in force from each room\'s next reset'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish_seen_subcommand_from add remove rotate list letter import help" -f -a "list" -d 'List schools, rooms and the age of each password (never a password)'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish_seen_subcommand_from add remove rotate list letter import help" -f -a "letter" -d 'Write the school\'s one-page access letter (HTML, German) to FILE'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish_seen_subcommand_from add remove rotate list letter import help" -f -a "import" -d 'Add the schools of a register (.xlsx, .ods, .csv) that are not configured yet'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish_seen_subcommand_from add remove rotate list letter import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from add" -l name -d 'The school\'s name, for the media centre and the letter' -r
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from add" -l rooms -d 'How many rooms (ID-1 … ID-N)' -r
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from add" -l room -d 'A room name, as people type it (repeatable)' -r
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from add" -s c -l config -d 'The configuration file' -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from add" -l socket -d 'The running daemon\'s control socket (default: asked from the daemon at the configuration\'s http.listen); for `run`, where to create it (default: $RUNTIME_DIRECTORY/control, else a private temporary folder)' -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from remove" -s c -l config -d 'The configuration file' -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from remove" -l socket -d 'The running daemon\'s control socket (default: asked from the daemon at the configuration\'s http.listen); for `run`, where to create it (default: $RUNTIME_DIRECTORY/control, else a private temporary folder)' -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from rotate" -l room -d 'Only this room (it then gets a password of its own)' -r
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from rotate" -s c -l config -d 'The configuration file' -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from rotate" -l socket -d 'The running daemon\'s control socket (default: asked from the daemon at the configuration\'s http.listen); for `run`, where to create it (default: $RUNTIME_DIRECTORY/control, else a private temporary folder)' -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from rotate" -s h -l help -d 'Print help'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from rotate" -s V -l version -d 'Print version'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from list" -s c -l config -d 'The configuration file' -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from list" -l socket -d 'The running daemon\'s control socket (default: asked from the daemon at the configuration\'s http.listen); for `run`, where to create it (default: $RUNTIME_DIRECTORY/control, else a private temporary folder)' -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from letter" -l out -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from letter" -s c -l config -d 'The configuration file' -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from letter" -l socket -d 'The running daemon\'s control socket (default: asked from the daemon at the configuration\'s http.listen); for `run`, where to create it (default: $RUNTIME_DIRECTORY/control, else a private temporary folder)' -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from letter" -s h -l help -d 'Print help'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from letter" -s V -l version -d 'Print version'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from import" -l id-column -d 'The header of the column holding the school id' -r
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from import" -l name-column -d 'The header of the column holding the school\'s name' -r
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from import" -l rooms -d 'Rooms per new school' -r
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from import" -s c -l config -d 'The configuration file' -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from import" -l socket -d 'The running daemon\'s control socket (default: asked from the daemon at the configuration\'s http.listen); for `run`, where to create it (default: $RUNTIME_DIRECTORY/control, else a private temporary folder)' -r -F
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from import" -l dry-run -d 'Show what would change, change nothing'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from import" -s V -l version -d 'Print version'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a school with its rooms and a new generated password'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a school: end its running sessions, remove its block and password files'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from help" -f -a "rotate" -d 'Write a new password, in force from each room\'s next reset'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from help" -f -a "list" -d 'List schools, rooms and the age of each password (never a password)'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from help" -f -a "letter" -d 'Write the school\'s one-page access letter (HTML, German) to FILE'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from help" -f -a "import" -d 'Add the schools of a register (.xlsx, .ods, .csv) that are not configured yet'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c raumwart -n "__fish_raumwart_using_subcommand help; and not __fish_seen_subcommand_from run check password status end-session reload school help" -f -a "run" -d 'Run the daemon in the foreground, logging to stderr'
+complete -c raumwart -n "__fish_raumwart_using_subcommand help; and not __fish_seen_subcommand_from run check password status end-session reload school help" -f -a "check" -d 'Validate the configuration file'
+complete -c raumwart -n "__fish_raumwart_using_subcommand help; and not __fish_seen_subcommand_from run check password status end-session reload school help" -f -a "password" -d 'Print a new strong password for a password file'
+complete -c raumwart -n "__fish_raumwart_using_subcommand help; and not __fish_seen_subcommand_from run check password status end-session reload school help" -f -a "status" -d 'Show every managed room of the running daemon'
+complete -c raumwart -n "__fish_raumwart_using_subcommand help; and not __fish_seen_subcommand_from run check password status end-session reload school help" -f -a "end-session" -d 'End the session in ROOM now (the hotline\'s lever)'
+complete -c raumwart -n "__fish_raumwart_using_subcommand help; and not __fish_seen_subcommand_from run check password status end-session reload school help" -f -a "reload" -d 'Make the running daemon read its configuration file again'
+complete -c raumwart -n "__fish_raumwart_using_subcommand help; and not __fish_seen_subcommand_from run check password status end-session reload school help" -f -a "school" -d 'Add, remove and list schools, new passwords, access letters, register imports'
+complete -c raumwart -n "__fish_raumwart_using_subcommand help; and not __fish_seen_subcommand_from run check password status end-session reload school help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c raumwart -n "__fish_raumwart_using_subcommand help; and __fish_seen_subcommand_from school" -f -a "add" -d 'Add a school with its rooms and a new generated password'
+complete -c raumwart -n "__fish_raumwart_using_subcommand help; and __fish_seen_subcommand_from school" -f -a "remove" -d 'Remove a school: end its running sessions, remove its block and password files'
+complete -c raumwart -n "__fish_raumwart_using_subcommand help; and __fish_seen_subcommand_from school" -f -a "rotate" -d 'Write a new password, in force from each room\'s next reset'
+complete -c raumwart -n "__fish_raumwart_using_subcommand help; and __fish_seen_subcommand_from school" -f -a "list" -d 'List schools, rooms and the age of each password (never a password)'
+complete -c raumwart -n "__fish_raumwart_using_subcommand help; and __fish_seen_subcommand_from school" -f -a "letter" -d 'Write the school\'s one-page access letter (HTML, German) to FILE'
+complete -c raumwart -n "__fish_raumwart_using_subcommand help; and __fish_seen_subcommand_from school" -f -a "import" -d 'Add the schools of a register (.xlsx, .ods, .csv) that are not configured yet'
