@@ -10,6 +10,8 @@ use crate::core::{Core, Phase};
 
 pub struct Metrics {
     registry: Registry,
+    /// Every family registered, by full name (for checks of dashboards and docs).
+    names: Vec<String>,
     pub connected: IntGauge,
     pub synced: IntGauge,
     managed_rooms: IntGauge,
@@ -145,8 +147,12 @@ impl Metrics {
                 "Problems the Prosody module reports about itself (0 when healthy)",
             ),
             registry,
+            names: vec![],
         };
-        let reg = |c: Box<dyn prometheus::core::Collector>| {
+        let mut names = vec!["raumwart_build_info".to_owned()];
+        let mut reg = |c: Box<dyn prometheus::core::Collector>| {
+            // The registry adds the prefix when it gathers.
+            names.extend(c.desc().iter().map(|d| format!("raumwart_{}", d.fq_name)));
             m.registry.register(c).expect("metric names are unique");
         };
         reg(Box::new(m.connected.clone()));
@@ -167,7 +173,14 @@ impl Metrics {
         reg(Box::new(m.reloads.clone()));
         reg(Box::new(m.wrong_passwords.clone()));
         reg(Box::new(m.module_problems.clone()));
+        let mut m = m;
+        m.names = names;
         m
+    }
+
+    /// The full name of every metric family raumwart exports.
+    pub fn names(&self) -> &[String] {
+        &self.names
     }
 
     /// Records the configuration read at start: successful, with its time, but no reload

@@ -52,8 +52,21 @@ fn dashboard_queries_are_valid_and_documented() {
     let readme = repo("README.md");
     let table = readme.split("### Metrics").nth(1).unwrap();
     let documented = metric_names(table.split("\n### ").next().unwrap());
+    // Exported: every metric asked for (and documented) is one raumwart registers.
+    let metrics = raumwart::metrics::Metrics::new();
+    let exported: BTreeSet<String> = metrics.names().iter().cloned().collect();
     for name in metric_names(&exprs.join("\n")) {
         assert!(documented.contains(&name), "{name} is not in the README");
+        assert!(
+            exported.contains(&name),
+            "{name} is not exported: {exported:?}"
+        );
+    }
+    for name in &documented {
+        assert!(
+            exported.contains(name),
+            "the README documents {name}, not exported"
+        );
     }
 
     // Valid PromQL: promtool checks them as recording rules, with Grafana's variables
