@@ -766,3 +766,17 @@ pub async fn http_get(env: &Env, path: &str) -> (u16, String) {
         .await
         .unwrap_or_else(|e| panic!("GET {path}: {e}"))
 }
+
+/// What the daemon's `/status` says about `room`.
+pub async fn room_status(env: &Env, room: &str) -> serde_json::Value {
+    let (status, body) = http_get(env, "/status").await;
+    assert_eq!(status, 200, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    json["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["room"] == room)
+        .unwrap_or_else(|| panic!("{room} not in /status: {body}"))
+        .clone()
+}
