@@ -26,7 +26,7 @@ const PING_EVERY: Duration = Duration::from_secs(4);
 const TIMER_SLACK: Duration = Duration::from_millis(2);
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
-/// While Prosody's port is closed (Prosody restarting), retries stay this close, so that
+/// While Prosody cannot be reached (restarting), retries stay this close, so that
 /// raumwart is in sync within about this long of Prosody being back.
 const BACKOFF_MAX_REFUSED: Duration = Duration::from_secs(1);
 /// A standby (Prosody refused it: another raumwart holds the name) tries this often, so
@@ -222,8 +222,12 @@ impl Daemon {
             }
             Happened::Connected(Err(e)) => {
                 self.standby = false;
-                let refused = matches!(&e, tokio_xmpp::Error::Io(io)
-                    if io.kind() == std::io::ErrorKind::ConnectionRefused);
+                // The port closed, or the stream closed before the handshake: Prosody
+                // (re)starting. Misconfiguration (a refused handshake) backs off further.
+                let refused = matches!(
+                    &e,
+                    tokio_xmpp::Error::Io(_) | tokio_xmpp::Error::Disconnected
+                );
                 if refused {
                     self.delay = self.delay.min(BACKOFF_MAX_REFUSED);
                 }

@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod focus;
+pub mod proxy;
 
 use std::fs;
 use std::net::TcpListener;
@@ -638,6 +639,16 @@ impl Drop for Daemon {
             eprintln!("--- raumwart log ---\n{}", self.log_text());
         }
     }
+}
+
+/// Sends `sig` (e.g. "STOP") to `pid`; it must get there.
+pub fn send_signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill -{sig} {pid}");
 }
 
 fn signal(pid: u32, sig: &str) {
