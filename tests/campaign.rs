@@ -5,7 +5,7 @@
 //! It counts what the README promises never happens, and asserts it.
 //!
 //! `cargo test --test campaign` runs the short version (CI). The full one:
-//! `RAUMWART_CAMPAIGN=full cargo test --release --test campaign -- --nocapture`
+//! `RAUMWART_CAMPAIGN=full cargo test --test campaign -- --nocapture`
 //! (`RAUMWART_CAMPAIGN_SEED` picks the order of the faults).
 
 mod support;
