@@ -108,11 +108,19 @@ if upgraded and not store:set("map", map) then problem = "map-not-stored"; end
 -- deletes it. `boot` tells the daemon that Prosody (and its rooms) started afresh.
 local classes = store:get("classes") or {};
 local boot, stopping = new_password(), false;
-for _, class in pairs(classes) do class.u = class.u or os.time() + (map and map.grace or 0); end
 local function store_classes()
 	if not store:set("classes", classes) then module:log("error", "Could not store the class passwords"); end
 end
+local function drop_expired()
+	for node, class in pairs(classes) do
+		if class.u and class.u < os.time() then classes[node] = nil; end
+	end
+	store_classes();
+end
+local grace = map and map.grace or 0;
+for _, class in pairs(classes) do class.u = class.u or os.time() + grace; end
 store_classes();
+module:add_timer(grace + 1, drop_expired);
 local pending; -- a map push arrives in chunks; it takes effect with the last one
 local keyed = {}; -- [room jid][occupant jid]: entered with the school password
 
@@ -121,7 +129,7 @@ local function entry_of(room)
 end
 
 -- HMAC-SHA256(salt, password), as the daemon computes it; compared in constant time.
-local function is_school_password(entry, given)
+local function matches_hash(entry, given)
 	return given ~= nil and hashes.equals(hashes.hmac_sha256(hex.decode(entry.s), given, true), entry.h);
 end
 
@@ -162,7 +170,7 @@ module:hook("muc-room-pre-create", function(event)
 		end
 		return;
 	end
-	event.raumwart_key = is_school_password(entry, (join_password(stanza)));
+	event.raumwart_key = matches_hash(entry, (join_password(stanza)));
 	if not event.raumwart_key and not is_service_admin(jid.bare(stanza.attr.from)) then
 		event.origin.send(st.error_reply(stanza, "auth", "not-authorized", nil, room.jid));
 		return true;
@@ -183,30 +191,27 @@ end, -100);
 -- Nor does an owner make the school password the class password.
 module:hook("muc-config-submitted/muc#roomconfig_roomsecret", function(event)
 	local entry = entry_of(event.room);
-	if entry and is_school_password(entry, event.value) then return true; end
+	if entry and matches_hash(entry, event.value) then return true; end
 end, 1);
 
 -- The class password, as a salted hash, for a Prosody restart (password.lib set it at 0).
 module:hook("muc-config-submitted/muc#roomconfig_roomsecret", function(event)
-	local node, value = jid.node(event.room.jid), event.value;
-	if not entry_of(event.room) or event.room:get_password() ~= value then return; end
+	local room, value = event.room, event.value or "";
+	if not entry_of(room) or (room:get_password() or "") ~= value then return; end
 	local salt = random_bytes(16);
-	classes[node] = value and value ~= "" and { s = hex.encode(salt), h = hashes.hmac_sha256(salt, value, true) } or nil;
+	classes[jid.node(room.jid)] = value ~= "" and { s = hex.encode(salt), h = hashes.hmac_sha256(salt, value, true) } or nil;
 	store_classes();
 end, -1);
 
 -- A class password from before a Prosody restart, within the grace period: the room has it
 -- again, so the lesson goes on and later students cost no hash.
 local function restore_class(room, given)
-	local node = jid.node(room.jid);
-	local class = classes[node];
-	if not (class and class.u) then return false; end
-	if class.u < os.time() then classes[node] = nil; store_classes(); return false; end
-	if not is_school_password(class, given) then return false; end
-	room:set_password(given);
-	class.u = nil;
-	store_classes();
-	return true;
+	local class = classes[jid.node(room.jid)];
+	if class and class.u and class.u >= os.time() and matches_hash(class, given) then
+		room:set_password(given);
+		class.u = nil;
+		store_classes();
+	end
 end
 
 -- Organizer key. Runs before Jitsi's lobby check (-4) and at or below
@@ -219,7 +224,7 @@ module:hook("muc-occupant-pre-join", function(event)
 	local given, x = join_password(stanza);
 	local current = room:get_password();
 	if given == current then return; end
-	if not is_school_password(entry, given) then restore_class(room, given); return; end
+	if not matches_hash(entry, given) then restore_class(room, given); return; end
 	event.occupant.raumwart_key = true;
 	x:maptags(function(tag)
 		if tag.name == "password" then return nil; end

@@ -126,3 +126,29 @@ async fn after_the_grace_period_a_room_lost_in_a_restart_is_reset() {
         "the old class password opened the room after the grace period"
     );
 }
+
+#[tokio::test]
+async fn a_class_password_the_teacher_removed_does_not_come_back_after_a_restart() {
+    let mut env = Env::new(Options::default());
+    let mut d = env.daemon().await;
+    let _focus = env.focus(ROOM).await;
+    let mut teacher = teacher_with_class(&env, ROOM, "teacher").await;
+    let jid = room_jid(ROOM);
+    teacher
+        .configure(&jid, &[("muc#roomconfig_roomsecret", "")])
+        .await
+        .expect("an organizer removes the class password");
+    env.restart_prosody();
+    d.wait_log("in sync with Prosody", 2).await;
+    let _focus = env.focus(ROOM).await;
+    let mut student = env.anonymous().await;
+    assert_eq!(
+        student
+            .join(&jid, "student", Some(CLASS_PASSWORD))
+            .await
+            .err()
+            .as_deref(),
+        Some("not-authorized"),
+        "a class password removed before the restart opened the room"
+    );
+}
