@@ -30,8 +30,9 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// raumwart is in sync within about this long of Prosody being back.
 const BACKOFF_MAX_REFUSED: Duration = Duration::from_secs(1);
 /// A standby (Prosody refused it: another raumwart holds the name) tries this often, so
-/// that it takes over within about this long when the other one dies.
-const STANDBY_RETRY: Duration = Duration::from_millis(500);
+/// that it takes over within about this long when the other one dies. Prosody logs each
+/// refusal as an error: not much more often than this.
+const STANDBY_RETRY: Duration = Duration::from_secs(1);
 
 /// What reaches the loop from outside.
 pub struct Control {
