@@ -7,7 +7,9 @@
 -- events of managed rooms to the raumwart daemon. Every decision (who is organizer, when a
 -- session ends, what a reset is) is the daemon's. The room map the daemon pushes is kept
 -- on disk, so passwords hold while the daemon or Prosody restarts; it holds no school
--- password, only a salted HMAC-SHA256 of each.
+-- password, only a salted HMAC-SHA256 of each. So is a salted HMAC of each class password
+-- while its session lasts: after a Prosody restart, students who return with it within
+-- the grace period get in again.
 
 local st = require "util.stanza";
 local jid = require "util.jid";
@@ -101,6 +103,24 @@ for node, password in pairs(map and map.rooms or {}) do
 	end
 end
 if upgraded and not store:set("map", map) then problem = "map-not-stored"; end
+-- Class passwords of sessions: { [node] = { s = salt, h = HMAC, u = until } }. An entry
+-- with `u` survived a Prosody restart and opens its room for the grace period; a reset
+-- deletes it. `boot` tells the daemon that Prosody (and its rooms) started afresh.
+local classes = store:get("classes") or {};
+local boot, stopping = new_password(), false;
+local function store_classes()
+	if not store:set("classes", classes) then module:log("error", "Could not store the class passwords"); end
+end
+local function drop_expired()
+	for node, class in pairs(classes) do
+		if class.u and class.u < os.time() then classes[node] = nil; end
+	end
+	store_classes();
+end
+local grace = map and map.grace or 0;
+for _, class in pairs(classes) do class.u = class.u or os.time() + grace; end
+store_classes();
+module:add_timer(grace + 1, drop_expired);
 local pending; -- a map push arrives in chunks; it takes effect with the last one
 local keyed = {}; -- [room jid][occupant jid]: entered with the school password
 
@@ -109,7 +129,7 @@ local function entry_of(room)
 end
 
 -- HMAC-SHA256(salt, password), as the daemon computes it; compared in constant time.
-local function is_school_password(entry, given)
+local function matches_hash(entry, given)
 	return given ~= nil and hashes.equals(hashes.hmac_sha256(hex.decode(entry.s), given, true), entry.h);
 end
 
@@ -123,7 +143,7 @@ end
 -- message to an absent component only bounces.
 local function emit(name, attr)
 	local link = modulemanager.get_module(component, "component");
-	if not (link and link.connected) then return; end
+	if stopping or not (link and link.connected) then return; end
 	attr.xmlns = NS;
 	module:send(st.message({ from = module.host, to = component }):tag(name, attr));
 end
@@ -150,7 +170,7 @@ module:hook("muc-room-pre-create", function(event)
 		end
 		return;
 	end
-	event.raumwart_key = is_school_password(entry, (join_password(stanza)));
+	event.raumwart_key = matches_hash(entry, (join_password(stanza)));
 	if not event.raumwart_key and not is_service_admin(jid.bare(stanza.attr.from)) then
 		event.origin.send(st.error_reply(stanza, "auth", "not-authorized", nil, room.jid));
 		return true;
@@ -171,8 +191,28 @@ end, -100);
 -- Nor does an owner make the school password the class password.
 module:hook("muc-config-submitted/muc#roomconfig_roomsecret", function(event)
 	local entry = entry_of(event.room);
-	if entry and is_school_password(entry, event.value) then return true; end
+	if entry and matches_hash(entry, event.value) then return true; end
 end, 1);
+
+-- The class password, as a salted hash, for a Prosody restart (password.lib set it at 0).
+module:hook("muc-config-submitted/muc#roomconfig_roomsecret", function(event)
+	local room, value = event.room, event.value or "";
+	if not entry_of(room) or (room:get_password() or "") ~= value then return; end
+	local salt = random_bytes(16);
+	classes[jid.node(room.jid)] = value ~= "" and { s = hex.encode(salt), h = hashes.hmac_sha256(salt, value, true) } or nil;
+	store_classes();
+end, -1);
+
+-- A class password from before a Prosody restart, within the grace period: the room has it
+-- again, so the lesson goes on and later students cost no hash.
+local function restore_class(room, given)
+	local class = classes[jid.node(room.jid)];
+	if class and class.u and class.u >= os.time() and matches_hash(class, given) then
+		room:set_password(given);
+		class.u = nil;
+		store_classes();
+	end
+end
 
 -- Organizer key. Runs before Jitsi's lobby check (-4) and at or below
 -- mod_muc_meeting_id's hold (8), so once per join; bans (-10) and the password check
@@ -183,7 +223,8 @@ module:hook("muc-occupant-pre-join", function(event)
 	if not entry then return; end
 	local given, x = join_password(stanza);
 	local current = room:get_password();
-	if given == current or not is_school_password(entry, given) then return; end
+	if given == current then return; end
+	if not matches_hash(entry, given) then restore_class(room, given); return; end
 	event.occupant.raumwart_key = true;
 	x:maptags(function(tag)
 		if tag.name == "password" then return nil; end
@@ -230,10 +271,23 @@ end);
 module:hook("muc-room-destroyed", function(event)
 	local room = event.room;
 	keyed[room.jid] = nil;
-	if room._data.destroyed or not entry_of(room) then return; end
+	-- Prosody stopping empties every room: that ends no session.
+	if stopping or room._data.destroyed or not entry_of(room) then return; end
+	if classes[jid.node(room.jid)] then classes[jid.node(room.jid)] = nil; store_classes(); end
 	room:set_persistent(false);
 	emit("d", { r = jid.node(room.jid) });
 end, 1);
+
+-- The daemon resets a room that Prosody lost in a restart: its class password goes too.
+module:hook("iq/bare", function(event)
+	local stanza = event.stanza;
+	local query = stanza.attr.type == "set" and stanza:get_child("query", "http://jabber.org/protocol/muc#owner");
+	local node = jid.node(stanza.attr.to);
+	if query and query:get_child("destroy") and classes[node] and jid.bare(stanza.attr.from) == component then
+		classes[node] = nil;
+		store_classes();
+	end
+end, 10);
 
 module:hook("muc-set-affiliation", function(event)
 	local room, actor = event.room, event.actor;
@@ -269,6 +323,7 @@ module:hook("iq-set/host/" .. NS .. ":map", command(function(chunk, stanza)
 	end
 	if chunk.attr.last ~= "1" then return st.reply(stanza); end
 	pending.unmanaged = chunk.attr.unmanaged == "deny" and "deny" or "allow";
+	pending.grace = tonumber(chunk.attr.grace) or 0;
 	map, pending = pending, nil;
 	local ok, store_err = store:set("map", map);
 	if not ok then
@@ -281,7 +336,7 @@ module:hook("iq-set/host/" .. NS .. ":map", command(function(chunk, stanza)
 end));
 
 module:hook("iq-get/host/" .. NS .. ":snapshot", command(function(_, stanza)
-	local reply = st.reply(stanza):tag("snapshot", { xmlns = NS, gen = map and map.gen or "" });
+	local reply = st.reply(stanza):tag("snapshot", { xmlns = NS, gen = map and map.gen or "", boot = boot });
 	if problem then reply:tag("problem", { code = problem }):up(); end
 	-- each_room() also restores the rooms Prosody swapped out of its room cache.
 	for room in muc.each_room() do
@@ -310,9 +365,15 @@ module:hook("iq-get/host/" .. NS .. ":snapshot", command(function(_, stanza)
 	return reply;
 end));
 
--- Organizer flags outlive a reload of this module.
-function module.save() return { keyed = keyed }; end
-function module.restore(data) keyed = data.keyed or keyed; end
+-- Before Prosody closes the client sessions (which empties every room).
+module:hook_global("server-stopping", function() stopping = true; end, 1000);
+
+-- A reload of this module is no restart: rooms, organizer flags and class entries stay.
+function module.save() return { keyed = keyed, boot = boot, classes = classes }; end
+function module.restore(data)
+	keyed, boot, classes = data.keyed or keyed, data.boot or boot, data.classes or classes;
+	store_classes();
+end
 
 module:log("info", "raumwart module active: %s, events to %s", map and "room map loaded" or problem
 	and "no usable room map, refusing new rooms" or "no room map yet, unmanaged rooms " .. unmanaged_default, component);

@@ -26,6 +26,13 @@ const PING_EVERY: Duration = Duration::from_secs(4);
 const TIMER_SLACK: Duration = Duration::from_millis(2);
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// While Prosody cannot be reached (restarting), retries stay this close, so that
+/// raumwart is in sync within about this long of Prosody being back.
+const BACKOFF_MAX_REFUSED: Duration = Duration::from_secs(1);
+/// A standby (Prosody refused it: another raumwart holds the name) tries this often, so
+/// that it takes over within about this long when the other one dies. Prosody logs each
+/// refusal as an error: not much more often than this.
+const STANDBY_RETRY: Duration = Duration::from_secs(1);
 
 /// What reaches the loop from outside.
 pub struct Control {
@@ -86,6 +93,8 @@ struct Daemon {
     /// What the Prosody module reported about itself in the last snapshot.
     module_problems: Vec<String>,
     map_refused: bool,
+    /// Refused because another raumwart holds the component name.
+    standby: bool,
 }
 
 /// Wrong passwords are logged at warn, at most once a minute per room with a count:
@@ -133,6 +142,7 @@ pub async fn run(config: Config, metrics: Arc<Metrics>, mut ctl: Control) -> any
         wrong_passwords: WrongPasswords::default(),
         module_problems: vec![],
         map_refused: false,
+        standby: false,
     };
     let mut ping = tokio::time::interval(PING_EVERY);
     let watchdog_every = sd_notify::watchdog_enabled().map(|t| t / 2);
@@ -197,16 +207,40 @@ impl Daemon {
                 }
                 self.metrics.connected.set(1);
                 self.delay = BACKOFF_MIN;
+                if std::mem::take(&mut self.standby) {
+                    info!("taking over from the other raumwart");
+                }
                 self.conn = Conn::Up(Box::new(session));
                 self.feed(Input::Connected, Instant::now()).await;
             }
+            Happened::Connected(Err(e)) if link::name_in_use(&e) => {
+                if !self.standby {
+                    self.standby = true;
+                    self.metrics.connected.set(0);
+                    info!("{}", xmpp::explain(&e, &self.config.xmpp));
+                }
+                self.conn = Conn::Waiting(Instant::now() + STANDBY_RETRY);
+            }
             Happened::Connected(Err(e)) => {
+                self.standby = false;
+                // The port closed, or the stream closed before the handshake: Prosody
+                // (re)starting. Misconfiguration (a refused handshake) backs off further.
+                let refused = matches!(
+                    &e,
+                    tokio_xmpp::Error::Io(_) | tokio_xmpp::Error::Disconnected
+                );
+                if refused {
+                    self.delay = self.delay.min(BACKOFF_MAX_REFUSED);
+                }
                 error!(
                     "{}; retrying in {:?}",
                     xmpp::explain(&e, &self.config.xmpp),
                     self.delay
                 );
                 self.wait_and_retry();
+                if refused {
+                    self.delay = self.delay.min(BACKOFF_MAX_REFUSED);
+                }
             }
             Happened::Incoming(Incoming::Closed(why)) => self.lost(why),
             Happened::Incoming(Incoming::Stanza(stanza)) => {

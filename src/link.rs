@@ -16,6 +16,7 @@ use tokio_xmpp::error::AuthError;
 use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::parsers::component::Handshake;
 use tokio_xmpp::parsers::ns;
+use tokio_xmpp::parsers::stream_error::DefinedCondition;
 use tokio_xmpp::xmlstream::{
     initiate_stream, FallibleStreamElement, ReadError, StreamElementError, StreamHeader, Timeouts,
     XmppStream, XmppStreamElement,
@@ -42,6 +43,14 @@ pub enum Incoming {
     Invalid(Invalid),
     /// The stream is over; the text says why.
     Closed(String),
+}
+
+/// What a refused standby's connect error says.
+pub const NAME_IN_USE: &str = "another connection holds the component name";
+
+/// True when Prosody refused the connection because another one holds the name.
+pub fn name_in_use(e: &tokio_xmpp::Error) -> bool {
+    matches!(e, tokio_xmpp::Error::Io(io) if io.kind() == io::ErrorKind::AddrInUse)
 }
 
 pub struct Link {
@@ -78,6 +87,12 @@ pub async fn connect(config: &Xmpp) -> Result<Link, tokio_xmpp::Error> {
             }
             Some(Err(ReadError::SoftTimeout)) => {}
             Some(Err(ReadError::HardError(e))) => return Err(e.into()),
+            // Another connection holds the name (Prosody's default kick_new): a standby.
+            Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(e))))
+                if e.0.condition == DefinedCondition::Conflict =>
+            {
+                return Err(io::Error::new(io::ErrorKind::AddrInUse, NAME_IN_USE).into())
+            }
             // Prosody answers a wrong secret, an unknown name or a duplicate with a
             // stream error; its reason is only in Prosody's log.
             Some(_) => return Err(AuthError::ComponentFail.into()),

@@ -96,11 +96,13 @@ fn parse_event(el: &Element) -> Result<Event, Error> {
 pub fn map_chunks(map: &RoomMap) -> impl Iterator<Item = Element> + '_ {
     let count = map.rooms.len().div_ceil(MAP_CHUNK).max(1);
     let mut rooms = map.rooms.iter();
+    let grace = map.grace.as_secs().to_string();
     (0..count).map(move |i| {
         let mut attrs = vec![("gen", map.gen.as_str())];
         if i == count - 1 {
             attrs.push(("last", "1"));
             attrs.push(("unmanaged", map.unmanaged.as_str()));
+            attrs.push(("grace", grace.as_str()));
         }
         let mut el = element("map", NS, &attrs);
         for (name, entry) in rooms.by_ref().take(MAP_CHUNK) {
@@ -170,7 +172,12 @@ pub fn parse_snapshot(el: &Element) -> Result<Snapshot, Error> {
             occupants,
         });
     }
-    Ok(Snapshot { rooms, problems })
+    let boot = el.attr("boot").unwrap_or_default().to_owned();
+    Ok(Snapshot {
+        rooms,
+        problems,
+        boot,
+    })
 }
 
 /// XEP-0045 §10.6: grant the owner affiliation (needs no presence in the room).
@@ -273,6 +280,7 @@ mod tests {
             .collect();
         let map = RoomMap {
             gen: "g".into(),
+            grace: std::time::Duration::from_secs(60),
             unmanaged: Unmanaged::Allow,
             rooms,
         };
@@ -312,6 +320,7 @@ mod tests {
             .collect();
         let map = RoomMap {
             gen: "g".into(),
+            grace: std::time::Duration::from_secs(60),
             unmanaged: Unmanaged::Deny,
             rooms,
         };

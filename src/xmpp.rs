@@ -24,6 +24,9 @@ pub const IQ_TIMEOUT: Duration = Duration::from_secs(10);
 pub fn explain(e: &tokio_xmpp::Error, config: &Xmpp) -> String {
     let (server, name) = (&config.server, &config.component);
     match e {
+        e if crate::link::name_in_use(e) => format!(
+            "another raumwart is already connected to Prosody at {server} as {name}: standing by"
+        ),
         tokio_xmpp::Error::Auth(_) => format!(
             "Prosody at {server} refused the component handshake for {name}: the secret does not \
              match its component_secret, Component \"{name}\" is not configured there, or another \

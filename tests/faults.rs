@@ -2,22 +2,12 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::*;
 
 /// The README promises that a Prosody that stopped answering is noticed within this.
 const NOTICED_WITHIN: Duration = Duration::from_secs(15);
-
-fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(pid.to_string())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "kill -{sig} {pid}");
-}
 
 /// Waits up to `limit` for `needle` to appear `count` times in the daemon's log.
 async fn wait_log_within(d: &Daemon, needle: &str, count: usize, limit: Duration) -> Duration {
@@ -40,11 +30,11 @@ async fn a_frozen_prosody_is_noticed_reported_and_reconnected_to() {
     let env = Env::new(Options::default());
     let d = env.daemon().await;
     assert_eq!(http_get(&env, "/healthz").await.0, 200);
-    signal(env.prosody_pid(), "STOP");
+    send_signal(env.prosody_pid(), "STOP");
     let frozen = Instant::now();
     let took = wait_log_within(&d, "did not answer a ping", 1, NOTICED_WITHIN * 2).await;
     let (status, body) = http_get(&env, "/healthz").await;
-    signal(env.prosody_pid(), "CONT");
+    send_signal(env.prosody_pid(), "CONT");
     assert!(
         took <= NOTICED_WITHIN,
         "noticed after {:?}",

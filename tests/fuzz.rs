@@ -64,6 +64,7 @@ fn room_map() -> RoomMap {
     rooms.insert(PHYSIK.to_owned(), entry("rs-sued", "schulpasswort-2"));
     RoomMap {
         gen: "test".into(),
+        grace: std::time::Duration::from_secs(60),
         unmanaged: Unmanaged::Allow,
         rooms,
     }

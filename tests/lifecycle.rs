@@ -300,7 +300,7 @@ async fn wrong_secret_and_name_in_use_are_named_and_retried() {
     let env = Env::new(Options::default());
     let _first = env.daemon().await;
     let mut second = env.spawn_daemon_with(&env.second_daemon_config());
-    second.wait_log("already connected", 2).await;
+    second.wait_log("already connected", 1).await;
 }
 
 #[tokio::test]

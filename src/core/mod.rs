@@ -16,6 +16,9 @@ pub struct RoomMap {
     /// A digest of the content, so both sides can tell which map is in force.
     pub gen: String,
     pub unmanaged: Unmanaged,
+    /// The grace period: how long the module keeps a class password after a Prosody
+    /// restart.
+    pub grace: Duration,
     pub rooms: BTreeMap<String, MapEntry>,
 }
 
@@ -45,10 +48,12 @@ impl RoomMap {
         // more thing to guess them from.
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
         let unmanaged = config.policy.unmanaged_rooms;
+        let grace = config.policy.grace_period;
+        let grace_text = grace.as_secs().to_string();
         let parts = rooms
             .iter()
             .flat_map(|(n, e)| [n.as_str(), e.school.as_str()])
-            .chain([unmanaged.as_str()]);
+            .chain([unmanaged.as_str(), grace_text.as_str()]);
         for part in parts {
             for b in part.bytes().chain([0]) {
                 hash = (hash ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
@@ -57,6 +62,7 @@ impl RoomMap {
         RoomMap {
             gen: format!("{hash:016x}"),
             unmanaged,
+            grace,
             rooms,
         }
     }
@@ -109,6 +115,8 @@ pub struct Snapshot {
     pub rooms: Vec<SnapshotRoom>,
     /// Problems the module reports about itself (e.g. its stored map is unreadable).
     pub problems: Vec<String>,
+    /// Changes when Prosody restarts (and with it, every room is gone).
+    pub boot: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -329,6 +337,9 @@ pub struct Core {
     synced: bool,
     seq: u64,
     notes: VecDeque<Note>,
+    /// The Prosody run of the last snapshot, and when the connection to it was lost.
+    boot: Option<String>,
+    lost_at: Option<Instant>,
 }
 
 impl Core {
@@ -346,6 +357,8 @@ impl Core {
             synced: false,
             seq: 0,
             notes: VecDeque::new(),
+            boot: None,
+            lost_at: None,
         }
     }
 
@@ -403,6 +416,9 @@ impl Core {
                 out.push(Action::RequestSnapshot);
             }
             Input::Disconnected => {
+                if self.connected {
+                    self.lost_at = Some(now);
+                }
                 self.connected = false;
                 self.synced = false;
             }
@@ -805,6 +821,12 @@ impl Core {
     }
 
     fn apply_snapshot(&mut self, now: Instant, snapshot: Snapshot, out: &mut Vec<Action>) {
+        // Prosody restarted: its rooms are gone, and the people come back (Jitsi's
+        // clients reload). A session goes on for its grace period, counted from when
+        // the link was lost; the module lets its class password in meanwhile.
+        let restarted = self.boot.as_ref().is_some_and(|b| *b != snapshot.boot);
+        self.boot = Some(snapshot.boot);
+        let resume_until = self.lost_at.take().unwrap_or(now) + self.policy.grace_period;
         let mut present: HashMap<String, SnapshotRoom> = snapshot
             .rooms
             .into_iter()
@@ -826,6 +848,25 @@ impl Core {
             };
             r.phase = Phase::Idle;
             r.switching = false;
+            let empty = !seen.as_ref().is_some_and(|s| {
+                s.occupants
+                    .iter()
+                    .any(|o| !is_service(&self.policy.service_jids, &o.jid))
+            });
+            if restarted && had_session && ending.is_none() && empty {
+                let deadline = grace.unwrap_or(resume_until).min(resume_until);
+                r.people.clear();
+                r.owners.clear();
+                r.granting.clear();
+                r.breakouts_active = false;
+                r.persistent = false;
+                if deadline > now {
+                    r.phase = Phase::Grace { deadline };
+                } else {
+                    self.end(&name, EndReason::GraceExpired, out);
+                }
+                continue;
+            }
             let Some(seen) = seen else {
                 if had_session {
                     let reason = ending.unwrap_or(EndReason::RoomDestroyed);

@@ -54,6 +54,7 @@ fn room_map() -> RoomMap {
     );
     RoomMap {
         gen: "test".into(),
+        grace: Duration::from_secs(60),
         unmanaged: Unmanaged::Allow,
         rooms,
     }
@@ -126,7 +127,7 @@ fn snapshot_room(name: &str, persistent: bool, occupants: Vec<SnapshotOccupant>)
 fn snapshot(rooms: Vec<SnapshotRoom>) -> Snapshot {
     Snapshot {
         rooms,
-        problems: vec![],
+        ..Snapshot::default()
     }
 }
 
@@ -2280,7 +2281,7 @@ impl Sim {
             .collect();
         self.feed(Input::Snapshot(Snapshot {
             rooms,
-            problems: vec![],
+            ..Snapshot::default()
         }))?;
         // Every organizer inside is owner, or about to be.
         for r in 0..2 {
@@ -2575,7 +2576,7 @@ fn raw_input() -> impl Strategy<Value = Input> {
         1 => Just(Input::Connected),
         1 => Just(Input::Disconnected),
         1 => prop::collection::vec(snapshot_room, 0..3)
-            .prop_map(|rooms| Input::Snapshot(Snapshot { rooms, problems: vec![] })),
+            .prop_map(|rooms| Input::Snapshot(Snapshot { rooms, ..Snapshot::default() })),
         8 => (room.clone(), full.clone(), any::<bool>()).prop_map(|(room, occupant, keyed)| {
             Input::Event(Event::Joined { room, occupant, keyed })
         }),
@@ -2652,4 +2653,68 @@ proptest! {
             check.step(&mut core, now, input)?;
         }
     }
+}
+
+fn after_restart(rooms: Vec<SnapshotRoom>) -> Snapshot {
+    Snapshot {
+        rooms,
+        boot: "second-run".into(),
+        ..Snapshot::default()
+    }
+}
+
+#[test]
+fn a_session_prosody_lost_in_a_restart_waits_for_its_people_within_the_grace_period() {
+    let mut h = Harness::lesson(Duration::from_secs(60));
+    h.at(10);
+    assert!(h.input(Input::Disconnected).is_empty());
+    h.at(12);
+    // Focus re-created the room already, or not yet: the same either way.
+    let focus_only = vec![snapshot_room(
+        MATHE,
+        false,
+        vec![occupant(FOCUS, false, true)],
+    )];
+    assert_eq!(h.connect(after_restart(focus_only)), []);
+    assert_eq!(h.phase(MATHE), Phase::Grace { deadline: h.t(70) });
+    assert_eq!(h.join(MATHE, CARLA, false), []);
+    assert_eq!(h.phase(MATHE), Phase::Grace { deadline: h.t(70) });
+    assert_eq!(h.join(MATHE, ANNA_2, true), [grant(MATHE, ANNA_BARE)]);
+    assert_eq!(h.phase(MATHE), Phase::Active);
+    assert!(h
+        .core
+        .poll_note()
+        .is_some_and(|n| matches!(n, Note::SessionStarted { .. })));
+    assert_eq!(h.core.poll_note(), None, "the session never ended");
+}
+
+#[test]
+fn a_session_prosody_lost_in_a_restart_is_reset_when_nobody_returns_in_time() {
+    let mut h = Harness::lesson(Duration::from_secs(60));
+    h.at(10);
+    h.input(Input::Disconnected);
+    h.at(12);
+    assert_eq!(h.connect(after_restart(vec![])), []);
+    h.at(70);
+    assert_eq!(
+        h.tick(),
+        [reset(MATHE, EndReason::LastOrganizerLeft, false)]
+    );
+    // A restart noticed only after the grace period: reset at once.
+    let mut h = Harness::lesson(Duration::from_secs(60));
+    h.at(10);
+    h.input(Input::Disconnected);
+    h.at(80);
+    assert_eq!(
+        h.connect(after_restart(vec![])),
+        [reset(MATHE, EndReason::GraceExpired, false)]
+    );
+}
+
+#[test]
+fn a_room_gone_without_a_prosody_restart_ends_its_session_at_once() {
+    let mut h = Harness::lesson(Duration::from_secs(60));
+    h.at(10);
+    assert_eq!(h.reconnect(snapshot(vec![])), []);
+    assert!(is_idle(&h.status(MATHE)));
 }

@@ -8,6 +8,7 @@
 pub mod client;
 pub mod focus;
 pub mod privacy;
+pub mod proxy;
 
 use std::fs;
 use std::net::TcpListener;
@@ -669,6 +670,16 @@ impl Drop for Daemon {
     }
 }
 
+/// Sends `sig` (e.g. "STOP") to `pid`; it must get there.
+pub fn send_signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill -{sig} {pid}");
+}
+
 fn signal(pid: u32, sig: &str) {
     let _ = Command::new("kill")
         .arg(format!("-{sig}"))
@@ -794,4 +805,18 @@ pub async fn http_get(env: &Env, path: &str) -> (u16, String) {
     raumwart::http::request(addr, "GET", path)
         .await
         .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+}
+
+/// What the daemon's `/status` says about `room`.
+pub async fn room_status(env: &Env, room: &str) -> serde_json::Value {
+    let (status, body) = http_get(env, "/status").await;
+    assert_eq!(status, 200, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    json["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["room"] == room)
+        .unwrap_or_else(|| panic!("{room} not in /status: {body}"))
+        .clone()
 }
