@@ -229,18 +229,18 @@ impl Daemon {
                     &e,
                     tokio_xmpp::Error::Io(_) | tokio_xmpp::Error::Disconnected
                 );
-                if refused {
-                    self.delay = self.delay.min(BACKOFF_MAX_REFUSED);
-                }
+                let cap = if refused {
+                    BACKOFF_MAX_REFUSED
+                } else {
+                    BACKOFF_MAX
+                };
+                self.delay = self.delay.min(cap);
                 error!(
                     "{}; retrying in {:?}",
                     xmpp::explain(&e, &self.config.xmpp),
                     self.delay
                 );
-                self.wait_and_retry();
-                if refused {
-                    self.delay = self.delay.min(BACKOFF_MAX_REFUSED);
-                }
+                self.wait_and_retry(cap);
             }
             Happened::Incoming(Incoming::Closed(why)) => self.lost(why),
             Happened::Incoming(Incoming::Stanza(stanza)) => {
@@ -258,9 +258,10 @@ impl Daemon {
         }
     }
 
-    fn wait_and_retry(&mut self) {
+    /// Waits the current delay, doubling it for next time up to `cap`.
+    fn wait_and_retry(&mut self, cap: Duration) {
         self.conn = Conn::Waiting(Instant::now() + self.delay);
-        self.delay = (self.delay * 2).min(BACKOFF_MAX);
+        self.delay = (self.delay * 2).min(cap);
     }
 
     fn lost(&mut self, why: String) {
@@ -270,7 +271,7 @@ impl Daemon {
         self.metrics.connected.set(0);
         self.metrics.synced.set(0);
         self.core.handle(Instant::now(), Input::Disconnected);
-        self.wait_and_retry();
+        self.wait_and_retry(BACKOFF_MAX);
     }
 
     async fn apply(&mut self, outcome: xmpp::Outcome, cause: Instant) {

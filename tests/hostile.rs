@@ -224,13 +224,6 @@ async fn events_from_anyone_but_the_muc_service_are_refused() {
 
 // --- owner follows organizer ---------------------------------------------------------
 
-fn grace(period: &'static str) -> Options {
-    Options {
-        grace_period: period,
-        ..Options::default()
-    }
-}
-
 /// `actor` sets `target`'s affiliation in `room_jid` as the Jitsi UI does.
 async fn set_affiliation(actor: &mut Client, room_jid: &str, target: &str, affiliation: &str) {
     let mut q = el("query", client::MUC_ADMIN, &[]);

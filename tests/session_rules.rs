@@ -8,13 +8,6 @@ use std::process::Command;
 use support::client::{self, Client};
 use support::*;
 
-fn grace(period: &'static str) -> Options {
-    Options {
-        grace_period: period,
-        ..Options::default()
-    }
-}
-
 async fn status(env: &Env, room: &str) -> serde_json::Value {
     let addr = format!("127.0.0.1:{}", env.http).parse().unwrap();
     let (_, body) = raumwart::http::request(addr, "GET", "/status")

@@ -120,6 +120,14 @@ pub struct Options {
     pub module_unmanaged: Option<&'static str>,
 }
 
+/// The default options with another grace period.
+pub fn grace(period: &'static str) -> Options {
+    Options {
+        grace_period: period,
+        ..Options::default()
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {
