@@ -657,24 +657,6 @@ impl Daemon {
         }
     }
 
-    /// Waits until `needle` has appeared `count` times in the daemon's log.
-    pub async fn wait_log(&mut self, needle: &str, count: usize) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if self.log_text().matches(needle).count() >= count {
-                return;
-            }
-            self.assert_running(&format!("logging {needle:?}"));
-            if Instant::now() > deadline {
-                panic!(
-                    "raumwart did not log {needle:?} {count}x within {WAIT:?}; its log:\n{}",
-                    self.log_text()
-                );
-            }
-            tokio::time::sleep(POLL).await;
-        }
-    }
-
     /// Panics if the daemon has exited.
     fn assert_running(&mut self, before: &str) {
         let exited = self
