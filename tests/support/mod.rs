@@ -771,6 +771,21 @@ impl Daemon {
         .await;
     }
 
+    /// Asserts that the first connection to Prosody still holds: connected, and never
+    /// connected again.
+    pub async fn assert_connection_held(&self) {
+        let m = self.metrics().await;
+        assert_eq!(
+            (
+                m.value("raumwart_xmpp_connected"),
+                m.value("raumwart_xmpp_reconnects_total")
+            ),
+            (1.0, 0.0),
+            "the connection to Prosody was lost:\n{}",
+            m.shown()
+        );
+    }
+
     /// What `/status` says now.
     pub async fn status(&self) -> serde_json::Value {
         let (code, body) = self.get("/status").await.expect("GET /status");
