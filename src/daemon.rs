@@ -553,6 +553,7 @@ impl Daemon {
             .collect();
         serde_json::json!({
             "connected": matches!(self.conn, Conn::Up(_)),
+            "standby": self.standby,
             "synced": self.core.synced(),
             "rooms": rooms,
         })

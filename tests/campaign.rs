@@ -327,7 +327,7 @@ async fn lessons_survive_a_fault_campaign() {
     daemons
         .last_mut()
         .unwrap()
-        .wait_log("session ended", rooms.len())
+        .wait_metric("raumwart_sessions_ended_total", rooms.len() as f64)
         .await;
     for room in &rooms {
         let _focus = env.focus(room).await;

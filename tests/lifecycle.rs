@@ -120,14 +120,15 @@ async fn organizer_gets_owner_students_get_participant_and_the_organizer_can_ret
         .await
         .expect("an organizer returns with the school password while a class password is set");
     t2.wait_affiliation(&jid, "teacher-2", "owner").await;
-    d.wait_log("granting owner", 2).await;
+    d.wait_metric("raumwart_organizer_grants_total{result=\"ok\"}", 2.0)
+        .await;
 
     let mut s2 = env.anonymous().await;
     s2.join(&jid, "student-2", Some(CLASS_PASSWORD))
         .await
         .expect("the class password still works for students");
     // Barrier: the daemon has seen all five joins (focus, two teachers, two students).
-    d.wait_log("event=Joined", 5).await;
+    d.wait_room(ROOM, "4 people", |r| r["people"] == 4).await;
     t.sync().await;
     let owners = t.affiliations(&jid, "owner").await;
     for student in [s.bare(), s2.bare()] {
@@ -155,7 +156,7 @@ async fn last_organizer_leaving_resets_a_room() {
     let old_owner = t.bare();
     t.leave(&jid, "teacher").await;
     focus.gone().await;
-    d.wait_log("session ended", 1).await;
+    d.wait_metric("raumwart_sessions_ended_total", 1.0).await;
     assert_room_is_fresh(&env, ROOM, &old_owner).await;
 }
 
@@ -174,7 +175,7 @@ async fn last_organizer_leaving_resets_a_persistent_room_without_tombstone() {
     // A persistent room outlives its occupants: raumwart must destroy it itself.
     let why = focus.gone().await;
     assert!(why.starts_with("removed") || why == "left", "{why}");
-    d.wait_log("session ended", 1).await;
+    d.wait_metric("raumwart_sessions_ended_total", 1.0).await;
     // No tombstone: a non-admin gets "not-allowed" (restricted creation), never "gone".
     let mut s = env.anonymous().await;
     let refused = s.join(&jid, "s", Some(SCHOOL_PASSWORD)).await.err();
@@ -201,7 +202,7 @@ async fn focus_and_service_jids_never_count_as_people() {
         why.starts_with("removed"),
         "focus must be removed by the reset, got {why}"
     );
-    d.wait_log("session ended", 1).await;
+    d.wait_metric("raumwart_sessions_ended_total", 1.0).await;
     assert!(!d.log_text().contains("granting owner focus"));
     assert_room_is_fresh(&env, ROOM, &old_owner).await;
 }
@@ -236,7 +237,7 @@ async fn sigkill_mid_session_leaves_the_session_untouched_and_the_reset_still_co
     s2.leave(&jid, "student-2").await;
     t.leave(&jid, "teacher").await;
     focus.gone().await;
-    d2.wait_log("session ended", 1).await;
+    d2.wait_metric("raumwart_sessions_ended_total", 1.0).await;
     assert_room_is_fresh(&env, ROOM, &old_owner).await;
 }
 
@@ -269,7 +270,7 @@ async fn organizer_leaving_while_the_daemon_is_down_still_ends_the_session() {
     let mut d2 = env.daemon().await;
     let reason = s.wait_removed(&jid2, "student").await;
     assert_eq!(reason, raumwart::config::DEFAULT_END_MESSAGE);
-    d2.wait_log("session ended", 2).await;
+    d2.wait_metric("raumwart_sessions_ended_total", 2.0).await;
     assert_room_is_fresh(&env, ROOM, &old_owner).await;
 }
 
@@ -278,8 +279,7 @@ async fn the_daemon_reconnects_and_resyncs_after_prosody_restarts() {
     let mut env = Env::new(Options::default());
     let mut d = env.daemon().await;
     env.restart_prosody();
-    d.wait_log("connection to Prosody lost", 1).await;
-    d.wait_log("in sync with Prosody", 2).await;
+    d.wait_resynced(1).await;
     let _focus = env.focus(ROOM).await;
     let jid = room_jid(ROOM);
     let mut t = env.anonymous().await;
@@ -294,13 +294,13 @@ async fn wrong_secret_and_name_in_use_are_named_and_retried() {
         ..Options::default()
     });
     let mut d = env.spawn_daemon();
-    d.wait_log("refused the component handshake", 2).await;
+    d.assert_logged("refused the component handshake", 2).await;
     assert!(d.log_text().contains("secret does not match"));
 
     let env = Env::new(Options::default());
     let _first = env.daemon().await;
     let mut second = env.spawn_daemon_with(&env.second_daemon_config());
-    second.wait_log("already connected", 1).await;
+    second.assert_logged("already connected", 1).await;
 }
 
 #[tokio::test]

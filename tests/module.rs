@@ -263,7 +263,7 @@ async fn wrong_passwords_are_reported_but_not_keys_bans_admins_or_unmanaged_room
     // Barrier: events come in order; after this join every refusal above is counted.
     let mut s3 = env.anonymous().await;
     s3.join(&jid, "s3", Some(CLASS_PASSWORD)).await.unwrap();
-    d.wait_log("event=Joined", 5).await;
+    d.wait_room(ROOM, "4 people", |r| r["people"] == 4).await;
     let log = d.log_text();
     assert_eq!(log.matches("event=WrongPassword").count(), 2, "{log}");
     wait_metric(

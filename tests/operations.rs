@@ -20,7 +20,7 @@ async fn metrics_are_promtool_clean_and_impersonal() {
     let mut t = teacher_with_class(&env, ROOM, "Frau Müller").await;
     let mut s = env.anonymous().await;
     s.join(&jid, "Lena", Some(CLASS_PASSWORD)).await.unwrap();
-    d.wait_log("event=Joined", 3).await;
+    d.wait_room(ROOM, "2 people", |r| r["people"] == 2).await;
 
     let (code, text) = http_get(&env, "/metrics").await;
     assert_eq!(code, 200);
@@ -55,7 +55,7 @@ async fn metrics_are_promtool_clean_and_impersonal() {
     s.leave(&jid, "Lena").await;
     t.leave(&jid, "Frau Müller").await;
     focus.gone().await;
-    d.wait_log("session ended", 1).await;
+    d.wait_metric("raumwart_sessions_ended_total", 1.0).await;
     let (_, text) = http_get(&env, "/metrics").await;
     let ended =
         "raumwart_sessions_ended_total{reason=\"last_organizer_left\",school=\"gs-musterstadt\"}";
@@ -90,11 +90,14 @@ async fn healthz_follows_the_connection() {
     let mut d = env.daemon().await;
     assert_eq!(http_get(&env, "/healthz").await.0, 200);
     env.stop_prosody();
-    d.wait_log("connection to Prosody lost", 1).await;
+    d.wait_metrics("the connection lost (raumwart_xmpp_connected 0)", |m| {
+        m.value("raumwart_xmpp_connected") == 0.0
+    })
+    .await;
     let (code, body) = http_get(&env, "/healthz").await;
     assert_eq!((code, body.as_str()), (503, "not connected to Prosody\n"));
     env.start_prosody();
-    d.wait_log("in sync with Prosody", 2).await;
+    d.wait_resynced(1).await;
     assert_eq!(http_get(&env, "/healthz").await.0, 200);
     let (_, text) = http_get(&env, "/metrics").await;
     assert_eq!(metric(&text, "raumwart_xmpp_reconnects_total"), Some(1.0));
@@ -158,7 +161,8 @@ async fn sighup_reloads_rooms_and_passwords_and_refuses_a_bad_file() {
     );
     std::fs::write(&path, &text).unwrap();
     d.hangup();
-    d.wait_log("configuration reloaded", 1).await;
+    d.wait_metric("raumwart_config_reloads_total{result=\"success\"}", 1.0)
+        .await;
     // The start is not counted as a reload: this SIGHUP is the first.
     let (_, metrics) = http_get(&env, "/metrics").await;
     assert_eq!(
@@ -203,7 +207,8 @@ async fn sighup_reloads_rooms_and_passwords_and_refuses_a_bad_file() {
     // A bad file is refused and counted; the running configuration stays.
     std::fs::write(&path, "[xmpp\nserver = ").unwrap();
     d.hangup();
-    d.wait_log("reload refused", 1).await;
+    d.wait_metric("raumwart_config_reloads_total{result=\"failure\"}", 1.0)
+        .await;
     let (_, metrics) = http_get(&env, "/metrics").await;
     assert_eq!(
         metric(&metrics, "raumwart_config_last_reload_successful"),
@@ -267,7 +272,7 @@ async fn logs_name_rooms_and_schools_but_no_person_and_no_password() {
     s.leave(&jid, "Paul").await;
     t.leave(&jid, "Herr Schmidt").await;
     focus.gone().await;
-    d.wait_log("session ended", 1).await;
+    d.wait_metric("raumwart_sessions_ended_total", 1.0).await;
     let log = d.log_text();
     let started = log.lines().find(|l| l.contains("session started")).unwrap();
     assert!(
@@ -326,7 +331,8 @@ async fn systemd_hears_ready_after_sync_watchdog_pings_and_reloads() {
     d.hangup();
     wait_for("RELOADING=1", &mut heard);
     wait_for("READY=1", &mut heard);
-    d.wait_log("configuration reloaded", 1).await;
+    d.wait_metric("raumwart_config_reloads_total{result=\"success\"}", 1.0)
+        .await;
 }
 
 #[test]
@@ -414,13 +420,14 @@ async fn changes_are_taken_only_through_the_control_socket() {
         String::from_utf8_lossy(&out.stderr)
     );
     t.wait_removed(&room_jid(ROOM), "teacher").await;
-    d.wait_log("session ended by request", 1).await;
+    d.wait_metric("raumwart_sessions_ended_total{reason=\"forced\"}", 1.0)
+        .await;
 }
 
 #[tokio::test]
 async fn reload_command_applies_the_file_or_lists_its_problems() {
     let env = Env::new(Options::default());
-    let mut d = env.daemon().await;
+    let d = env.daemon().await;
     let path = env.daemon_config_path();
     let good = std::fs::read_to_string(&path).unwrap();
 
@@ -439,7 +446,8 @@ async fn reload_command_applies_the_file_or_lists_its_problems() {
         String::from_utf8_lossy(&out.stdout),
         "reloaded: 4 room nodes\n"
     );
-    d.wait_log("configuration reloaded", 1).await;
+    let reloads = "raumwart_config_reloads_total{result=\"success\"}";
+    assert_eq!(d.metrics().await.value(reloads), 1.0);
 
     // A bad file: exit 78 with every problem located, and nothing changes.
     let bad = text.replace("grace_period = \"60s\"", "grace_period = \"soon\"");

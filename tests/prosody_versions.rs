@@ -48,13 +48,18 @@ async fn a_normal_lesson_leaves_no_warning_in_prosodys_log() {
     s.join(&group, "student", None)
         .await
         .expect("breakout room");
-    d.wait_log("JoinedBreakout", 1).await;
+    env.events_barrier(&mut d).await;
+    assert_eq!(
+        room_in(&d.status().await, ROOM).unwrap()["people"],
+        2,
+        "the student in the breakout room is one of the main room's people"
+    );
     s.leave(&group, "student").await;
     // The teacher leaves last: the room is reset.
     let old_owner = t.bare();
     t.leave(&jid, "teacher").await;
     focus.gone().await;
-    d.wait_log("session ended", 1).await;
+    d.wait_metric("raumwart_sessions_ended_total", 1.0).await;
     assert_room_is_fresh(&env, ROOM, &old_owner).await;
 
     let log = env.prosody_log();

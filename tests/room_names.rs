@@ -45,7 +45,7 @@ async fn a_room_named_as_typed_is_protected_typed_and_as_a_link() {
     let env = Env::new(Options::default());
     let path = write_config(&env);
     let mut daemon = env.spawn_daemon_with(&path);
-    daemon.wait_log("in sync with Prosody", 1).await;
+    daemon.wait_synced().await;
     for node in [TYPED, LINK] {
         let jid = room_jid(node);
         let _focus = env.focus(node).await;

@@ -22,7 +22,7 @@ fn raumwart(env: &Env, args: &[&str]) -> (i32, String) {
 #[tokio::test]
 async fn a_school_added_and_removed_on_the_command_line_is_in_force_at_once() {
     let env = Env::new(Options::default());
-    let mut d = env.daemon().await;
+    let d = env.daemon().await;
     let (code, out) = raumwart(
         &env,
         &[
@@ -37,7 +37,8 @@ async fn a_school_added_and_removed_on_the_command_line_is_in_force_at_once() {
     );
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("reloaded the configuration"), "{out}");
-    d.wait_log("configuration reloaded", 1).await;
+    let reloads = "raumwart_config_reloads_total{result=\"success\"}";
+    assert_eq!(d.metrics().await.value(reloads), 1.0);
     let password = out
         .lines()
         .find_map(|l| l.strip_prefix("organizer password for the school: "))
@@ -63,7 +64,7 @@ async fn a_school_added_and_removed_on_the_command_line_is_in_force_at_once() {
     let (code, out) = raumwart(&env, &["school", "remove", "gs-neu"]);
     assert_eq!(code, 0, "{out}");
     teacher.wait_removed(&room_jid(room), "teacher").await;
-    d.wait_log("configuration reloaded", 2).await;
+    assert_eq!(d.metrics().await.value(reloads), 2.0);
     let (code, out) = raumwart(&env, &["school", "remove", "gs-neu"]);
     assert_eq!(code, 65, "{out}");
 }

@@ -8,6 +8,8 @@ use raumwart::school::{self, Files, Rooms};
 use support::privacy::Private;
 use support::*;
 
+const RELOADED: &str = "raumwart_config_reloads_total{result=\"success\"}";
+
 #[tokio::test]
 async fn an_added_school_opens_with_its_generated_password_and_nothing_private_leaks() {
     let env = Env::new(Options::default());
@@ -15,7 +17,7 @@ async fn an_added_school_opens_with_its_generated_password_and_nothing_private_l
     let files = Files::new(env.daemon_config_path());
     let added = school::add(&files, "gs-neu", "Grundschule Neu", &Rooms::Count(2)).unwrap();
     d.hangup();
-    d.wait_log("configuration reloaded", 1).await;
+    d.wait_metric(RELOADED, 1.0).await;
 
     let room = "gs-neu-1";
     let jid = room_jid(room);
@@ -26,7 +28,7 @@ async fn an_added_school_opens_with_its_generated_password_and_nothing_private_l
         .join(&jid, "Lena Schulz", Some(CLASS_PASSWORD))
         .await
         .expect("the class password opens the room");
-    d.wait_log("event=Joined", 3).await;
+    d.wait_room(room, "2 people", |r| r["people"] == 2).await;
 
     let mut private = Private::new();
     private
@@ -44,11 +46,11 @@ async fn an_added_school_opens_with_its_generated_password_and_nothing_private_l
     let rotated = school::rotate(&files, "gs-neu", None).unwrap();
     private.add(rotated.passwords[0].password.expose());
     d.hangup();
-    d.wait_log("configuration reloaded", 2).await;
+    d.wait_metric(RELOADED, 2.0).await;
     student.leave(&jid, "Lena Schulz").await;
     teacher.leave(&jid, "Frau Schmidt").await;
     focus.gone().await;
-    d.wait_log("session ended", 1).await;
+    d.wait_metric("raumwart_sessions_ended_total", 1.0).await;
     let mut late = env.anonymous().await;
     let _ = env.focus(room).await;
     assert_eq!(
@@ -66,6 +68,6 @@ async fn an_added_school_opens_with_its_generated_password_and_nothing_private_l
     let removed = school::remove(&files, "gs-neu").unwrap();
     assert_eq!(removed.nodes, ["gs-neu-1", "gs-neu-2"]);
     d.hangup();
-    d.wait_log("configuration reloaded", 3).await;
+    d.wait_metric(RELOADED, 3.0).await;
     private.sweep(&env, &d).await;
 }

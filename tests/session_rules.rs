@@ -32,11 +32,14 @@ async fn grace_period_ends_the_session_and_removes_everyone_with_the_end_message
     let (mut t, mut s) = lesson(&env, ROOM).await;
     let old_owner = t.bare();
     t.leave(&jid, "teacher").await;
-    d.wait_log("grace period started", 1).await;
-    assert_eq!(status(&env, ROOM).await["state"], "grace");
+    d.wait_state(ROOM, "grace").await;
     let reason = s.wait_removed(&jid, "student").await;
     assert_eq!(reason, raumwart::config::DEFAULT_END_MESSAGE);
-    d.wait_log("reason=\"grace_expired\"", 1).await;
+    d.wait_metric(
+        "raumwart_sessions_ended_total{reason=\"grace_expired\"}",
+        1.0,
+    )
+    .await;
     assert_room_is_fresh(&env, ROOM, &old_owner).await;
 }
 
@@ -48,7 +51,7 @@ async fn an_organizer_returning_within_the_grace_period_continues_the_session() 
     let jid = room_jid(ROOM);
     let (mut t, mut s) = lesson(&env, ROOM).await;
     t.leave(&jid, "teacher").await;
-    d.wait_log("grace period started", 1).await;
+    d.wait_state(ROOM, "grace").await;
     // The teacher's browser reloads: a new JID, the school password.
     let mut t2 = env.anonymous().await;
     t2.join(&jid, "teacher", Some(SCHOOL_PASSWORD))
@@ -75,7 +78,11 @@ async fn grace_period_zero_ends_at_once() {
     t.leave(&jid, "teacher").await;
     let reason = s.wait_removed(&jid, "student").await;
     assert_eq!(reason, raumwart::config::DEFAULT_END_MESSAGE);
-    d.wait_log("reason=\"grace_expired\"", 1).await;
+    d.wait_metric(
+        "raumwart_sessions_ended_total{reason=\"grace_expired\"}",
+        1.0,
+    )
+    .await;
     assert!(!d.log_text().contains("grace period started"));
 }
 
@@ -89,11 +96,15 @@ async fn a_student_made_owner_by_jicofo_auto_owner_is_no_organizer() {
     t.leave(&jid, "teacher").await;
     // Focus promotes the student at once, as jicofo does ...
     s.wait_affiliation(&jid, "student", "owner").await;
-    d.wait_log("grace period started", 1).await;
+    d.wait_state(ROOM, "grace").await;
     // ... but the session still ends, and raumwart never fought focus over it.
     let reason = s.wait_removed(&jid, "student").await;
     assert_eq!(reason, raumwart::config::DEFAULT_END_MESSAGE);
-    d.wait_log("reason=\"grace_expired\"", 1).await;
+    d.wait_metric(
+        "raumwart_sessions_ended_total{reason=\"grace_expired\"}",
+        1.0,
+    )
+    .await;
     assert_eq!(d.log_text().matches("granting owner").count(), 1);
 }
 
@@ -119,14 +130,19 @@ async fn an_organizer_who_makes_a_colleague_moderator_makes_an_organizer() {
         .await
         .expect("the teacher grants moderator");
     colleague.wait_affiliation(&jid, "colleague", "owner").await;
-    d.wait_log("Affiliation", 1).await;
     t.leave(&jid, "teacher").await;
+    // The daemon has seen the teacher leave (and the affiliation change before it).
+    env.events_barrier(&mut d).await;
     let st = status(&env, ROOM).await;
     assert_eq!(st["state"], "active", "{st}");
     assert_eq!(st["organizer_present"], true);
     colleague.leave(&jid, "colleague").await;
     focus.gone().await;
-    d.wait_log("reason=\"last_organizer_left\"", 1).await;
+    d.wait_metric(
+        "raumwart_sessions_ended_total{reason=\"last_organizer_left\"}",
+        1.0,
+    )
+    .await;
     assert!(!d.log_text().contains("grace period started"));
 }
 
@@ -152,7 +168,7 @@ async fn a_lobby_session_is_reset_to_no_lobby_and_no_members() {
     s.leave(&jid, "student").await;
     t.leave(&jid, "teacher").await;
     focus.gone().await;
-    d.wait_log("session ended", 1).await;
+    d.wait_metric("raumwart_sessions_ended_total", 1.0).await;
 
     let _focus = env.focus(ROOM).await;
     let mut t2 = env.anonymous().await;
@@ -223,7 +239,8 @@ async fn spoofing_focus_an_organizers_name_or_muc_payloads_gains_nothing() {
         })
         .await;
     assert_eq!(client::item_of(&own).0, "none");
-    d.wait_log("event=Joined", 5).await;
+    // The daemon has seen every join.
+    env.events_barrier(&mut d).await;
     let owners = t.affiliations(&jid, "owner").await;
     for s in [&s1, &s2, &s3] {
         assert!(
@@ -268,7 +285,8 @@ async fn end_session_is_the_hotlines_forced_end() {
         raumwart::config::DEFAULT_END_MESSAGE
     );
     s.wait_removed(&jid, "student").await;
-    d.wait_log("reason=\"forced\"", 1).await;
+    d.wait_metric("raumwart_sessions_ended_total{reason=\"forced\"}", 1.0)
+        .await;
     assert_room_is_fresh(&env, ROOM, &old_owner).await;
 }
 
@@ -291,7 +309,7 @@ async fn breakout_rooms_belong_to_their_main_rooms_session() {
     // Everyone goes to the breakout room: the empty main room does not end the session.
     move_to_breakout(&mut s, "student", &group).await;
     move_to_breakout(&mut t, "teacher", &group).await;
-    d.wait_log("JoinedBreakout", 2).await;
+    env.events_barrier(&mut d).await;
     let st = status(&env, ROOM).await;
     assert_eq!(
         (st["state"].as_str(), st["people"].as_u64()),
@@ -307,5 +325,9 @@ async fn breakout_rooms_belong_to_their_main_rooms_session() {
     t.leave(&group, "teacher").await;
     let reason = s.wait_removed(&group, "student").await;
     assert_eq!(reason, raumwart::config::DEFAULT_END_MESSAGE);
-    d.wait_log("reason=\"grace_expired\"", 1).await;
+    d.wait_metric(
+        "raumwart_sessions_ended_total{reason=\"grace_expired\"}",
+        1.0,
+    )
+    .await;
 }

@@ -39,7 +39,7 @@ async fn the_same_room_on_two_shards_is_protected_and_reset_per_shard() {
     sa.leave(&jid, "student").await;
     ta.leave(&jid, "teacher").await;
     focus_a.gone().await;
-    da.wait_log("session ended", 1).await;
+    da.wait_metric("raumwart_sessions_ended_total", 1.0).await;
     assert_room_is_fresh(&a, ROOM, &old_owner).await;
     sb.sync().await;
     assert!(
@@ -50,7 +50,8 @@ async fn the_same_room_on_two_shards_is_protected_and_reset_per_shard() {
     late.join(&jid, "student-2", Some(CLASS_PASSWORD))
         .await
         .expect("shard B's class password still holds");
-    assert!(!db.log_text().contains("session ended"));
+    let ended = db.metrics().await.value("raumwart_sessions_ended_total");
+    assert_eq!(ended, 0.0, "shard B's session ended");
 
     // Metrics: one session per shard; every raumwart manages all rooms.
     let started = "raumwart_sessions_started_total{school=\"gs-musterstadt\"}";
@@ -72,6 +73,6 @@ async fn the_same_room_on_two_shards_is_protected_and_reset_per_shard() {
     sb.leave(&jid, "student").await;
     late.leave(&jid, "student-2").await;
     focus_b.gone().await;
-    db.wait_log("session ended", 1).await;
+    db.wait_metric("raumwart_sessions_ended_total", 1.0).await;
     assert_room_is_fresh(&b, ROOM, &old_owner).await;
 }

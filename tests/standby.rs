@@ -16,18 +16,23 @@ async fn a_standby_takes_over_the_sessions_when_the_working_instance_dies() {
     let env = Env::new(Options::default());
     let mut first = env.daemon().await;
     let mut standby = env.spawn_daemon_with(&env.second_daemon_config());
-    standby.wait_log("standing by", 1).await;
+    standby
+        .wait_status("refused by Prosody, standing by (\"standby\": true)", |s| {
+            s["standby"] == true
+        })
+        .await;
     let mut focus = env.focus(ROOM).await;
     let (mut teacher, mut student) = lesson(&env, ROOM).await;
-    assert!(
-        !standby.log_text().contains("in sync with Prosody"),
-        "two instances connected at once:\n{}",
-        standby.log_text()
+    let st = standby.status().await;
+    assert_eq!(
+        (&st["standby"], &st["connected"], &st["synced"]),
+        (&true.into(), &false.into(), &false.into()),
+        "two instances connected at once: {st}"
     );
 
     first.kill9();
     let died = Instant::now();
-    standby.wait_log("in sync with Prosody", 1).await;
+    standby.wait_synced().await;
     let took = died.elapsed();
     eprintln!("standby took over {took:?} after the first instance died");
     assert!(took < TAKES_OVER_WITHIN, "takeover took {took:?}");
@@ -38,6 +43,8 @@ async fn a_standby_takes_over_the_sessions_when_the_working_instance_dies() {
     student.leave(&jid, "student").await;
     teacher.leave(&jid, "teacher").await;
     focus.gone().await;
-    standby.wait_log("session ended", 1).await;
+    standby
+        .wait_metric("raumwart_sessions_ended_total", 1.0)
+        .await;
     assert_room_is_fresh(&env, ROOM, &old_owner).await;
 }

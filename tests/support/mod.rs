@@ -513,7 +513,7 @@ rooms = [{{ name = "{OTHER_SCHOOL_ROOM}", password_file = "schools/rs.pw" }}]
     /// Starts the real raumwart binary against this Prosody and waits until it is in sync.
     pub async fn daemon(&self) -> Daemon {
         let mut d = self.spawn_daemon();
-        d.wait_log("in sync with Prosody", 1).await;
+        d.wait_synced().await;
         d
     }
 
@@ -553,11 +553,34 @@ rooms = [{{ name = "{OTHER_SCHOOL_ROOM}", password_file = "schools/rs.pw" }}]
             child: Some(child),
             log,
             http: (config == self.daemon_config_path()).then_some(self.http),
+            port: listen_port(config),
+            barriers: 0,
         }
     }
 
     pub async fn focus(&self, room: &str) -> Focus {
         Focus::create(self.c2s, room, true, false).await
+    }
+
+    /// A barrier on the module's events, which reach raumwart in order: a guest guesses a
+    /// wrong password at OTHER_SCHOOL_ROOM, and this waits until `d` has counted the
+    /// guess. Every event the module sent before it has been handled then.
+    pub async fn events_barrier(&self, d: &mut Daemon) {
+        let jid = room_jid(OTHER_SCHOOL_ROOM);
+        let _focus = self.focus(OTHER_SCHOOL_ROOM).await;
+        let mut guest = self.anonymous().await;
+        assert_eq!(
+            guest
+                .join(&jid, "barrier", Some("a-guess"))
+                .await
+                .err()
+                .as_deref(),
+            Some("not-authorized"),
+            "the barrier's guess"
+        );
+        d.barriers += 1;
+        let counted = "raumwart_wrong_passwords_total{school=\"rs-beispiel\"}";
+        d.wait_metric(counted, f64::from(d.barriers)).await;
     }
 
     /// A focus that stays in the room even when alone, to show it never counts.
@@ -595,6 +618,10 @@ pub struct Daemon {
     pub log: PathBuf,
     /// The HTTP port, when it runs with the test's own config (for the privacy sweep).
     http: Option<u16>,
+    /// The HTTP port its config names (for the waits on what it reports).
+    port: Option<u16>,
+    /// Guesses `Env::events_barrier` made.
+    barriers: u32,
 }
 
 impl Daemon {
@@ -610,31 +637,191 @@ impl Daemon {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Waits until `needle` has appeared `count` times in the daemon's log.
-    pub async fn wait_log(&mut self, needle: &str, count: usize) {
+    /// Asserts that `needle` appears `count` times in the daemon's log within WAIT: for
+    /// tests whose subject is what the log tells an admin, never to wait for something
+    /// else to happen (wait on `/metrics` or `/status` for that).
+    pub async fn assert_logged(&mut self, needle: &str, count: usize) {
         let deadline = Instant::now() + WAIT;
         loop {
             if self.log_text().matches(needle).count() >= count {
                 return;
             }
-            let exited = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten());
-            if let Some(status) = exited {
-                panic!(
-                    "raumwart exited ({status}) before logging {needle:?}; its log:\n{}",
-                    self.log_text()
-                );
-            }
+            self.assert_running(&format!("logging {needle:?}"));
             if Instant::now() > deadline {
                 panic!(
                     "raumwart did not log {needle:?} {count}x within {WAIT:?}; its log:\n{}",
                     self.log_text()
                 );
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            tokio::time::sleep(POLL).await;
         }
+    }
+
+    /// Panics if the daemon has exited.
+    fn assert_running(&mut self, before: &str) {
+        let exited = self
+            .child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten());
+        if let Some(status) = exited {
+            panic!(
+                "raumwart exited ({status}) before {before}; its log:\n{}",
+                self.log_text()
+            );
+        }
+    }
+
+    /// GET `path` from the daemon's HTTP endpoint (the one its config names).
+    pub async fn get(&self, path: &str) -> anyhow::Result<(u16, String)> {
+        let port = self
+            .port
+            .ok_or_else(|| anyhow::anyhow!("its config names no http.listen"))?;
+        let addr = format!("127.0.0.1:{port}").parse().unwrap();
+        raumwart::http::request(addr, "GET", path).await
+    }
+
+    /// Polls `path` until `ok` holds on its 200 answer, for up to `limit`; panics naming
+    /// `what` and showing the last answer (through `show`).
+    async fn wait_answer<T>(
+        &mut self,
+        path: &str,
+        limit: Duration,
+        what: &str,
+        parse: impl Fn(String) -> T,
+        ok: impl Fn(&T) -> bool,
+        show: impl Fn(&T) -> String,
+    ) -> T {
+        let deadline = Instant::now() + limit;
+        loop {
+            let last = match self.get(path).await {
+                Ok((200, body)) => {
+                    let answer = parse(body);
+                    if ok(&answer) {
+                        return answer;
+                    }
+                    show(&answer)
+                }
+                Ok((code, body)) => format!("HTTP {code}: {body}"),
+                Err(e) => format!("no answer: {e:#}"),
+            };
+            self.assert_running(what);
+            if Instant::now() > deadline {
+                panic!(
+                    "raumwart did not report {what} within {limit:?}; {path} last said:\n{last}"
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// What `/metrics` says now.
+    pub async fn metrics(&self) -> Scrape {
+        let (code, body) = self.get("/metrics").await.expect("GET /metrics");
+        assert_eq!(code, 200, "{body}");
+        Scrape(body)
+    }
+
+    /// Scrapes `/metrics` until `ok` holds, for up to `limit`; returns that scrape.
+    pub async fn wait_metrics_within(
+        &mut self,
+        limit: Duration,
+        what: &str,
+        ok: impl Fn(&Scrape) -> bool,
+    ) -> Scrape {
+        self.wait_answer("/metrics", limit, what, Scrape, ok, Scrape::shown)
+            .await
+    }
+
+    /// Scrapes `/metrics` until `ok` holds, for up to WAIT; returns that scrape.
+    pub async fn wait_metrics(&mut self, what: &str, ok: impl Fn(&Scrape) -> bool) -> Scrape {
+        self.wait_metrics_within(WAIT, what, ok).await
+    }
+
+    /// Waits until `selector` (see `Scrape::value`) is at least `at_least`; returns it.
+    pub async fn wait_metric(&mut self, selector: &str, at_least: f64) -> f64 {
+        self.wait_metrics(&format!("{selector} >= {at_least}"), |m| {
+            m.value(selector) >= at_least
+        })
+        .await
+        .value(selector)
+    }
+
+    /// Waits until the daemon is in sync with Prosody (`raumwart_xmpp_synced` 1).
+    pub async fn wait_synced(&mut self) {
+        self.wait_metric("raumwart_xmpp_synced", 1.0).await;
+    }
+
+    /// Waits until the daemon has connected again `reconnects` times in all and is in
+    /// sync after the last (one scrape shows both).
+    pub async fn wait_resynced(&mut self, reconnects: u32) {
+        self.wait_resynced_within(WAIT, reconnects).await;
+    }
+
+    /// `wait_resynced` for up to `limit`.
+    pub async fn wait_resynced_within(&mut self, limit: Duration, reconnects: u32) {
+        let n = f64::from(reconnects);
+        self.wait_metrics_within(
+            limit,
+            &format!("raumwart_xmpp_reconnects_total >= {n} and raumwart_xmpp_synced 1"),
+            |m| {
+                m.value("raumwart_xmpp_reconnects_total") >= n
+                    && m.value("raumwart_xmpp_synced") == 1.0
+            },
+        )
+        .await;
+    }
+
+    /// Asserts that the first connection to Prosody still holds: connected, and never
+    /// connected again.
+    pub async fn assert_connection_held(&self) {
+        let m = self.metrics().await;
+        assert_eq!(
+            (
+                m.value("raumwart_xmpp_connected"),
+                m.value("raumwart_xmpp_reconnects_total")
+            ),
+            (1.0, 0.0),
+            "the connection to Prosody was lost:\n{}",
+            m.shown()
+        );
+    }
+
+    /// What `/status` says now.
+    pub async fn status(&self) -> serde_json::Value {
+        let (code, body) = self.get("/status").await.expect("GET /status");
+        assert_eq!(code, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// Polls `/status` until `ok` holds on it, for up to WAIT; returns that answer.
+    pub async fn wait_status(
+        &mut self,
+        what: &str,
+        ok: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let parse = |body: String| serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
+        self.wait_answer("/status", WAIT, what, parse, ok, |v| v.to_string())
+            .await
+    }
+
+    /// Polls `/status` until `ok` holds on `room`'s entry, for up to WAIT; returns it.
+    pub async fn wait_room(
+        &mut self,
+        room: &str,
+        what: &str,
+        ok: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let what = format!("{room}: {what}");
+        let status = self
+            .wait_status(&what, |s| room_in(s, room).is_some_and(&ok))
+            .await;
+        room_in(&status, room).unwrap().clone()
+    }
+
+    /// Waits until `/status` shows `room` in `state` ("idle", "active", "grace", "ending").
+    pub async fn wait_state(&mut self, room: &str, state: &str) -> serde_json::Value {
+        self.wait_room(room, &format!("state {state:?}"), |r| r["state"] == state)
+            .await
     }
 
     pub fn kill9(&mut self) {
@@ -675,6 +862,77 @@ impl Drop for Daemon {
         for (path, text) in shown {
             privacy::assert_impersonal(&path, &text);
         }
+    }
+}
+
+/// How often the waits on the daemon look.
+const POLL: Duration = Duration::from_millis(10);
+
+/// The port of `http.listen` in the daemon config at `path`.
+fn listen_port(path: &Path) -> Option<u16> {
+    let text = fs::read_to_string(path).ok()?;
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("listen"))?;
+    line.rsplit(':')
+        .next()?
+        .trim()
+        .trim_end_matches('"')
+        .parse()
+        .ok()
+}
+
+/// `room`'s entry in a `/status` answer.
+pub fn room_in<'a>(status: &'a serde_json::Value, room: &str) -> Option<&'a serde_json::Value> {
+    status["rooms"]
+        .as_array()?
+        .iter()
+        .find(|r| r["room"] == room)
+}
+
+/// One answer of `/metrics`.
+pub struct Scrape(pub String);
+
+impl Scrape {
+    /// The sum of the samples that `selector` picks, 0 if none: `name` picks every
+    /// sample of that name, `name{label="value",...}` those with these labels (and any
+    /// others).
+    pub fn value(&self, selector: &str) -> f64 {
+        let (name, labels) = series(selector);
+        self.0
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let (s, value) = l.rsplit_once(' ')?;
+                let (n, have) = series(s);
+                (n == name && labels.iter().all(|l| have.contains(l)))
+                    .then(|| value.parse::<f64>().ok())?
+            })
+            .sum()
+    }
+
+    /// The samples, without help texts and histogram buckets (for failure messages).
+    pub fn shown(&self) -> String {
+        self.0
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.contains("_bucket{"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// A series' name and its `label="value"` pairs.
+fn series(s: &str) -> (&str, Vec<&str>) {
+    match s.split_once('{') {
+        Some((name, rest)) => (
+            name,
+            rest.trim_end_matches('}')
+                .split(',')
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect(),
+        ),
+        None => (s.trim(), vec![]),
     }
 }
 
