@@ -12,7 +12,7 @@ use tokio::time::sleep_until;
 use tracing::{error, info, warn};
 
 use crate::config::{self, Config};
-use crate::core::{Action, Core, Input, Note, Phase, RoomMap};
+use crate::core::{Action, Core, Input, Note, Phase};
 use crate::http::{Query, Request, Response};
 use crate::link::{self, Incoming};
 use crate::metrics::{phase_name, Metrics};
@@ -129,7 +129,7 @@ impl WrongPasswords {
 }
 
 pub async fn run(config: Config, metrics: Arc<Metrics>, mut ctl: Control) -> anyhow::Result<()> {
-    let core = Core::new(RoomMap::from_config(&config), config.policy.clone());
+    let core = Core::new(config.room_map(), config.policy.clone());
     let mut d = Daemon {
         config,
         core,
@@ -471,7 +471,7 @@ impl Daemon {
         if config.http.listen != self.config.http.listen {
             warn!("http.listen changes take effect at the next start");
         }
-        let map = RoomMap::from_config(&config);
+        let map = config.room_map();
         let policy = config.policy.clone();
         self.config = config;
         info!(rooms = map.rooms.len(), "configuration reloaded");

@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::{Config, Policy, Secret, Unmanaged};
+mod policy;
+
+pub use policy::{Policy, Secret, Unmanaged, DEFAULT_END_MESSAGE};
 
 /// The rooms raumwart manages, as pushed to the Prosody module.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,26 +31,16 @@ pub struct MapEntry {
 }
 
 impl RoomMap {
-    pub fn from_config(config: &Config) -> RoomMap {
-        let rooms: BTreeMap<String, MapEntry> = config
-            .schools
-            .iter()
-            .flat_map(|s| {
-                s.rooms.iter().map(|r| {
-                    let entry = MapEntry {
-                        school: s.id.clone(),
-                        password: r.password.clone(),
-                    };
-                    (r.name.clone(), entry)
-                })
-            })
-            .collect();
+    /// The map of `rooms` under the policy's `unmanaged` and `grace`, with its digest.
+    pub fn new(
+        rooms: BTreeMap<String, MapEntry>,
+        unmanaged: Unmanaged,
+        grace: Duration,
+    ) -> RoomMap {
         // FNV-1a: stable across builds, unlike std's hasher. The module stores `gen`, so
         // it covers names and policy only: an unsalted digest of passwords would be one
         // more thing to guess them from.
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        let unmanaged = config.policy.unmanaged_rooms;
-        let grace = config.policy.grace_period;
         let grace_text = grace.as_secs().to_string();
         let parts = rooms
             .iter()

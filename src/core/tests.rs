@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use proptest::prelude::*;
 
 use super::*;
-use crate::config::{Policy, Secret, Unmanaged};
 
 // --- fixtures ------------------------------------------------------------------------
 
