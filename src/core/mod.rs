@@ -513,6 +513,7 @@ impl Core {
             .min()
     }
 
+    /// Takes one input; what it causes waits in [`Core::poll_output`].
     pub fn handle(&mut self, now: Instant, input: Input) {
         // Taken out while the input is handled, so that room borrows do not bar it.
         let mut out = std::mem::take(&mut self.outbox);

@@ -2926,3 +2926,27 @@ fn notes_and_requests_leave_through_one_output_in_order() {
         "{out:#?}"
     );
 }
+
+#[test]
+fn the_map_digest_covers_names_schools_and_policy_only() {
+    // The module stores `gen`: the digest must not change from one build to the next.
+    const PINNED: &str = "e5e863d54d73c03d";
+    let rooms = room_map().rooms;
+    assert_eq!(
+        RoomMap::new(rooms.clone(), Unmanaged::Allow, GRACE).gen,
+        PINNED
+    );
+    let mut other_passwords = rooms.clone();
+    for entry in other_passwords.values_mut() {
+        entry.password = Secret::new("anders");
+    }
+    assert_eq!(
+        RoomMap::new(other_passwords, Unmanaged::Allow, GRACE).gen,
+        PINNED
+    );
+    assert_ne!(
+        RoomMap::new(rooms.clone(), Unmanaged::Deny, GRACE).gen,
+        PINNED
+    );
+    assert_ne!(RoomMap::new(rooms, Unmanaged::Allow, GRACE * 2).gen, PINNED);
+}
