@@ -90,6 +90,16 @@ struct Push {
     ok: bool,
 }
 
+impl Push {
+    /// Counts one chunk's answer; once every chunk is answered, the push's: taken if
+    /// every chunk was.
+    fn answer(&mut self, ok: bool) -> Option<bool> {
+        self.left -= 1;
+        self.ok &= ok;
+        (self.left == 0).then_some(self.ok)
+    }
+}
+
 pub struct Session {
     link: Link,
     muc: Jid,
@@ -429,12 +439,9 @@ impl Session {
                 let Some(push) = self.pushes.get_mut(&id) else {
                     return;
                 };
-                push.left -= 1;
-                push.ok &= answer.is_ok();
-                if push.left > 0 {
+                let Some(ok) = push.answer(answer.is_ok()) else {
                     return;
-                }
-                let ok = push.ok;
+                };
                 self.pushes.remove(&id);
                 ok
             }
@@ -502,6 +509,16 @@ mod tests {
         assert!(take_answered(&mut pending, "b", Some(&muc)).is_none());
         assert!(take_answered(&mut pending, "a", Some(&muc)).is_some());
         assert!(pending.is_empty());
+    }
+
+    #[test]
+    fn a_map_push_is_answered_once_by_its_last_chunk_and_taken_only_whole() {
+        let mut push = Push { left: 3, ok: true };
+        assert_eq!(push.answer(true), None);
+        assert_eq!(push.answer(false), None);
+        assert_eq!(push.answer(true), Some(false));
+        let mut push = Push { left: 1, ok: true };
+        assert_eq!(push.answer(true), Some(true));
     }
 
     #[test]
