@@ -15,29 +15,12 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::core::{MapEntry, RoomMap};
+pub use crate::core::{Policy, Secret, Unmanaged, DEFAULT_END_MESSAGE};
 use crate::{password, room_names};
 
 /// Name of the component secret inside `$CREDENTIALS_DIRECTORY` when `secret_file` is unset.
 pub const SECRET_CREDENTIAL: &str = "component-secret";
-
-/// A string that must never reach a log or a debug print.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(..)")
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -49,6 +32,26 @@ pub struct Config {
     /// The media centre's office, named in the access letter.
     pub media_centre: Option<MediaCentre>,
     pub schools: Vec<School>,
+}
+
+impl Config {
+    /// The rooms raumwart manages, as the core keeps and pushes them.
+    pub fn room_map(&self) -> RoomMap {
+        let rooms = self
+            .schools
+            .iter()
+            .flat_map(|s| {
+                s.rooms.iter().map(|r| {
+                    let entry = MapEntry {
+                        school: s.id.clone(),
+                        password: r.password.clone(),
+                    };
+                    (r.name.clone(), entry)
+                })
+            })
+            .collect();
+        RoomMap::new(rooms, self.policy.unmanaged_rooms, self.policy.grace_period)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,46 +78,6 @@ pub struct Xmpp {
     pub muc: String,
     /// Jitsi's lobby MUC: a session's lobby room is destroyed with it.
     pub lobby_muc: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Unmanaged {
-    Allow,
-    Deny,
-}
-
-impl Unmanaged {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Unmanaged::Allow => "allow",
-            Unmanaged::Deny => "deny",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Policy {
-    /// Bare JIDs (`focus@auth.example`) or domains (`auth.example`) that are never people.
-    pub service_jids: Vec<String>,
-    pub unmanaged_rooms: Unmanaged,
-    pub grace_period: Duration,
-    /// Shown to the occupants removed when a session is ended for them.
-    pub end_message: String,
-}
-
-pub const DEFAULT_END_MESSAGE: &str =
-    "Die Stunde ist beendet: die Lehrkraft hat den Raum verlassen.";
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy {
-            service_jids: vec![],
-            unmanaged_rooms: Unmanaged::Allow,
-            grace_period: Duration::from_secs(60),
-            end_message: DEFAULT_END_MESSAGE.into(),
-        }
-    }
 }
 
 #[derive(Debug, Clone)]

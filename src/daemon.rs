@@ -12,7 +12,7 @@ use tokio::time::sleep_until;
 use tracing::{error, info, warn};
 
 use crate::config::{self, Config};
-use crate::core::{Action, Core, Input, Note, Phase, RoomMap};
+use crate::core::{Core, Input, Note, Output, Phase};
 use crate::http::{Query, Request, Response};
 use crate::link::{self, Incoming};
 use crate::metrics::{phase_name, Metrics};
@@ -90,9 +90,6 @@ struct Daemon {
     connections: u64,
     ready: bool,
     wrong_passwords: WrongPasswords,
-    /// What the Prosody module reported about itself in the last snapshot.
-    module_problems: Vec<String>,
-    map_refused: bool,
     /// Refused because another raumwart holds the component name.
     standby: bool,
 }
@@ -129,7 +126,7 @@ impl WrongPasswords {
 }
 
 pub async fn run(config: Config, metrics: Arc<Metrics>, mut ctl: Control) -> anyhow::Result<()> {
-    let core = Core::new(RoomMap::from_config(&config), config.policy.clone());
+    let core = Core::new(config.room_map(), config.policy.clone());
     let mut d = Daemon {
         config,
         core,
@@ -140,8 +137,6 @@ pub async fn run(config: Config, metrics: Arc<Metrics>, mut ctl: Control) -> any
         connections: 0,
         ready: false,
         wrong_passwords: WrongPasswords::default(),
-        module_problems: vec![],
-        map_refused: false,
         standby: false,
     };
     let mut ping = tokio::time::interval(PING_EVERY);
@@ -272,42 +267,21 @@ impl Daemon {
         self.metrics.synced.set(0);
         self.core.handle(Instant::now(), Input::Disconnected);
         self.wait_and_retry(BACKOFF_MAX);
+        // The core drops what it had not sent yet: only notes are left.
+        while let Some(output) = self.core.poll_output() {
+            if let Output::Note(note) = output {
+                self.note(note);
+            }
+        }
     }
 
     async fn apply(&mut self, outcome: xmpp::Outcome, cause: Instant) {
-        if let Some((action, seconds)) = outcome.latency {
-            self.metrics
-                .latency
-                .with_label_values(&[action])
-                .observe(seconds);
-        }
-        if let Some(taken) = outcome.map_taken {
-            self.map_refused = !taken;
-            self.report_module();
+        for (kind, ok, seconds) in outcome.answered {
+            self.metrics.answered(kind, ok, seconds);
         }
         for input in outcome.inputs {
             if let Input::Event(_) = input {
                 self.metrics.events.inc();
-            }
-            if let Input::Snapshot(snapshot) = &input {
-                self.module_problems = snapshot.problems.clone();
-                for problem in &self.module_problems {
-                    error!(
-                        problem,
-                        "the Prosody module reports a problem; see Prosody's log"
-                    );
-                }
-                self.report_module();
-            }
-            if let Input::Done { request, ok, .. } = &input {
-                let result = if *ok { "ok" } else { "failed" };
-                match request {
-                    crate::core::Request::GrantOwner => &self.metrics.grants,
-                    crate::core::Request::RevokeOwner => &self.metrics.revocations,
-                    crate::core::Request::Reset => &self.metrics.resets,
-                }
-                .with_label_values(&[result])
-                .inc();
             }
             self.feed(input, cause).await;
         }
@@ -316,73 +290,92 @@ impl Daemon {
         }
     }
 
-    /// Hands an input to the core, runs its actions, reports its notes.
+    /// Hands an input to the core, sends its requests, reports its notes.
     async fn feed(&mut self, input: Input, cause: Instant) {
-        let actions = self.core.handle(Instant::now(), input);
-        self.report();
-        self.run_actions(actions, cause).await;
+        self.core.handle(Instant::now(), input);
+        self.drain(cause).await;
     }
 
-    async fn run_actions(&mut self, actions: Vec<Action>, cause: Instant) {
-        if actions.is_empty() {
-            return;
+    async fn drain(&mut self, cause: Instant) {
+        while let Some(output) = self.core.poll_output() {
+            match output {
+                Output::Note(note) => self.note(note),
+                Output::Request { id, request } => {
+                    let Some(s) = self.conn.session() else {
+                        continue;
+                    };
+                    if let Err(e) = s.send(id, request, cause).await {
+                        self.lost(e);
+                    }
+                }
+            }
         }
-        let Some(s) = self.conn.session() else { return };
-        if let Err(e) = s.execute(actions, cause).await {
-            self.lost(e);
+        self.report();
+    }
+
+    fn note(&mut self, note: Note) {
+        match note {
+            Note::SessionStarted { room, school } => {
+                info!(room, school, "session started");
+                self.metrics
+                    .sessions_started
+                    .with_label_values(&[&school])
+                    .inc();
+            }
+            Note::WrongPassword { room, school } => {
+                self.metrics
+                    .wrong_passwords
+                    .with_label_values(&[&school])
+                    .inc();
+                // Never the password, never a JID: the room and a count.
+                if let Some(refused) = self.wrong_passwords.record(&room, Instant::now()) {
+                    warn!(room, refused, "joins refused for a wrong password");
+                }
+            }
+            Note::GraceStarted { room, school } => {
+                let grace = self.config.policy.grace_period;
+                info!(
+                    room,
+                    school,
+                    ?grace,
+                    "no organizer inside: grace period started"
+                );
+            }
+            Note::SessionEnded {
+                room,
+                school,
+                reason,
+                duration,
+            } => {
+                let minutes = duration.as_secs() / 60;
+                info!(
+                    room,
+                    school,
+                    reason = reason.as_str(),
+                    minutes,
+                    "session ended"
+                );
+                self.metrics
+                    .sessions_ended
+                    .with_label_values(&[&school, reason.as_str()])
+                    .inc();
+            }
+            Note::ModuleProblems { problems } => {
+                for problem in &problems {
+                    error!(
+                        problem,
+                        "the Prosody module reports a problem; see Prosody's log"
+                    );
+                }
+                if problems.is_empty() {
+                    info!("the Prosody module reports no more problems");
+                }
+                self.metrics.module_problems.set(problems.len() as i64);
+            }
         }
     }
 
     fn report(&mut self) {
-        while let Some(note) = self.core.poll_note() {
-            match note {
-                Note::SessionStarted { room, school } => {
-                    info!(room, school, "session started");
-                    self.metrics
-                        .sessions_started
-                        .with_label_values(&[&school])
-                        .inc();
-                }
-                Note::WrongPassword { room, school } => {
-                    self.metrics
-                        .wrong_passwords
-                        .with_label_values(&[&school])
-                        .inc();
-                    // Never the password, never a JID: the room and a count.
-                    if let Some(refused) = self.wrong_passwords.record(&room, Instant::now()) {
-                        warn!(room, refused, "joins refused for a wrong password");
-                    }
-                }
-                Note::GraceStarted { room, school } => {
-                    let grace = self.config.policy.grace_period;
-                    info!(
-                        room,
-                        school,
-                        ?grace,
-                        "no organizer inside: grace period started"
-                    );
-                }
-                Note::SessionEnded {
-                    room,
-                    school,
-                    reason,
-                    duration,
-                } => {
-                    let minutes = duration.as_secs() / 60;
-                    info!(
-                        room,
-                        school,
-                        reason = reason.as_str(),
-                        minutes,
-                        "session ended"
-                    );
-                    self.metrics
-                        .sessions_ended
-                        .with_label_values(&[&school, reason.as_str()])
-                        .inc();
-                }
-            }
-        }
         let synced = self.core.synced();
         self.metrics.synced.set(i64::from(synced));
         if synced && !self.ready {
@@ -392,21 +385,6 @@ impl Daemon {
                 sd_notify::NotifyState::Status("in sync with Prosody"),
             ]);
         }
-    }
-
-    /// The module's problems, as /healthz and the metric show them.
-    fn module_problems(&self) -> Vec<&str> {
-        let refused = self.map_refused.then_some("map-refused");
-        self.module_problems
-            .iter()
-            .map(String::as_str)
-            .chain(refused)
-            .collect()
-    }
-
-    fn report_module(&self) {
-        let count = self.module_problems().len();
-        self.metrics.module_problems.set(count as i64);
     }
 
     async fn ping(&mut self) {
@@ -428,9 +406,8 @@ impl Daemon {
             self.apply(outcome, now).await;
         }
         if self.core.next_deadline().is_some_and(|d| d <= due) {
-            let actions = self.core.handle(due, Input::Tick);
-            self.report();
-            self.run_actions(actions, now).await;
+            self.core.handle(due, Input::Tick);
+            self.drain(now).await;
         }
     }
 
@@ -471,7 +448,7 @@ impl Daemon {
         if config.http.listen != self.config.http.listen {
             warn!("http.listen changes take effect at the next start");
         }
-        let map = RoomMap::from_config(&config);
+        let map = config.room_map();
         let policy = config.policy.clone();
         self.config = config;
         info!(rooms = map.rooms.len(), "configuration reloaded");
@@ -495,11 +472,11 @@ impl Daemon {
                 body: self.metrics.render(&self.core),
             },
             Query::Health => match (self.conn.session().is_some(), self.core.synced()) {
-                (true, true) if !self.module_problems().is_empty() => Response::text(
+                (true, true) if !self.core.module_problems().is_empty() => Response::text(
                     503,
                     format!(
                         "connected and in sync, but the Prosody module reports: {}\n",
-                        self.module_problems().join(", ")
+                        self.core.module_problems().join(", ")
                     ),
                 ),
                 (true, true) => Response::text(200, "ok: connected to Prosody and in sync\n"),

@@ -1,7 +1,7 @@
 //! raumwart keeps the Jitsi Meet conference rooms of schools in order.
 //!
 //! `core` decides, everything else carries: `config` reads the TOML file, `protocol`
-//! translates between the Prosody module's stanzas and the core's inputs and actions,
+//! translates between the Prosody module's stanzas and the core's inputs and requests,
 //! `xmpp` runs one component session, `daemon` the loop that owns
 //! core and session, `http` and `metrics` the operator's view.
 

@@ -6,7 +6,7 @@ use prometheus::{
     Opts, Registry, TextEncoder,
 };
 
-use crate::core::{Core, Phase};
+use crate::core::{Core, Phase, RequestKind};
 
 pub struct Metrics {
     registry: Registry,
@@ -19,10 +19,10 @@ pub struct Metrics {
     people: IntGaugeVec,
     pub sessions_started: IntCounterVec,
     pub sessions_ended: IntCounterVec,
-    pub grants: IntCounterVec,
-    pub revocations: IntCounterVec,
-    pub resets: IntCounterVec,
-    pub latency: HistogramVec,
+    grants: IntCounterVec,
+    revocations: IntCounterVec,
+    resets: IntCounterVec,
+    latency: HistogramVec,
     pub reconnects: IntCounter,
     pub events: IntCounter,
     pub reload_successful: IntGauge,
@@ -206,6 +206,22 @@ impl Metrics {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
         self.reload_timestamp.set(now.as_secs_f64());
+    }
+
+    /// Counts Prosody's answer to a request of `kind`, `seconds` after its cause: the
+    /// one place that names the metrics of answers.
+    pub fn answered(&self, kind: RequestKind, ok: bool, seconds: f64) {
+        let (counter, latency) = match kind {
+            RequestKind::GrantOwner => (&self.grants, Some("grant_owner")),
+            RequestKind::RevokeOwner => (&self.revocations, None),
+            RequestKind::Reset => (&self.resets, Some("reset")),
+            RequestKind::PushMap | RequestKind::Snapshot => return,
+        };
+        let result = if ok { "ok" } else { "failed" };
+        counter.with_label_values(&[result]).inc();
+        if let Some(action) = latency {
+            self.latency.with_label_values(&[action]).observe(seconds);
+        }
     }
 
     /// Renders the text format, with the room gauges read from the core now.

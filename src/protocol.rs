@@ -220,8 +220,7 @@ pub fn ping() -> Element {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Secret, Unmanaged};
-    use crate::core::MapEntry;
+    use crate::core::{MapEntry, Secret, Unmanaged};
 
     #[test]
     fn events_parse() {

@@ -1,4 +1,4 @@
-//! One component session with Prosody: stanza <-> input and action translation, IQ
+//! One component session with Prosody: stanza <-> input and request translation, IQ
 //! tracking with timeouts. The loop that owns it, and reconnects, is in `daemon`.
 
 use std::collections::HashMap;
@@ -14,7 +14,7 @@ use tokio_xmpp::Stanza;
 use tracing::{debug, error, info, warn};
 
 use crate::config::Xmpp;
-use crate::core::{Action, Input, Request};
+use crate::core::{Input, Request, RequestId, RequestKind};
 use crate::link::{Incoming, Invalid, Link};
 use crate::protocol;
 
@@ -40,24 +40,25 @@ pub fn explain(e: &tokio_xmpp::Error, config: &Xmpp) -> String {
     }
 }
 
-#[derive(Debug)]
-enum Pending {
-    MapChunk,
-    Snapshot,
+/// What an IQ is for.
+#[derive(Debug, Clone, Copy)]
+enum Purpose {
+    /// (One IQ of) a request of the core's: a map push goes out in chunks.
+    Core(RequestId, RequestKind),
     Ping,
-    Grant {
-        room: String,
-        jid: String,
-    },
-    Revoke {
-        room: String,
-        jid: String,
-    },
-    Reset {
-        room: String,
-    },
     /// Emptying a breakout or lobby room along with its main room.
     Breakout,
+}
+
+impl Purpose {
+    /// What the IQ was for, without rooms or JIDs: fit for a log line at any level.
+    fn what(self) -> &'static str {
+        match self {
+            Purpose::Core(_, kind) => kind.as_str(),
+            Purpose::Ping => "ping",
+            Purpose::Breakout => "emptying a breakout or lobby room",
+        }
+    }
 }
 
 /// What the daemon loop must do about a stanza or an answer.
@@ -65,37 +66,38 @@ enum Pending {
 pub struct Outcome {
     /// Inputs for the core, in order.
     pub inputs: Vec<Input>,
-    /// (action, seconds from cause to answer) for the latency histogram.
-    pub latency: Option<(&'static str, f64)>,
+    /// Answers to the core's requests: (kind, ok, seconds from cause to answer).
+    pub answered: Vec<(RequestKind, bool, f64)>,
     /// The connection is unusable and must be dropped.
     pub lost: Option<String>,
-    /// Whether the module took the room map (the latest answer to a map push).
-    pub map_taken: Option<bool>,
 }
 
-impl Pending {
-    /// What the request was for, without the JIDs: fit for a log line at any level.
-    fn kind(&self) -> &'static str {
-        match self {
-            Pending::MapChunk => "room map",
-            Pending::Snapshot => "snapshot",
-            Pending::Ping => "ping",
-            Pending::Grant { .. } => "owner grant",
-            Pending::Revoke { .. } => "owner revocation",
-            Pending::Reset { .. } => "reset",
-            Pending::Breakout => "emptying a breakout or lobby room",
-        }
-    }
-}
-
-/// A request in flight: what it was for, and the address whose answer counts.
+/// An IQ in flight: what it is for, and the address whose answer counts.
 #[derive(Debug)]
 struct InFlight {
-    what: Pending,
+    purpose: Purpose,
     to: Jid,
     /// When the input that caused it arrived.
     cause: Instant,
     deadline: Instant,
+}
+
+/// A map push in flight: chunks not answered yet, and whether all answered so far
+/// took theirs.
+#[derive(Debug)]
+struct Push {
+    left: usize,
+    ok: bool,
+}
+
+impl Push {
+    /// Counts one chunk's answer; once every chunk is answered, the push's: taken if
+    /// every chunk was.
+    fn answer(&mut self, ok: bool) -> Option<bool> {
+        self.left -= 1;
+        self.ok &= ok;
+        (self.left == 0).then_some(self.ok)
+    }
 }
 
 pub struct Session {
@@ -104,6 +106,7 @@ pub struct Session {
     lobby: Option<String>,
     me: Jid,
     pending: HashMap<String, InFlight>,
+    pushes: HashMap<RequestId, Push>,
 }
 
 impl Session {
@@ -114,6 +117,7 @@ impl Session {
             lobby: config.lobby_muc.clone(),
             me: Jid::from_str(&format!("{}/raumwart", config.component))?,
             pending: HashMap::new(),
+            pushes: HashMap::new(),
         })
     }
 
@@ -133,64 +137,67 @@ impl Session {
     pub fn ping_outstanding(&self) -> bool {
         self.pending
             .values()
-            .any(|p| matches!(p.what, Pending::Ping))
+            .any(|p| matches!(p.purpose, Purpose::Ping))
     }
 
     pub async fn ping(&mut self) -> Result<(), String> {
         let to = self.muc.clone();
-        self.send_iq(Pending::Ping, Instant::now(), to, false, protocol::ping())
+        self.send_iq(Purpose::Ping, Instant::now(), to, false, protocol::ping())
             .await
     }
 
-    /// Sends the requests for `actions`; `cause` is when the triggering input arrived.
-    pub async fn execute(&mut self, actions: Vec<Action>, cause: Instant) -> Result<(), String> {
-        for action in actions {
-            let muc = self.muc.clone();
-            match action {
-                Action::PushMap(map) => {
-                    for chunk in protocol::map_chunks(&map) {
-                        self.send_iq(Pending::MapChunk, cause, muc.clone(), true, chunk)
-                            .await?;
-                    }
-                }
-                Action::RequestSnapshot => {
-                    let el = protocol::snapshot_request();
-                    self.send_iq(Pending::Snapshot, cause, muc, false, el)
+    /// Sends the IQs for the core's request `id`; `cause` is when the triggering input
+    /// arrived.
+    pub async fn send(
+        &mut self,
+        id: RequestId,
+        request: Request,
+        cause: Instant,
+    ) -> Result<(), String> {
+        let purpose = Purpose::Core(id, request.kind());
+        let muc = self.muc.clone();
+        match request {
+            Request::PushMap(map) => {
+                // Counted as they go: no answer is read before all are sent.
+                for chunk in protocol::map_chunks(&map) {
+                    let push = self.pushes.entry(id).or_insert(Push { left: 0, ok: true });
+                    push.left += 1;
+                    self.send_iq(purpose, cause, muc.clone(), true, chunk)
                         .await?;
                 }
-                Action::GrantOwner { room, jid } => {
-                    debug!(room, jid, "granting owner");
-                    let to = self.room_jid(&room)?;
-                    let el = protocol::grant_owner(&jid);
-                    self.send_iq(Pending::Grant { room, jid }, cause, to, true, el)
-                        .await?;
-                }
-                Action::RevokeOwner { room, jid } => {
-                    debug!(room, jid, "taking owner back");
-                    let to = self.room_jid(&room)?;
-                    let el = protocol::revoke_owner(&jid);
-                    self.send_iq(Pending::Revoke { room, jid }, cause, to, true, el)
-                        .await?;
-                }
-                Action::Reset {
-                    room,
-                    reason,
-                    message,
-                    breakouts,
-                } => {
-                    info!(room, reason = reason.as_str(), "resetting room");
-                    let lobby = self.lobby.as_ref().map(|l| format!("{room}@{l}"));
-                    for breakout in breakouts.into_iter().chain(lobby) {
-                        let to =
-                            Jid::from_str(&breakout).map_err(|e| format!("{breakout}: {e}"))?;
-                        let el = protocol::destroy(message.as_deref());
-                        self.send_iq(Pending::Breakout, cause, to, true, el).await?;
-                    }
-                    let to = self.room_jid(&room)?;
+            }
+            Request::Snapshot => {
+                let el = protocol::snapshot_request();
+                self.send_iq(purpose, cause, muc, false, el).await?;
+            }
+            Request::GrantOwner { room, jid } => {
+                debug!(room, jid, "granting owner");
+                let to = self.room_jid(&room)?;
+                let el = protocol::grant_owner(&jid);
+                self.send_iq(purpose, cause, to, true, el).await?;
+            }
+            Request::RevokeOwner { room, jid } => {
+                debug!(room, jid, "taking owner back");
+                let to = self.room_jid(&room)?;
+                let el = protocol::revoke_owner(&jid);
+                self.send_iq(purpose, cause, to, true, el).await?;
+            }
+            Request::Reset {
+                room,
+                reason,
+                message,
+                breakouts,
+            } => {
+                info!(room, reason = reason.as_str(), "resetting room");
+                let lobby = self.lobby.as_ref().map(|l| format!("{room}@{l}"));
+                for breakout in breakouts.into_iter().chain(lobby) {
+                    let to = Jid::from_str(&breakout).map_err(|e| format!("{breakout}: {e}"))?;
                     let el = protocol::destroy(message.as_deref());
-                    self.send_iq(Pending::Reset { room }, cause, to, true, el)
-                        .await?;
+                    self.send_iq(Purpose::Breakout, cause, to, true, el).await?;
                 }
+                let to = self.room_jid(&room)?;
+                let el = protocol::destroy(message.as_deref());
+                self.send_iq(purpose, cause, to, true, el).await?;
             }
         }
         Ok(())
@@ -202,7 +209,7 @@ impl Session {
 
     async fn send_iq(
         &mut self,
-        what: Pending,
+        purpose: Purpose,
         cause: Instant,
         to: Jid,
         set: bool,
@@ -226,7 +233,7 @@ impl Session {
         };
         let deadline = Instant::now() + IQ_TIMEOUT;
         let flight = InFlight {
-            what,
+            purpose,
             to,
             cause,
             deadline,
@@ -247,10 +254,10 @@ impl Session {
         for id in expired {
             if let Some(p) = self.pending.remove(&id) {
                 warn!(
-                    what = p.what.kind(),
+                    what = p.purpose.what(),
                     "no answer from Prosody within {IQ_TIMEOUT:?}"
                 );
-                self.answered(p.what, p.cause, Err(None), &mut outcome);
+                self.answered(p, Err(None), &mut outcome);
             }
         }
         outcome
@@ -267,7 +274,7 @@ impl Session {
                 from, id, payload, ..
             }) => {
                 if let Some(p) = self.take_answered(&id, from.as_ref()) {
-                    self.answered(p.what, p.cause, Ok(payload), &mut outcome);
+                    self.answered(p, Ok(payload), &mut outcome);
                 }
                 Ok(())
             }
@@ -275,7 +282,7 @@ impl Session {
                 from, id, error, ..
             }) => {
                 if let Some(p) = self.take_answered(&id, from.as_ref()) {
-                    self.answered(p.what, p.cause, Err(Some(error)), &mut outcome);
+                    self.answered(p, Err(Some(error)), &mut outcome);
                 }
                 Ok(())
             }
@@ -378,9 +385,8 @@ impl Session {
 
     /// `answer` is the result payload, or the error (None: no answer in time).
     fn answered(
-        &self,
-        what: Pending,
-        cause: Instant,
+        &mut self,
+        iq: InFlight,
         answer: Result<Option<Element>, Option<StanzaError>>,
         outcome: &mut Outcome,
     ) {
@@ -388,23 +394,40 @@ impl Session {
             Err(Some(e)) => Some(e.defined_condition.clone()),
             _ => None,
         };
-        let took = cause.elapsed().as_secs_f64();
-        match what {
+        let (id, kind) = match iq.purpose {
             // Any answer, even an error, shows Prosody is alive; none means it is not.
-            Pending::Ping => {
+            Purpose::Ping => {
                 if let Err(None) = answer {
                     outcome.lost = Some(format!(
                         "Prosody did not answer a ping within {IQ_TIMEOUT:?}"
                     ));
                 }
+                return;
             }
-            Pending::Breakout => {
+            Purpose::Breakout => {
                 if answer.is_err() && condition != Some(DefinedCondition::ItemNotFound) {
                     warn!("emptying a breakout or lobby room failed ({condition:?})");
                 }
+                return;
             }
-            Pending::MapChunk => {
-                outcome.map_taken = Some(answer.is_ok());
+            Purpose::Core(id, kind) => (id, kind),
+        };
+        let ok = match kind {
+            RequestKind::Snapshot => {
+                match answer {
+                    Ok(Some(el)) => match protocol::parse_snapshot(&el) {
+                        Ok(snapshot) => {
+                            info!(rooms = snapshot.rooms.len(), "in sync with Prosody");
+                            outcome.inputs.push(Input::Snapshot { id, snapshot });
+                        }
+                        Err(e) => outcome.lost = Some(format!("unreadable snapshot: {e}")),
+                    },
+                    Ok(None) => outcome.lost = Some("empty snapshot answer".into()),
+                    Err(_) => outcome.lost = Some(format!("snapshot refused ({condition:?})")),
+                }
+                return;
+            }
+            RequestKind::PushMap => {
                 if answer.is_err() {
                     error!(
                         muc = %self.muc,
@@ -413,58 +436,27 @@ impl Session {
                         self.me.to_bare()
                     );
                 }
+                let Some(push) = self.pushes.get_mut(&id) else {
+                    return;
+                };
+                let Some(ok) = push.answer(answer.is_ok()) else {
+                    return;
+                };
+                self.pushes.remove(&id);
+                ok
             }
-            Pending::Snapshot => match answer {
-                Ok(Some(el)) => match protocol::parse_snapshot(&el) {
-                    Ok(snapshot) => {
-                        info!(rooms = snapshot.rooms.len(), "in sync with Prosody");
-                        outcome.inputs.push(Input::Snapshot(snapshot));
-                    }
-                    Err(e) => outcome.lost = Some(format!("unreadable snapshot: {e}")),
-                },
-                Ok(None) => outcome.lost = Some("empty snapshot answer".into()),
-                Err(_) => outcome.lost = Some(format!("snapshot refused ({condition:?})")),
-            },
-            Pending::Grant { room, jid } => {
-                let ok = answer.is_ok();
-                if !ok {
-                    warn!(room, "granting owner failed ({condition:?})");
-                }
-                outcome.latency = Some(("grant_owner", took));
-                outcome.inputs.push(Input::Done {
-                    room,
-                    request: Request::GrantOwner,
-                    jid: Some(jid),
-                    ok,
-                });
+            // A room that no longer exists is as reset as it gets.
+            RequestKind::Reset => {
+                answer.is_ok() || condition == Some(DefinedCondition::ItemNotFound)
             }
-            Pending::Revoke { room, jid } => {
-                let ok = answer.is_ok();
-                if !ok {
-                    warn!(room, "taking owner back failed ({condition:?})");
-                }
-                outcome.inputs.push(Input::Done {
-                    room,
-                    request: Request::RevokeOwner,
-                    jid: Some(jid),
-                    ok,
-                });
-            }
-            Pending::Reset { room } => {
-                // A room that no longer exists is as reset as it gets.
-                let ok = answer.is_ok() || condition == Some(DefinedCondition::ItemNotFound);
-                if !ok {
-                    warn!(room, "reset failed ({condition:?})");
-                }
-                outcome.latency = Some(("reset", took));
-                outcome.inputs.push(Input::Done {
-                    room,
-                    request: Request::Reset,
-                    jid: None,
-                    ok,
-                });
-            }
+            RequestKind::GrantOwner | RequestKind::RevokeOwner => answer.is_ok(),
+        };
+        if !ok && kind != RequestKind::PushMap {
+            warn!(room = %iq.to, "{} failed ({condition:?})", kind.as_str());
         }
+        let took = iq.cause.elapsed().as_secs_f64();
+        outcome.answered.push((kind, ok, took));
+        outcome.inputs.push(Input::Done { id, ok });
     }
 }
 
@@ -505,7 +497,7 @@ mod tests {
         let now = Instant::now();
         let mut pending = HashMap::new();
         let flight = InFlight {
-            what: Pending::Snapshot,
+            purpose: Purpose::Ping,
             to: muc.clone(),
             cause: now,
             deadline: now,
@@ -517,6 +509,16 @@ mod tests {
         assert!(take_answered(&mut pending, "b", Some(&muc)).is_none());
         assert!(take_answered(&mut pending, "a", Some(&muc)).is_some());
         assert!(pending.is_empty());
+    }
+
+    #[test]
+    fn a_map_push_is_answered_once_by_its_last_chunk_and_taken_only_whole() {
+        let mut push = Push { left: 3, ok: true };
+        assert_eq!(push.answer(true), None);
+        assert_eq!(push.answer(false), None);
+        assert_eq!(push.answer(true), Some(false));
+        let mut push = Push { left: 1, ok: true };
+        assert_eq!(push.answer(true), Some(true));
     }
 
     #[test]

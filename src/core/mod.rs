@@ -1,14 +1,16 @@
 //! The decision core: a pure state machine over the managed rooms.
 //!
-//! No sockets, no clock: every input comes with `now`, every effect leaves as an
-//! [`Action`]. The shell feeds it parsed events and runs its actions; tests feed it
-//! virtual time.
+//! No sockets, no clock: every input comes with `now`, every effect leaves through
+//! [`Core::poll_output`]: requests, each with its [`RequestId`], and notes. The shell
+//! feeds it parsed events and the answers to its requests; tests feed it virtual time.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::{Config, Policy, Secret, Unmanaged};
+mod policy;
+
+pub use policy::{Policy, Secret, Unmanaged, DEFAULT_END_MESSAGE};
 
 /// The rooms raumwart manages, as pushed to the Prosody module.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,26 +31,16 @@ pub struct MapEntry {
 }
 
 impl RoomMap {
-    pub fn from_config(config: &Config) -> RoomMap {
-        let rooms: BTreeMap<String, MapEntry> = config
-            .schools
-            .iter()
-            .flat_map(|s| {
-                s.rooms.iter().map(|r| {
-                    let entry = MapEntry {
-                        school: s.id.clone(),
-                        password: r.password.clone(),
-                    };
-                    (r.name.clone(), entry)
-                })
-            })
-            .collect();
+    /// The map of `rooms` under the policy's `unmanaged` and `grace`, with its digest.
+    pub fn new(
+        rooms: BTreeMap<String, MapEntry>,
+        unmanaged: Unmanaged,
+        grace: Duration,
+    ) -> RoomMap {
         // FNV-1a: stable across builds, unlike std's hasher. The module stores `gen`, so
         // it covers names and policy only: an unsalted digest of passwords would be one
         // more thing to guess them from.
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        let unmanaged = config.policy.unmanaged_rooms;
-        let grace = config.policy.grace_period;
         let grace_text = grace.as_secs().to_string();
         let parts = rooms
             .iter()
@@ -158,41 +150,15 @@ impl EndReason {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The handle of a request the core issued: its answer comes back with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(u64);
+
+/// What the core asks of Prosody.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Request {
-    GrantOwner,
-    RevokeOwner,
-    Reset,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Input {
-    /// The component session is up: the core asks for the map push and a snapshot.
-    Connected,
-    Disconnected,
-    Snapshot(Snapshot),
-    Event(Event),
-    /// The outcome of an action's request. `ok` includes "already so" answers.
-    Done {
-        room: String,
-        request: Request,
-        jid: Option<String>,
-        ok: bool,
-    },
-    /// A deadline from [`Core::next_deadline`] has come.
-    Tick,
-    /// A new configuration: rooms may come and go, passwords and policy change.
-    Reload(RoomMap, Policy),
-    /// End the session in `room` now (the hotline's `end-session`).
-    Force {
-        room: String,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Action {
     PushMap(Arc<RoomMap>),
-    RequestSnapshot,
+    Snapshot,
     /// Give `jid` (bare) the owner affiliation in `room`.
     GrantOwner {
         room: String,
@@ -215,7 +181,75 @@ pub enum Action {
     },
 }
 
-/// Something worth a log line or a metric; drained with [`Core::poll_note`].
+/// What a request is, without rooms or JIDs: fit for metric labels and log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RequestKind {
+    PushMap,
+    Snapshot,
+    GrantOwner,
+    RevokeOwner,
+    Reset,
+}
+
+impl RequestKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestKind::PushMap => "room map",
+            RequestKind::Snapshot => "snapshot",
+            RequestKind::GrantOwner => "owner grant",
+            RequestKind::RevokeOwner => "owner revocation",
+            RequestKind::Reset => "reset",
+        }
+    }
+}
+
+impl Request {
+    pub fn kind(&self) -> RequestKind {
+        match self {
+            Request::PushMap(_) => RequestKind::PushMap,
+            Request::Snapshot => RequestKind::Snapshot,
+            Request::GrantOwner { .. } => RequestKind::GrantOwner,
+            Request::RevokeOwner { .. } => RequestKind::RevokeOwner,
+            Request::Reset { .. } => RequestKind::Reset,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// The component session is up: the core asks for the map push and a snapshot.
+    Connected,
+    /// The session is gone, and with it every answer still to come.
+    Disconnected,
+    /// The answer to a [`Request::Snapshot`].
+    Snapshot {
+        id: RequestId,
+        snapshot: Snapshot,
+    },
+    Event(Event),
+    /// The answer to request `id`. `ok` includes "already so" answers.
+    Done {
+        id: RequestId,
+        ok: bool,
+    },
+    /// A deadline from [`Core::next_deadline`] has come.
+    Tick,
+    /// A new configuration: rooms may come and go, passwords and policy change.
+    Reload(RoomMap, Policy),
+    /// End the session in `room` now (the hotline's `end-session`).
+    Force {
+        room: String,
+    },
+}
+
+/// What leaves the core, in the order it happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    Request { id: RequestId, request: Request },
+    Note(Note),
+}
+
+/// Something worth a log line or a metric.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Note {
     SessionStarted {
@@ -237,6 +271,11 @@ pub enum Note {
         reason: EndReason,
         duration: Duration,
     },
+    /// What the module reports about itself changed: these are its problems now (see
+    /// [`Core::module_problems`]).
+    ModuleProblems {
+        problems: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -251,6 +290,8 @@ pub enum Phase {
     Ending {
         reason: EndReason,
         issued: u64,
+        /// The reset under way: only its answer counts.
+        request: RequestId,
         retry: Option<Instant>,
     },
 }
@@ -269,8 +310,6 @@ struct Room {
     phase: Phase,
     people: HashMap<String, Person>,
     owners: HashSet<String>,
-    /// Owner grants in flight: only their answers count.
-    granting: HashSet<String>,
     session_start: Option<Instant>,
     persistent: bool,
     /// Bare JIDs that were organizers in this session: they stay organizers when they
@@ -288,7 +327,6 @@ impl Room {
             phase: Phase::Idle,
             people: HashMap::new(),
             owners: HashSet::new(),
-            granting: HashSet::new(),
             session_start: None,
             persistent: false,
             organizers: HashSet::new(),
@@ -302,10 +340,9 @@ impl Room {
     }
 
     /// Grants owner to `jid` unless it holds it already (or a grant is on its way).
-    fn grant(&mut self, room: &str, jid: &str, out: &mut Vec<Action>) {
+    fn grant(&mut self, room: &str, jid: &str, out: &mut Outbox) {
         if self.owners.insert(jid.to_owned()) {
-            self.granting.insert(jid.to_owned());
-            out.push(Action::GrantOwner {
+            out.request(Request::GrantOwner {
                 room: room.to_owned(),
                 jid: jid.to_owned(),
             });
@@ -329,6 +366,60 @@ const RESET_RETRY: Duration = Duration::from_secs(5);
 /// the breakout rooms (clients leave the main room first, then join the breakout room).
 pub const SWITCH_WINDOW: Duration = Duration::from_secs(3);
 
+/// What the core keeps of a request until its answer.
+#[derive(Debug)]
+enum Asked {
+    PushMap,
+    Snapshot,
+    Grant { room: String, jid: String },
+    Revoke,
+    Reset { room: String },
+}
+
+/// Requests and notes on their way out, and the requests still waiting for an answer.
+#[derive(Debug, Default)]
+struct Outbox {
+    queue: VecDeque<Output>,
+    next_id: u64,
+    in_flight: HashMap<RequestId, Asked>,
+}
+
+impl Outbox {
+    fn request(&mut self, request: Request) -> RequestId {
+        let id = RequestId(self.next_id);
+        self.next_id += 1;
+        let asked = match &request {
+            Request::PushMap(_) => Asked::PushMap,
+            Request::Snapshot => Asked::Snapshot,
+            Request::GrantOwner { room, jid } => {
+                // Only the latest grant's answer counts.
+                self.in_flight.retain(
+                    |_, a| !matches!(a, Asked::Grant { room: r, jid: j } if r == room && j == jid),
+                );
+                Asked::Grant {
+                    room: room.clone(),
+                    jid: jid.clone(),
+                }
+            }
+            Request::RevokeOwner { .. } => Asked::Revoke,
+            Request::Reset { room, .. } => Asked::Reset { room: room.clone() },
+        };
+        self.in_flight.insert(id, asked);
+        self.queue.push_back(Output::Request { id, request });
+        id
+    }
+
+    fn note(&mut self, note: Note) {
+        self.queue.push_back(Output::Note(note));
+    }
+
+    /// The answers to grants in `room` stop counting: the room was reset, or re-read.
+    fn forget_grants(&mut self, room: &str) {
+        self.in_flight
+            .retain(|_, a| !matches!(a, Asked::Grant { room: r, .. } if r == room));
+    }
+}
+
 pub struct Core {
     map: Arc<RoomMap>,
     policy: Policy,
@@ -336,7 +427,11 @@ pub struct Core {
     connected: bool,
     synced: bool,
     seq: u64,
-    notes: VecDeque<Note>,
+    outbox: Outbox,
+    /// What the module reported about itself in the last snapshot, and whether it
+    /// refused the last map pushed.
+    problems: Vec<String>,
+    map_refused: bool,
     /// The Prosody run of the last snapshot, and when the connection to it was lost.
     boot: Option<String>,
     lost_at: Option<Instant>,
@@ -356,7 +451,9 @@ impl Core {
             connected: false,
             synced: false,
             seq: 0,
-            notes: VecDeque::new(),
+            outbox: Outbox::default(),
+            problems: vec![],
+            map_refused: false,
             boot: None,
             lost_at: None,
         }
@@ -375,9 +472,19 @@ impl Core {
         self.rooms.contains_key(room)
     }
 
-    /// The next note about what happened, oldest first.
-    pub fn poll_note(&mut self) -> Option<Note> {
-        self.notes.pop_front()
+    /// The next request or note, oldest first. The shell drains it after every input.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outbox.queue.pop_front()
+    }
+
+    /// The module's problems, as health checks and metrics show them.
+    pub fn module_problems(&self) -> Vec<&str> {
+        let refused = self.map_refused.then_some("map-refused");
+        self.problems
+            .iter()
+            .map(String::as_str)
+            .chain(refused)
+            .collect()
     }
 
     pub fn rooms(&self) -> impl Iterator<Item = RoomStatus<'_>> {
@@ -406,14 +513,16 @@ impl Core {
             .min()
     }
 
-    pub fn handle(&mut self, now: Instant, input: Input) -> Vec<Action> {
-        let mut out = vec![];
+    /// Takes one input; what it causes waits in [`Core::poll_output`].
+    pub fn handle(&mut self, now: Instant, input: Input) {
+        // Taken out while the input is handled, so that room borrows do not bar it.
+        let mut out = std::mem::take(&mut self.outbox);
         match input {
             Input::Connected => {
                 self.connected = true;
                 self.synced = false;
-                out.push(Action::PushMap(self.map.clone()));
-                out.push(Action::RequestSnapshot);
+                out.request(Request::PushMap(self.map.clone()));
+                out.request(Request::Snapshot);
             }
             Input::Disconnected => {
                 if self.connected {
@@ -421,15 +530,24 @@ impl Core {
                 }
                 self.connected = false;
                 self.synced = false;
+                // Answers die with the connection, and requests not sent yet with them.
+                out.in_flight.clear();
+                out.queue.retain(|o| matches!(o, Output::Note(_)));
             }
-            Input::Snapshot(snapshot) => self.apply_snapshot(now, snapshot, &mut out),
+            Input::Snapshot { id, mut snapshot } => {
+                if matches!(out.in_flight.get(&id), Some(Asked::Snapshot)) {
+                    out.in_flight.remove(&id);
+                    let problems = std::mem::take(&mut snapshot.problems);
+                    self.module_report(problems, self.map_refused, &mut out);
+                    self.apply_snapshot(now, snapshot, &mut out);
+                }
+            }
             Input::Event(event) => self.apply_event(now, event, &mut out),
-            Input::Done {
-                room,
-                request,
-                jid,
-                ok,
-            } => self.apply_done(now, &room, request, jid, ok, &mut out),
+            Input::Done { id, ok } => {
+                if let Some(asked) = out.in_flight.remove(&id) {
+                    self.apply_done(now, id, asked, ok, &mut out);
+                }
+            }
             Input::Tick => self.tick(now, &mut out),
             Input::Reload(map, policy) => self.reload(map, policy, &mut out),
             Input::Force { room } => {
@@ -441,10 +559,22 @@ impl Core {
                 }
             }
         }
-        out
+        self.outbox = out;
     }
 
-    fn reload(&mut self, map: RoomMap, policy: Policy, out: &mut Vec<Action>) {
+    /// Records what the module reports about itself, with a note when it changed.
+    fn module_report(&mut self, problems: Vec<String>, map_refused: bool, out: &mut Outbox) {
+        if problems == self.problems && map_refused == self.map_refused {
+            return;
+        }
+        (self.problems, self.map_refused) = (problems, map_refused);
+        let problems = self.module_problems().into_iter().map(String::from);
+        out.note(Note::ModuleProblems {
+            problems: problems.collect(),
+        });
+    }
+
+    fn reload(&mut self, map: RoomMap, policy: Policy, out: &mut Outbox) {
         // Rooms that left the map are forgotten: the module stops managing them, and
         // their session, if any, runs out under Prosody's own rules.
         self.rooms.retain(|name, _| map.rooms.contains_key(name));
@@ -459,12 +589,12 @@ impl Core {
         if *self.map != map {
             self.map = Arc::new(map);
             if self.connected {
-                out.push(Action::PushMap(self.map.clone()));
+                out.request(Request::PushMap(self.map.clone()));
             }
         }
     }
 
-    fn apply_event(&mut self, now: Instant, event: Event, out: &mut Vec<Action>) {
+    fn apply_event(&mut self, now: Instant, event: Event, out: &mut Outbox) {
         match event {
             Event::Joined {
                 room,
@@ -478,7 +608,7 @@ impl Core {
             } => self.join(now, room, occupant, false, Some(breakout), out),
             Event::WrongPassword { room } => {
                 if let Some(r) = self.rooms.get(&room) {
-                    self.notes.push_back(Note::WrongPassword {
+                    out.note(Note::WrongPassword {
                         room,
                         school: r.school.clone(),
                     });
@@ -527,7 +657,7 @@ impl Core {
         jid: String,
         owner: bool,
         actor: String,
-        out: &mut Vec<Action>,
+        out: &mut Outbox,
     ) {
         let services = &self.policy.service_jids;
         let Some(r) = self.rooms.get_mut(&room) else {
@@ -545,7 +675,7 @@ impl Core {
             }
             (true, false, false) if r.has_organizer() && !is_service(services, &jid) => {
                 r.owners.remove(&jid);
-                out.push(Action::RevokeOwner {
+                out.request(Request::RevokeOwner {
                     room: room.clone(),
                     jid,
                 });
@@ -579,7 +709,7 @@ impl Core {
         occupant: String,
         keyed: bool,
         breakout: Option<String>,
-        out: &mut Vec<Action>,
+        out: &mut Outbox,
     ) {
         if is_service(&self.policy.service_jids, &occupant) || !self.rooms.contains_key(&room) {
             return;
@@ -606,7 +736,8 @@ impl Core {
         if returning {
             // Owners focus made while no organizer was in give way, once.
             let services = &self.policy.service_jids;
-            let others: Vec<String> = r
+            // Sorted: the same inputs issue the same requests under the same ids.
+            let others: BTreeSet<String> = r
                 .owners
                 .iter()
                 .filter(|o| !r.organizers.contains(*o) && !is_service(services, o))
@@ -614,7 +745,7 @@ impl Core {
                 .collect();
             for jid in others {
                 r.owners.remove(&jid);
-                out.push(Action::RevokeOwner {
+                out.request(Request::RevokeOwner {
                     room: room.clone(),
                     jid,
                 });
@@ -624,7 +755,7 @@ impl Core {
     }
 
     /// Brings a room's phase in line with who is inside.
-    fn settle(&mut self, now: Instant, name: &str, out: &mut Vec<Action>) {
+    fn settle(&mut self, now: Instant, name: &str, out: &mut Outbox) {
         let grace = self.policy.grace_period;
         let Some(r) = self.rooms.get_mut(name) else {
             return;
@@ -650,7 +781,7 @@ impl Core {
         }
         if r.session_start.is_none() {
             r.session_start = Some(now);
-            self.notes.push_back(Note::SessionStarted {
+            out.note(Note::SessionStarted {
                 room: name.to_owned(),
                 school: r.school.clone(),
             });
@@ -678,7 +809,7 @@ impl Core {
             if grace.is_zero() {
                 self.end(name, EndReason::GraceExpired, out);
             } else {
-                self.notes.push_back(Note::GraceStarted {
+                out.note(Note::GraceStarted {
                     room: name.to_owned(),
                     school: r.school.clone(),
                 });
@@ -689,14 +820,9 @@ impl Core {
         }
     }
 
-    fn end(&mut self, name: &str, reason: EndReason, out: &mut Vec<Action>) {
+    fn end(&mut self, name: &str, reason: EndReason, out: &mut Outbox) {
         let Some(r) = self.rooms.get_mut(name) else {
             return;
-        };
-        r.phase = Phase::Ending {
-            reason,
-            issued: self.seq,
-            retry: None,
         };
         let message = (!r.people.is_empty()).then(|| self.policy.end_message.clone());
         let breakouts: BTreeSet<String> = r
@@ -704,12 +830,18 @@ impl Core {
             .values()
             .filter_map(|p| p.breakout.clone())
             .collect();
-        out.push(Action::Reset {
+        let request = out.request(Request::Reset {
             room: name.to_owned(),
             reason,
             message,
             breakouts: breakouts.into_iter().collect(),
         });
+        r.phase = Phase::Ending {
+            reason,
+            issued: self.seq,
+            request,
+            retry: None,
+        };
     }
 
     /// The room is reset (or gone). People who entered after the reset was issued
@@ -720,13 +852,13 @@ impl Core {
         name: &str,
         reason: EndReason,
         issued: u64,
-        out: &mut Vec<Action>,
+        out: &mut Outbox,
     ) {
         let Some(r) = self.rooms.get_mut(name) else {
             return;
         };
         if let Some(start) = r.session_start.take() {
-            self.notes.push_back(Note::SessionEnded {
+            out.note(Note::SessionEnded {
                 room: name.to_owned(),
                 school: r.school.clone(),
                 reason,
@@ -735,7 +867,7 @@ impl Core {
         }
         r.people.retain(|_, p| p.seq > issued);
         r.owners.clear();
-        r.granting.clear();
+        out.forget_grants(name);
         r.organizers.clear();
         r.breakouts_active = false;
         r.persistent = false;
@@ -758,36 +890,45 @@ impl Core {
     fn apply_done(
         &mut self,
         now: Instant,
-        name: &str,
-        request: Request,
-        jid: Option<String>,
+        id: RequestId,
+        asked: Asked,
         ok: bool,
-        out: &mut Vec<Action>,
+        out: &mut Outbox,
     ) {
-        let Some(r) = self.rooms.get_mut(name) else {
-            return;
-        };
-        match request {
-            Request::GrantOwner => {
-                let Some(jid) = jid else { return };
-                // Only an answer to a grant in flight counts (a late one, for a room
-                // reset since, does not).
-                if r.granting.remove(&jid) && !ok {
+        match asked {
+            Asked::PushMap => self.module_report(self.problems.clone(), !ok, out),
+            // A failed revocation is not retried: the next organizer change decides again.
+            Asked::Snapshot | Asked::Revoke => {}
+            Asked::Grant { room, jid } => {
+                if let (false, Some(r)) = (ok, self.rooms.get_mut(&room)) {
                     r.owners.remove(&jid);
                 }
             }
-            // A failed revocation is not retried: the next organizer change decides again.
-            Request::RevokeOwner => {}
-            Request::Reset => {
-                let Phase::Ending { reason, issued, .. } = r.phase else {
-                    return; // already finished by the module's destroy event
+            Asked::Reset { room } => {
+                let Some(r) = self.rooms.get_mut(&room) else {
+                    return;
                 };
+                // A reset finished meanwhile (by the module's destroy event), or issued
+                // again, leaves this answer nothing to decide.
+                let Phase::Ending {
+                    reason,
+                    issued,
+                    request,
+                    ..
+                } = r.phase
+                else {
+                    return;
+                };
+                if request != id {
+                    return;
+                }
                 if ok {
-                    self.finish(now, name, reason, issued, out);
+                    self.finish(now, &room, reason, issued, out);
                 } else {
                     r.phase = Phase::Ending {
                         reason,
                         issued,
+                        request,
                         retry: Some(now + RESET_RETRY),
                     };
                 }
@@ -795,7 +936,7 @@ impl Core {
         }
     }
 
-    fn tick(&mut self, now: Instant, out: &mut Vec<Action>) {
+    fn tick(&mut self, now: Instant, out: &mut Outbox) {
         if !self.synced {
             return;
         }
@@ -820,7 +961,7 @@ impl Core {
         }
     }
 
-    fn apply_snapshot(&mut self, now: Instant, snapshot: Snapshot, out: &mut Vec<Action>) {
+    fn apply_snapshot(&mut self, now: Instant, snapshot: Snapshot, out: &mut Outbox) {
         // Prosody restarted: its rooms are gone, and the people come back (Jitsi's
         // clients reload). A session goes on for its grace period, counted from when
         // the link was lost; the module lets its class password in meanwhile.
@@ -857,7 +998,7 @@ impl Core {
                 let deadline = grace.unwrap_or(resume_until).min(resume_until);
                 r.people.clear();
                 r.owners.clear();
-                r.granting.clear();
+                out.forget_grants(&name);
                 r.breakouts_active = false;
                 r.persistent = false;
                 if deadline > now {
@@ -877,7 +1018,7 @@ impl Core {
             let old = std::mem::take(&mut r.people);
             r.persistent = seen.persistent;
             r.owners.clear();
-            r.granting.clear();
+            out.forget_grants(&name);
             r.breakouts_active = seen.occupants.iter().any(|o| o.breakout.is_some());
             // Organizers first, so that the occupants' order does not matter.
             for o in seen.occupants.iter().filter(|o| o.keyed) {
@@ -916,7 +1057,7 @@ impl Core {
                 }
                 continue;
             }
-            let missing: Vec<String> = r
+            let missing: BTreeSet<String> = r
                 .people
                 .values()
                 .filter(|p| p.organizer && !r.owners.contains(&p.bare))

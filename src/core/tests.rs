@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use proptest::prelude::*;
 
 use super::*;
-use crate::config::{Policy, Secret, Unmanaged};
 
 // --- fixtures ------------------------------------------------------------------------
 
@@ -91,15 +90,15 @@ fn status_of(core: &Core, room: &str) -> Status {
     }
 }
 
-fn grant(room: &str, jid: &str) -> Action {
-    Action::GrantOwner {
+fn grant(room: &str, jid: &str) -> Request {
+    Request::GrantOwner {
         room: room.into(),
         jid: jid.into(),
     }
 }
 
-fn reset(room: &str, reason: EndReason, message: bool) -> Action {
-    Action::Reset {
+fn reset(room: &str, reason: EndReason, message: bool) -> Request {
+    Request::Reset {
         room: room.into(),
         reason,
         message: message.then(|| END.to_owned()),
@@ -136,6 +135,41 @@ struct Harness {
     core: Core,
     base: Instant,
     now: Instant,
+    /// Every request the core issued, oldest first.
+    issued: Vec<(RequestId, Request)>,
+    notes: VecDeque<Note>,
+}
+
+/// An id the core never issued.
+const UNKNOWN: RequestId = RequestId(u64::MAX);
+
+/// Drains the core's output: the requests (in order) into `issued` and the result,
+/// the notes into `notes`.
+fn drain(
+    core: &mut Core,
+    issued: &mut Vec<(RequestId, Request)>,
+    notes: &mut VecDeque<Note>,
+) -> Vec<Request> {
+    let mut out = vec![];
+    while let Some(output) = core.poll_output() {
+        match output {
+            Output::Request { id, request } => {
+                issued.push((id, request.clone()));
+                out.push(request);
+            }
+            Output::Note(note) => notes.push_back(note),
+        }
+    }
+    out
+}
+
+/// The latest request in `issued` that `which` picks, or [`UNKNOWN`].
+fn latest(issued: &[(RequestId, Request)], which: impl Fn(&Request) -> bool) -> RequestId {
+    issued
+        .iter()
+        .rev()
+        .find(|(_, r)| which(r))
+        .map_or(UNKNOWN, |(id, _)| *id)
 }
 
 impl Harness {
@@ -146,6 +180,8 @@ impl Harness {
             core: Core::new(room_map(), policy(grace)),
             base,
             now: base,
+            issued: vec![],
+            notes: VecDeque::new(),
         }
     }
 
@@ -156,17 +192,17 @@ impl Harness {
         h
     }
 
-    /// Feeds `Connected` and then `snapshot`; returns the snapshot's actions.
-    fn connect(&mut self, snapshot: Snapshot) -> Vec<Action> {
+    /// Feeds `Connected` and then `snapshot`; returns the requests the snapshot caused.
+    fn connect(&mut self, snapshot: Snapshot) -> Vec<Request> {
         let out = self.input(Input::Connected);
         assert_eq!(out.len(), 2, "{out:?}");
-        let out = self.input(Input::Snapshot(snapshot));
+        let out = self.answer_snapshot(snapshot);
         assert!(self.core.synced());
         out
     }
 
     /// Disconnects and connects again with `snapshot`.
-    fn reconnect(&mut self, snapshot: Snapshot) -> Vec<Action> {
+    fn reconnect(&mut self, snapshot: Snapshot) -> Vec<Request> {
         assert!(self.input(Input::Disconnected).is_empty());
         self.connect(snapshot)
     }
@@ -181,15 +217,22 @@ impl Harness {
         self.base + Duration::from_secs(secs)
     }
 
-    fn input(&mut self, input: Input) -> Vec<Action> {
-        self.core.handle(self.now, input)
+    fn input(&mut self, input: Input) -> Vec<Request> {
+        self.core.handle(self.now, input);
+        drain(&mut self.core, &mut self.issued, &mut self.notes)
     }
 
-    fn event(&mut self, event: Event) -> Vec<Action> {
+    /// Answers the latest snapshot request (if any) with `snapshot`.
+    fn answer_snapshot(&mut self, snapshot: Snapshot) -> Vec<Request> {
+        let id = latest(&self.issued, |r| *r == Request::Snapshot);
+        self.input(Input::Snapshot { id, snapshot })
+    }
+
+    fn event(&mut self, event: Event) -> Vec<Request> {
         self.input(Input::Event(event))
     }
 
-    fn join(&mut self, room: &str, occupant: &str, keyed: bool) -> Vec<Action> {
+    fn join(&mut self, room: &str, occupant: &str, keyed: bool) -> Vec<Request> {
         self.event(Event::Joined {
             room: room.into(),
             occupant: occupant.into(),
@@ -197,14 +240,14 @@ impl Harness {
         })
     }
 
-    fn leave(&mut self, room: &str, occupant: &str) -> Vec<Action> {
+    fn leave(&mut self, room: &str, occupant: &str) -> Vec<Request> {
         self.event(Event::Left {
             room: room.into(),
             occupant: occupant.into(),
         })
     }
 
-    fn destroyed(&mut self, room: &str) -> Vec<Action> {
+    fn destroyed(&mut self, room: &str) -> Vec<Request> {
         self.event(Event::Destroyed { room: room.into() })
     }
 
@@ -214,7 +257,7 @@ impl Harness {
         jid: &str,
         affiliation: &str,
         actor: &str,
-    ) -> Vec<Action> {
+    ) -> Vec<Request> {
         self.event(Event::Affiliation {
             room: room.into(),
             jid: jid.into(),
@@ -223,25 +266,25 @@ impl Harness {
         })
     }
 
-    fn done_reset(&mut self, room: &str, ok: bool) -> Vec<Action> {
-        self.input(Input::Done {
-            room: room.into(),
-            request: Request::Reset,
-            jid: None,
-            ok,
-        })
+    /// Answers the latest reset of `room`.
+    fn done_reset(&mut self, room: &str, ok: bool) -> Vec<Request> {
+        let id = latest(
+            &self.issued,
+            |r| matches!(r, Request::Reset { room: x, .. } if x == room),
+        );
+        self.input(Input::Done { id, ok })
     }
 
-    fn done_grant(&mut self, room: &str, jid: &str, ok: bool) -> Vec<Action> {
-        self.input(Input::Done {
-            room: room.into(),
-            request: Request::GrantOwner,
-            jid: Some(jid.into()),
-            ok,
-        })
+    /// Answers the latest grant of owner to `jid` in `room`.
+    fn done_grant(&mut self, room: &str, jid: &str, ok: bool) -> Vec<Request> {
+        let id = latest(
+            &self.issued,
+            |r| matches!(r, Request::GrantOwner { room: x, jid: j } if x == room && j == jid),
+        );
+        self.input(Input::Done { id, ok })
     }
 
-    fn tick(&mut self) -> Vec<Action> {
+    fn tick(&mut self) -> Vec<Request> {
         self.input(Input::Tick)
     }
 
@@ -281,13 +324,13 @@ fn connected_pushes_the_map_then_requests_a_snapshot() {
     let out = h.input(Input::Connected);
     assert_eq!(out.len(), 2, "{out:?}");
     match &out[0] {
-        Action::PushMap(map) => {
+        Request::PushMap(map) => {
             assert_eq!(**map, room_map());
             assert!(Arc::ptr_eq(map, h.core.map()));
         }
         other => panic!("expected PushMap first, got {other:?}"),
     }
-    assert_eq!(out[1], Action::RequestSnapshot);
+    assert_eq!(out[1], Request::Snapshot);
     assert!(!h.core.synced(), "synced only once the snapshot is in");
 }
 
@@ -306,12 +349,12 @@ fn not_synced_until_the_snapshot_no_deadline_and_ticks_ignored() {
         false,
         vec![occupant(BEN, false, false)],
     )]);
-    lone.input(Input::Snapshot(students.clone()));
+    lone.answer_snapshot(students.clone());
     assert!(!lone.core.synced());
     assert_eq!(lone.core.next_deadline(), None);
     // With the connection it does, and the grace deadline shows.
     h.at(10);
-    assert_eq!(h.input(Input::Snapshot(students)), []);
+    assert_eq!(h.answer_snapshot(students), []);
     assert!(h.core.synced());
     assert_eq!(h.core.next_deadline(), Some(h.t(10) + GRACE));
 }
@@ -673,8 +716,8 @@ fn promotion_during_grace_ends_the_grace() {
     assert_eq!(h.phase(MATHE), Phase::Active, "Ben was promoted");
 }
 
-fn revoke(room: &str, jid: &str) -> Action {
-    Action::RevokeOwner {
+fn revoke(room: &str, jid: &str) -> Request {
+    Request::RevokeOwner {
         room: room.into(),
         jid: jid.into(),
     }
@@ -1301,7 +1344,7 @@ const BREAKOUT_1: &str = "br-1@breakout.meet.jitsi";
 const BREAKOUT_2: &str = "br-2@breakout.meet.jitsi";
 
 impl Harness {
-    fn join_breakout(&mut self, room: &str, occupant: &str, breakout: &str) -> Vec<Action> {
+    fn join_breakout(&mut self, room: &str, occupant: &str, breakout: &str) -> Vec<Request> {
         self.event(Event::JoinedBreakout {
             room: room.into(),
             occupant: occupant.into(),
@@ -1310,15 +1353,15 @@ impl Harness {
     }
 
     /// A move from the main room into a breakout room, as the module reports it.
-    fn move_out(&mut self, room: &str, occupant: &str) -> Vec<Action> {
+    fn move_out(&mut self, room: &str, occupant: &str) -> Vec<Request> {
         let mut out = self.event(Event::BreakoutsActive { room: room.into() });
         out.extend(self.leave(room, occupant));
         out
     }
 }
 
-fn reset_with_breakouts(room: &str, reason: EndReason, breakouts: &[&str]) -> Action {
-    Action::Reset {
+fn reset_with_breakouts(room: &str, reason: EndReason, breakouts: &[&str]) -> Request {
+    Request::Reset {
         room: room.into(),
         reason,
         message: Some(END.into()),
@@ -1569,7 +1612,7 @@ fn reload_pushes_a_changed_map_only_when_connected() {
     );
     let out = h.input(Input::Reload(map.clone(), policy(GRACE)));
     assert!(
-        matches!(&out[..], [Action::PushMap(m)] if **m == map),
+        matches!(&out[..], [Request::PushMap(m)] if **m == map),
         "{out:?}"
     );
     assert!(h.core.is_managed("chemie-9c"));
@@ -1581,7 +1624,7 @@ fn reload_pushes_a_changed_map_only_when_connected() {
     h.input(Input::Disconnected);
     assert_eq!(h.input(Input::Reload(room_map(), policy(GRACE))), []);
     let out = h.input(Input::Connected);
-    assert!(matches!(&out[..], [Action::PushMap(m), Action::RequestSnapshot] if **m == room_map()));
+    assert!(matches!(&out[..], [Request::PushMap(m), Request::Snapshot] if **m == room_map()));
 }
 
 #[test]
@@ -1596,7 +1639,7 @@ fn reload_forgets_removed_rooms_without_reset() {
     map.rooms.remove(PHYSIK);
     assert!(matches!(
         &h.input(Input::Reload(map, policy(GRACE)))[..],
-        [Action::PushMap(_)]
+        [Request::PushMap(_)]
     ));
     assert!(!h.core.is_managed(PHYSIK));
     assert!(h.core.rooms().all(|s| s.name != PHYSIK));
@@ -1624,7 +1667,7 @@ fn reload_applies_a_new_grace_period_to_graces_that_start_later() {
 }
 
 fn notes(h: &mut Harness) -> Vec<Note> {
-    std::iter::from_fn(|| h.core.poll_note()).collect()
+    h.notes.drain(..).collect()
 }
 
 #[test]
@@ -1702,6 +1745,9 @@ struct Checker {
     /// Breakout rooms may be open in this session (an over-estimate): an empty main
     /// room then waits for the switch window, and grace lasts at least that long.
     breakouts: [bool; 2],
+    /// Every request issued, oldest first, and those whose answers the core awaits.
+    issued: Vec<(RequestId, Request)>,
+    in_flight: BTreeSet<RequestId>,
 }
 
 impl Checker {
@@ -1711,12 +1757,35 @@ impl Checker {
             eligible: Default::default(),
             granted: Default::default(),
             breakouts: [false; 2],
+            issued: vec![],
+            in_flight: BTreeSet::new(),
         }
+    }
+
+    /// The request `id` stands for, if it is awaited.
+    fn awaited(&self, id: RequestId) -> Option<&Request> {
+        if !self.in_flight.contains(&id) {
+            return None;
+        }
+        self.issued.iter().find(|(i, _)| *i == id).map(|(_, r)| r)
+    }
+
+    fn is_awaited_reset(&self, id: RequestId) -> bool {
+        matches!(self.awaited(id), Some(Request::Reset { .. }))
+    }
+
+    /// The snapshot request awaited, if any.
+    fn awaited_snapshot(&self) -> Option<RequestId> {
+        let snapshot = |id: &RequestId| self.awaited(*id) == Some(&Request::Snapshot);
+        self.in_flight.iter().copied().find(snapshot)
     }
 
     /// A new core: nothing was granted by it.
     fn restarted(&mut self) {
         self.granted = Default::default();
+        // Its ids start again.
+        self.issued.clear();
+        self.in_flight.clear();
     }
 
     /// Feeds `input` at `now` and checks everything around it.
@@ -1725,11 +1794,24 @@ impl Checker {
         core: &mut Core,
         now: Instant,
         input: Input,
-    ) -> Result<Vec<Action>, TestCaseError> {
+    ) -> Result<Vec<(RequestId, Request)>, TestCaseError> {
         let synced = core.synced();
         let before = [status_of(core, MATHE), status_of(core, PHYSIK)];
         self.note_input(&input, &before);
-        let out = core.handle(now, input.clone());
+        let reset_answered =
+            matches!(input, Input::Done { id, ok: true } if self.is_awaited_reset(id));
+        core.handle(now, input.clone());
+        let first = self.issued.len();
+        drain(core, &mut self.issued, &mut VecDeque::new());
+        let out = self.issued[first..].to_vec();
+        match &input {
+            Input::Done { id, .. } | Input::Snapshot { id, .. } => {
+                self.in_flight.remove(id);
+            }
+            Input::Disconnected => self.in_flight.clear(),
+            _ => {}
+        }
+        self.in_flight.extend(out.iter().map(|(id, _)| *id));
         let after = [status_of(core, MATHE), status_of(core, PHYSIK)];
         let ctx = format!("input {input:?}\nout {out:?}\nbefore {before:?}\nafter {after:?}");
 
@@ -1737,12 +1819,12 @@ impl Checker {
             prop_assert!(out.is_empty(), "tick before sync acted\n{}", ctx);
         }
         let mut resets = [0; 2];
-        for action in &out {
+        for (_, action) in &out {
             match action {
-                Action::PushMap(_) | Action::RequestSnapshot => {
+                Request::PushMap(_) | Request::Snapshot => {
                     prop_assert!(matches!(input, Input::Connected), "{}", ctx);
                 }
-                Action::GrantOwner { room, jid } => {
+                Request::GrantOwner { room, jid } => {
                     let r = managed(room);
                     prop_assert!(r.is_some(), "grant for an unmanaged room\n{}", ctx);
                     let r = r.unwrap();
@@ -1761,7 +1843,7 @@ impl Checker {
                         ctx
                     );
                 }
-                Action::RevokeOwner { room, jid } => {
+                Request::RevokeOwner { room, jid } => {
                     let r = managed(room);
                     prop_assert!(r.is_some(), "revoke in an unmanaged room\n{}", ctx);
                     let r = r.unwrap();
@@ -1770,7 +1852,7 @@ impl Checker {
                     // DESIGN: raumwart never fights focus while no organizer is in.
                     prop_assert!(after[r].organizer, "revoke with no organizer in\n{}", ctx);
                 }
-                Action::Reset {
+                Request::Reset {
                     room,
                     reason,
                     message,
@@ -1781,7 +1863,15 @@ impl Checker {
                     let r = r.unwrap();
                     resets[r] += 1;
                     self.check_reset(
-                        room, &input, now, *reason, message, &before[r], &after[r], &ctx,
+                        room,
+                        &input,
+                        reset_answered,
+                        now,
+                        *reason,
+                        message,
+                        &before[r],
+                        &after[r],
+                        &ctx,
                     )?;
                 }
             }
@@ -1820,7 +1910,7 @@ impl Checker {
             if let (Phase::Grace { deadline: was }, Phase::Grace { deadline: is }) =
                 (b.phase, a.phase)
             {
-                if !matches!(input, Input::Snapshot(_)) && b.people > 0 {
+                if !matches!(input, Input::Snapshot { .. }) && b.people > 0 {
                     prop_assert_eq!(was, is, "grace deadline moved\n{}", ctx);
                 }
             }
@@ -1864,13 +1954,11 @@ impl Checker {
                     self.breakouts[r] = true;
                 }
             }
-            Input::Done {
-                room,
-                request: Request::Reset,
-                ok: true,
-                ..
-            } => {
-                if let Some(r) = managed(room) {
+            Input::Done { id, ok: true } if self.is_awaited_reset(*id) => {
+                let Some(Request::Reset { room, .. }) = self.awaited(*id).cloned() else {
+                    unreachable!("a reset")
+                };
+                if let Some(r) = managed(&room) {
                     self.granted[r].clear();
                     if ending_reason(before[r].phase).is_some() {
                         self.breakouts[r] = false;
@@ -1910,17 +1998,14 @@ impl Checker {
                     }
                 }
             }
-            Input::Done {
-                room,
-                request: Request::GrantOwner,
-                jid: Some(jid),
-                ok: false,
-            } => {
-                if let Some(r) = managed(room) {
-                    self.granted[r].remove(jid);
+            Input::Done { id, ok: false } => {
+                if let Some(Request::GrantOwner { room, jid }) = self.awaited(*id).cloned() {
+                    if let Some(r) = managed(&room) {
+                        self.granted[r].remove(&jid);
+                    }
                 }
             }
-            Input::Snapshot(s) => {
+            Input::Snapshot { id, snapshot: s } if self.in_flight.contains(id) => {
                 self.granted = Default::default();
                 for (r, name) in [MATHE, PHYSIK].into_iter().enumerate() {
                     match s.rooms.iter().rev().find(|x| x.name == name) {
@@ -1950,6 +2035,7 @@ impl Checker {
         &self,
         room: &str,
         input: &Input,
+        reset_answered: bool,
         now: Instant,
         reason: EndReason,
         message: &Option<String>,
@@ -1957,7 +2043,7 @@ impl Checker {
         a: &Status,
         ctx: &str,
     ) -> Result<(), TestCaseError> {
-        let is_snapshot = matches!(input, Input::Snapshot(_));
+        let is_snapshot = matches!(input, Input::Snapshot { .. });
         prop_assert_eq!(ending_reason(a.phase), Some(reason), "{}", ctx);
         prop_assert!(
             matches!(a.phase, Phase::Ending { retry: None, .. }),
@@ -1976,7 +2062,7 @@ impl Checker {
             "reset without a session\n{}",
             ctx
         );
-        if let Input::Snapshot(s) = input {
+        if let Input::Snapshot { snapshot: s, .. } = input {
             // A room missing from the snapshot is gone already; an empty one that is
             // not persistent was just created (by focus) unless a session was known.
             let seen = s.rooms.iter().rev().find(|x| x.name == room);
@@ -1994,12 +2080,10 @@ impl Checker {
                 // or a new session (joined meanwhile) ends at once with zero grace.
                 let ok = match input {
                     Input::Tick => retry.is_some_and(|t| t <= now),
-                    Input::Snapshot(_) => true,
-                    Input::Done {
-                        request: Request::Reset,
-                        ok: true,
-                        ..
-                    } => self.grace.is_zero() && a.people > 0 && !a.organizer,
+                    Input::Snapshot { .. } => true,
+                    Input::Done { .. } if reset_answered => {
+                        self.grace.is_zero() && a.people > 0 && !a.organizer
+                    }
                     _ => false,
                 };
                 prop_assert!(ok, "reset re-issued\n{}", ctx);
@@ -2162,7 +2246,8 @@ struct Sim {
     now: Instant,
     connected: bool,
     world: [WorldRoom; 2],
-    pending: VecDeque<Pending>,
+    /// Requests Prosody has yet to answer, oldest first.
+    pending: VecDeque<(RequestId, Pending)>,
     resource: u64,
 }
 
@@ -2180,22 +2265,23 @@ impl Sim {
         }
     }
 
-    fn feed(&mut self, input: Input) -> Result<Vec<Action>, TestCaseError> {
+    fn feed(&mut self, input: Input) -> Result<Vec<(RequestId, Request)>, TestCaseError> {
         let out = self.check.step(&mut self.core, self.now, input)?;
-        for action in &out {
+        for (id, action) in &out {
             match action {
-                Action::GrantOwner { room, jid } => {
+                Request::GrantOwner { room, jid } => {
                     let r = managed(room).expect("checked");
                     let inside = self.world[r].occupants.keys().any(|o| bare(o) == jid);
                     prop_assert!(inside, "grant to {} who is not inside: {:?}", jid, out);
-                    self.pending.push_back(Pending::Grant {
+                    let grant = Pending::Grant {
                         room: r,
                         jid: jid.clone(),
-                    });
+                    };
+                    self.pending.push_back((*id, grant));
                 }
-                Action::Reset { room, .. } => {
+                Request::Reset { room, .. } => {
                     let r = managed(room).expect("checked");
-                    self.pending.push_back(Pending::Reset { room: r });
+                    self.pending.push_back((*id, Pending::Reset { room: r }));
                 }
                 _ => {}
             }
@@ -2228,7 +2314,7 @@ impl Sim {
                     let asked = self
                         .pending
                         .iter()
-                        .any(|p| matches!(p, Pending::Reset { room } if *room == r));
+                        .any(|(_, p)| matches!(p, Pending::Reset { room } if *room == r));
                     prop_assert!(asked, "{} is stuck ending: {:?}", name, s);
                 }
             }
@@ -2236,7 +2322,7 @@ impl Sim {
         Ok(out)
     }
 
-    fn event(&mut self, event: Event) -> Result<Vec<Action>, TestCaseError> {
+    fn event(&mut self, event: Event) -> Result<Vec<(RequestId, Request)>, TestCaseError> {
         if self.connected {
             self.feed(Input::Event(event))
         } else {
@@ -2264,6 +2350,7 @@ impl Sim {
         }
         let out = self.feed(Input::Connected)?;
         prop_assert_eq!(out.len(), 2);
+        let id = out[1].0;
         let rooms = (0..2)
             .filter(|&r| self.world[r].exists())
             .map(|r| {
@@ -2279,10 +2366,11 @@ impl Sim {
                 }
             })
             .collect();
-        self.feed(Input::Snapshot(Snapshot {
+        let snapshot = Snapshot {
             rooms,
             ..Snapshot::default()
-        }))?;
+        };
+        self.feed(Input::Snapshot { id, snapshot })?;
         // Every organizer inside is owner, or about to be.
         for r in 0..2 {
             for (jid, _) in self.world[r]
@@ -2314,10 +2402,9 @@ impl Sim {
 
     fn owner_or_asked(&self, r: usize, jid: &str) -> bool {
         self.world[r].owners.contains(jid)
-            || self
-                .pending
-                .iter()
-                .any(|p| matches!(p, Pending::Grant { room, jid: j } if *room == r && j == jid))
+            || self.pending.iter().any(
+                |(_, p)| matches!(p, Pending::Grant { room, jid: j } if *room == r && j == jid),
+            )
     }
 
     /// Prosody drops an empty room that is not persistent.
@@ -2475,29 +2562,19 @@ impl Sim {
             }
             Op::Serve { fail } => match self.pending.pop_front() {
                 None => {}
-                Some(Pending::Grant { room, jid }) => {
+                Some((id, Pending::Grant { room, jid })) => {
                     let ok = !fail && self.world[room].exists();
                     if ok {
                         self.world[room].owners.insert(jid.clone());
                     }
-                    self.feed(Input::Done {
-                        room: ROOMS[room].into(),
-                        request: Request::GrantOwner,
-                        jid: Some(jid),
-                        ok,
-                    })?;
+                    self.feed(Input::Done { id, ok })?;
                 }
-                Some(Pending::Reset { room }) => {
+                Some((id, Pending::Reset { room })) => {
                     // Prosody announces the destroy before it answers.
                     if !fail && self.world[room].exists() {
                         self.gone(room)?;
                     }
-                    self.feed(Input::Done {
-                        room: ROOMS[room].into(),
-                        request: Request::Reset,
-                        jid: None,
-                        ok: !fail,
-                    })?;
+                    self.feed(Input::Done { id, ok: !fail })?;
                 }
             },
             Op::Wait { ms } => self.now += Duration::from_millis(ms),
@@ -2545,6 +2622,9 @@ fn grace() -> impl Strategy<Value = Duration> {
     ]
 }
 
+/// Stands for the snapshot request awaited; one is made (`Connected`) if none is.
+const LATEST_SNAPSHOT: RequestId = RequestId(u64::MAX - 1);
+
 /// Inputs that need not make sense together: stale answers, strangers, odd snapshots.
 fn raw_input() -> impl Strategy<Value = Input> {
     let room = prop_oneof![3 => Just(MATHE), 3 => Just(PHYSIK), 1 => Just(ELSEWHERE)]
@@ -2576,7 +2656,10 @@ fn raw_input() -> impl Strategy<Value = Input> {
         1 => Just(Input::Connected),
         1 => Just(Input::Disconnected),
         1 => prop::collection::vec(snapshot_room, 0..3)
-            .prop_map(|rooms| Input::Snapshot(Snapshot { rooms, ..Snapshot::default() })),
+            .prop_map(|rooms| Input::Snapshot {
+                id: LATEST_SNAPSHOT,
+                snapshot: Snapshot { rooms, ..Snapshot::default() },
+            }),
         8 => (room.clone(), full.clone(), any::<bool>()).prop_map(|(room, occupant, keyed)| {
             Input::Event(Event::Joined { room, occupant, keyed })
         }),
@@ -2596,18 +2679,8 @@ fn raw_input() -> impl Strategy<Value = Input> {
                 actor,
             })
         ),
-        3 => (room.clone(), any::<bool>()).prop_map(|(room, ok)| Input::Done {
-            room,
-            request: Request::Reset,
-            jid: None,
-            ok,
-        }),
-        2 => (room, bare_jid, any::<bool>()).prop_map(|(room, jid, ok)| Input::Done {
-            room,
-            request: Request::GrantOwner,
-            jid: Some(jid),
-            ok,
-        }),
+        // Answers to requests issued or not, awaited or not.
+        5 => (0..32u64, any::<bool>()).prop_map(|(id, ok)| Input::Done { id: RequestId(id), ok }),
         4 => Just(Input::Tick),
     ]
 }
@@ -2647,9 +2720,18 @@ proptest! {
         let mut check = Checker::new(grace);
         let mut now = Instant::now();
         check.step(&mut core, now, Input::Connected)?;
-        check.step(&mut core, now, Input::Snapshot(Snapshot::default()))?;
-        for (delay, input) in inputs {
+        let id = check.awaited_snapshot().expect("asked for");
+        check.step(&mut core, now, Input::Snapshot { id, snapshot: Snapshot::default() })?;
+        for (delay, mut input) in inputs {
             now += delay;
+            if let Input::Snapshot { id, .. } = &mut input {
+                if *id == LATEST_SNAPSHOT {
+                    if check.awaited_snapshot().is_none() {
+                        check.step(&mut core, now, Input::Connected)?;
+                    }
+                    *id = check.awaited_snapshot().expect("asked for");
+                }
+            }
             check.step(&mut core, now, input)?;
         }
     }
@@ -2682,10 +2764,10 @@ fn a_session_prosody_lost_in_a_restart_waits_for_its_people_within_the_grace_per
     assert_eq!(h.join(MATHE, ANNA_2, true), [grant(MATHE, ANNA_BARE)]);
     assert_eq!(h.phase(MATHE), Phase::Active);
     assert!(h
-        .core
-        .poll_note()
+        .notes
+        .pop_front()
         .is_some_and(|n| matches!(n, Note::SessionStarted { .. })));
-    assert_eq!(h.core.poll_note(), None, "the session never ended");
+    assert_eq!(h.notes.pop_front(), None, "the session never ended");
 }
 
 #[test]
@@ -2717,4 +2799,154 @@ fn a_room_gone_without_a_prosody_restart_ends_its_session_at_once() {
     h.at(10);
     assert_eq!(h.reconnect(snapshot(vec![])), []);
     assert!(is_idle(&h.status(MATHE)));
+}
+
+// --- requests and their answers ------------------------------------------------------
+
+#[test]
+fn answers_to_unknown_repeated_or_lost_requests_change_nothing() {
+    let mut h = Harness::lesson(GRACE);
+    notes(&mut h);
+    let grant = latest(&h.issued, |r| matches!(r, Request::GrantOwner { .. }));
+    let before = h.status(MATHE);
+    for ok in [true, false] {
+        assert_eq!(h.input(Input::Done { id: UNKNOWN, ok }), []);
+    }
+    assert_eq!(
+        h.input(Input::Done {
+            id: grant,
+            ok: true
+        }),
+        []
+    );
+    // The same answer again, now a failure: it would take owner away, and the next
+    // keyed join of the account would be granted again.
+    assert_eq!(
+        h.input(Input::Done {
+            id: grant,
+            ok: false
+        }),
+        []
+    );
+    assert_eq!(h.join(MATHE, ANNA_2, true), []);
+    assert_eq!(
+        h.status(MATHE),
+        Status {
+            people: 3,
+            ..before
+        }
+    );
+
+    // A reset in flight when the connection goes: its answer died with it.
+    h.at(100);
+    h.leave(MATHE, ANNA);
+    h.leave(MATHE, ANNA_2);
+    let out = h.leave(MATHE, BEN);
+    assert_eq!(out, [reset(MATHE, EndReason::LastOrganizerLeft, false)]);
+    let id = latest(&h.issued, |r| matches!(r, Request::Reset { .. }));
+    let ending = h.phase(MATHE);
+    notes(&mut h);
+    assert_eq!(h.input(Input::Disconnected), []);
+    assert_eq!(h.input(Input::Done { id, ok: true }), []);
+    assert_eq!(h.phase(MATHE), ending);
+    assert_eq!(notes(&mut h), [], "the session did not end");
+    // And requests not taken yet go with the connection.
+    h.core.handle(h.now, Input::Connected);
+    h.core.handle(h.now, Input::Disconnected);
+    assert_eq!(h.core.poll_output(), None);
+}
+
+#[test]
+fn a_refused_map_is_a_module_problem_until_a_map_is_taken() {
+    let mut h = Harness::new(GRACE);
+    assert!(h.core.module_problems().is_empty());
+    let push = latest(&h.issued, |r| matches!(r, Request::PushMap(_)));
+    assert_eq!(
+        h.input(Input::Done {
+            id: push,
+            ok: false
+        }),
+        []
+    );
+    assert_eq!(h.core.module_problems(), ["map-refused"]);
+    let problems = |p: &[&str]| Note::ModuleProblems {
+        problems: p.iter().map(|p| p.to_string()).collect(),
+    };
+    assert_eq!(notes(&mut h), [problems(&["map-refused"])]);
+    // The module's own problems come with the snapshot.
+    h.input(Input::Disconnected);
+    h.input(Input::Connected);
+    let push = latest(&h.issued, |r| matches!(r, Request::PushMap(_)));
+    h.answer_snapshot(Snapshot {
+        problems: vec!["stored-map-unreadable".into()],
+        ..Snapshot::default()
+    });
+    let both = ["stored-map-unreadable", "map-refused"];
+    assert_eq!(h.core.module_problems(), both);
+    assert_eq!(notes(&mut h), [problems(&both)]);
+    assert_eq!(h.input(Input::Done { id: push, ok: true }), []);
+    assert_eq!(h.core.module_problems(), ["stored-map-unreadable"]);
+    assert_eq!(notes(&mut h), [problems(&["stored-map-unreadable"])]);
+    // No change, no note.
+    h.input(Input::Disconnected);
+    h.input(Input::Connected);
+    let push = latest(&h.issued, |r| matches!(r, Request::PushMap(_)));
+    h.input(Input::Done { id: push, ok: true });
+    h.answer_snapshot(Snapshot {
+        problems: vec!["stored-map-unreadable".into()],
+        ..Snapshot::default()
+    });
+    assert_eq!(notes(&mut h), []);
+}
+
+#[test]
+fn notes_and_requests_leave_through_one_output_in_order() {
+    let mut h = Harness::lesson(GRACE);
+    notes(&mut h);
+    h.at(100);
+    h.leave(MATHE, ANNA);
+    h.leave(MATHE, BEN);
+    // Anna is back before the reset is through: a new session, hers.
+    h.join(MATHE, ANNA_2, true);
+    let id = latest(&h.issued, |r| matches!(r, Request::Reset { .. }));
+    h.core.handle(h.now, Input::Done { id, ok: true });
+    let out: Vec<Output> = std::iter::from_fn(|| h.core.poll_output()).collect();
+    assert!(
+        matches!(
+            &out[..],
+            [
+                Output::Note(Note::SessionEnded { .. }),
+                Output::Request {
+                    request: Request::GrantOwner { .. },
+                    ..
+                },
+                Output::Note(Note::SessionStarted { .. }),
+            ]
+        ),
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn the_map_digest_covers_names_schools_and_policy_only() {
+    // The module stores `gen`: the digest must not change from one build to the next.
+    const PINNED: &str = "e5e863d54d73c03d";
+    let rooms = room_map().rooms;
+    assert_eq!(
+        RoomMap::new(rooms.clone(), Unmanaged::Allow, GRACE).gen,
+        PINNED
+    );
+    let mut other_passwords = rooms.clone();
+    for entry in other_passwords.values_mut() {
+        entry.password = Secret::new("anders");
+    }
+    assert_eq!(
+        RoomMap::new(other_passwords, Unmanaged::Allow, GRACE).gen,
+        PINNED
+    );
+    assert_ne!(
+        RoomMap::new(rooms.clone(), Unmanaged::Deny, GRACE).gen,
+        PINNED
+    );
+    assert_ne!(RoomMap::new(rooms, Unmanaged::Allow, GRACE * 2).gen, PINNED);
 }
