@@ -138,6 +138,9 @@ where
 fn status_table(json: &str) -> anyhow::Result<String> {
     let v: serde_json::Value = serde_json::from_str(json)?;
     let mut out = format!("connected: {}, in sync: {}\n", v["connected"], v["synced"]);
+    if v["standby"] == true {
+        out.push_str("standing by: another raumwart holds the component name\n");
+    }
     let rows: Vec<[String; 6]> = v["rooms"]
         .as_array()
         .map(|a| a.as_slice())
@@ -281,4 +284,16 @@ async fn signals(stop: watch::Sender<bool>, reload: mpsc::Sender<()>) {
         }
     }
     let _ = stop.send(true);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_status_table_says_when_this_instance_stands_by() {
+        let json = r#"{"connected":false,"standby":true,"synced":false,"rooms":[]}"#;
+        let table = super::status_table(json).unwrap();
+        assert!(table.contains("standing by"), "{table}");
+        let json = r#"{"connected":true,"standby":false,"synced":true,"rooms":[]}"#;
+        assert!(!super::status_table(json).unwrap().contains("standing by"));
+    }
 }
