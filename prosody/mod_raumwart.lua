@@ -9,7 +9,7 @@
 -- on disk, so passwords hold while the daemon or Prosody restarts; it holds no school
 -- password, only a salted HMAC-SHA256 of each. So is a salted HMAC of each class password
 -- while its session lasts: after a Prosody restart, students who return with it within
--- the grace period get in again.
+-- the grace period get in again. The breakout MUC has mod_raumwart_breakout.
 
 local st = require "util.stanza";
 local jid = require "util.jid";
@@ -23,43 +23,16 @@ local new_password = require "util.id".long;
 local NS = "urn:raumwart:0";
 local MUC_NS = "http://jabber.org/protocol/muc";
 
-local component = module:get_option_string("raumwart_component");
-if not component then
-	module:log("error", "raumwart_component is not set; mod_raumwart stays inactive");
+-- A config from before mod_raumwart_breakout loads this module on the breakout MUC too.
+if module:get_option_string("raumwart_main_muc") then
+	module:log("warn", "On a breakout MUC enable \"raumwart_breakout\", not \"raumwart\": loading it instead");
+	module:depends("raumwart_breakout");
 	return;
 end
 
--- On Jitsi's breakout MUC (raumwart_main_muc set) the module only reports who is in a
--- breakout room, as an occupant of its main room; Jitsi links them in the main room's
--- _data.breakout_rooms. Everything else runs on the main MUC.
-local main_muc = module:get_option_string("raumwart_main_muc");
-if main_muc then
-	-- By JID: room objects are replaced when Prosody swaps a room out of its cache.
-	local mains = {};
-	local function main_jid_of(room)
-		local main_env = modulemanager.get_module(main_muc, "muc");
-		if mains[room.jid] or not main_env then return mains[room.jid]; end
-		for r in main_env.live_rooms() do
-			if r._data.breakout_rooms and r._data.breakout_rooms[room.jid] then
-				mains[room.jid] = r.jid;
-				return r.jid;
-			end
-		end
-	end
-	local function forward(name, event)
-		local main, feed = main_jid_of(event.room), modulemanager.get_module(main_muc, "raumwart");
-		if not (main and feed and feed.raumwart_managed(main)) then return; end
-		local stanza = event.stanza;
-		if name == "l" and (event.room.destroying
-			or stanza and stanza.name == "presence" and stanza.attr.type ~= "unavailable") then
-			return;
-		end
-		feed.raumwart_emit(name, { r = jid.node(main), o = event.occupant.jid, b = event.room.jid });
-	end
-	module:hook("muc-room-destroyed", function(event) mains[event.room.jid] = nil; end);
-	module:hook("muc-occupant-joined", function(event) forward("j", event); end);
-	module:hook("muc-occupant-left", function(event) forward("l", event); end);
-	module:log("info", "raumwart module active for the breakout rooms of %s", main_muc);
+local component = module:get_option_string("raumwart_component");
+if not component then
+	module:log("error", "raumwart_component is not set; mod_raumwart stays inactive");
 	return;
 end
 
@@ -148,7 +121,7 @@ local function emit(name, attr)
 	module:send(st.message({ from = module.host, to = component }):tag(name, attr));
 end
 
--- For the module instance on the breakout MUC.
+-- For mod_raumwart_breakout on the breakout MUC.
 raumwart_emit = emit;
 function raumwart_managed(room_jid) return map ~= nil and map.rooms[jid.node(room_jid)] ~= nil; end
 
@@ -351,13 +324,8 @@ module:hook("iq-get/host/" .. NS .. ":snapshot", command(function(_, stanza)
 				}):up();
 			end
 			for breakout_jid in pairs(room._data.breakout_rooms or {}) do
-				local env = modulemanager.get_module(jid.host(breakout_jid), "muc");
-				local breakout = env and env.get_room_from_jid(breakout_jid);
-				if breakout then
-					for _, occupant in breakout:each_occupant() do
-						reply:tag("o", { o = occupant.jid, b = breakout_jid }):up();
-					end
-				end
+				local breakouts = modulemanager.get_module(jid.host(breakout_jid), "raumwart_breakout");
+				if breakouts then breakouts.raumwart_snapshot(reply, breakout_jid); end
 			end
 			reply:up();
 		end
