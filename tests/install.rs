@@ -151,6 +151,7 @@ fn dpkg_installs_a_working_whole_and_purge_leaves_nothing_of_the_schools() {
         "/usr/bin/raumwart",
         "/usr/share/raumwart/prosody/mod_raumwart.lua",
         "/usr/share/raumwart/prosody/mod_raumwart_breakout.lua",
+        "/usr/share/raumwart/prosody/raumwart_store.lib.lua",
         "/usr/share/man/man1/raumwart.1.gz",
         "/usr/share/bash-completion/completions/raumwart",
         "/usr/lib/systemd/system/raumwart.service",

@@ -67,6 +67,7 @@ fn the_package_installs_a_working_whole() {
         "./usr/lib/sysusers.d/raumwart.conf",
         "./usr/share/raumwart/prosody/mod_raumwart.lua",
         "./usr/share/raumwart/prosody/mod_raumwart_breakout.lua",
+        "./usr/share/raumwart/prosody/raumwart_store.lib.lua",
         "./usr/share/bash-completion/completions/raumwart",
         "./usr/share/zsh/vendor-completions/_raumwart",
         "./usr/share/fish/vendor_completions.d/raumwart.fish",
