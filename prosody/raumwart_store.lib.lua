@@ -16,6 +16,13 @@ local jid = require "util.jid";
 local MUC_NS = "http://jabber.org/protocol/muc";
 local component = module:get_option_string("raumwart_component");
 
+-- While no map is in force (first start, map deleted): "deny" refuses every new room.
+local unmanaged_default = module:get_option_string("raumwart_unmanaged_rooms", "allow");
+if unmanaged_default ~= "allow" and unmanaged_default ~= "deny" then
+	module:log("error", "raumwart_unmanaged_rooms must be \"allow\" or \"deny\"; using \"deny\"");
+	unmanaged_default = "deny";
+end
+
 local function salted(password)
 	local salt = random_bytes(16);
 	return { s = hex.encode(salt), h = hashes.hmac_sha256(salt, password, true) };
@@ -60,13 +67,6 @@ module:add_timer(grace + 1, function()
 	end
 	save_classes();
 end);
-
--- While no map is in force (first start, map deleted): "deny" refuses every new room.
-local unmanaged_default = module:get_option_string("raumwart_unmanaged_rooms", "allow");
-if unmanaged_default ~= "allow" and unmanaged_default ~= "deny" then
-	module:log("error", "raumwart_unmanaged_rooms must be \"allow\" or \"deny\"; using \"deny\"");
-	unmanaged_default = "deny";
-end
 
 -- `map` and `problem` are read by the module; they change only through push.
 local M = { map = map, problem = problem, matches = matches };
