@@ -106,7 +106,7 @@ pub struct Options {
     pub secret_in_config: &'static str,
     /// RAUMWART_LOG for the daemon.
     pub log: &'static str,
-    /// Load mod_raumwart (false: plain Prosody, for benchmarks).
+    /// Load raumwart's Prosody modules (false: plain Prosody, for benchmarks).
     pub module: bool,
     /// Prosody's log level (benchmarks keep logging out of the measurement).
     pub prosody_log: &'static str,
