@@ -51,7 +51,7 @@ fn the_shipped_files_agree_with_each_other() {
     );
     for var in [
         "XMPP_MUC_MODULES=raumwart",
-        "XMPP_BREAKOUT_MUC_MODULES=raumwart",
+        "XMPP_BREAKOUT_MUC_MODULES=raumwart_breakout",
     ] {
         assert!(env.lines().any(|l| l == var), "raumwart.env lacks {var}");
     }

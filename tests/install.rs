@@ -150,6 +150,8 @@ fn dpkg_installs_a_working_whole_and_purge_leaves_nothing_of_the_schools() {
     for path in [
         "/usr/bin/raumwart",
         "/usr/share/raumwart/prosody/mod_raumwart.lua",
+        "/usr/share/raumwart/prosody/mod_raumwart_breakout.lua",
+        "/usr/share/raumwart/prosody/raumwart_store.lib.lua",
         "/usr/share/man/man1/raumwart.1.gz",
         "/usr/share/bash-completion/completions/raumwart",
         "/usr/lib/systemd/system/raumwart.service",

@@ -66,6 +66,8 @@ fn the_package_installs_a_working_whole() {
         "./usr/lib/systemd/system/raumwart.service",
         "./usr/lib/sysusers.d/raumwart.conf",
         "./usr/share/raumwart/prosody/mod_raumwart.lua",
+        "./usr/share/raumwart/prosody/mod_raumwart_breakout.lua",
+        "./usr/share/raumwart/prosody/raumwart_store.lib.lua",
         "./usr/share/bash-completion/completions/raumwart",
         "./usr/share/zsh/vendor-completions/_raumwart",
         "./usr/share/fish/vendor_completions.d/raumwart.fish",
@@ -76,6 +78,14 @@ fn the_package_installs_a_working_whole() {
     ]
     .map(String::from)
     .into();
+    // Every file of the Prosody module: mod_raumwart loads its library from its own folder.
+    for entry in std::fs::read_dir(repo.join("prosody")).unwrap() {
+        let name = entry.unwrap().file_name();
+        expected.push(format!(
+            "./usr/share/raumwart/prosody/{}",
+            name.to_string_lossy()
+        ));
+    }
     // A man page for every command.
     for entry in std::fs::read_dir(repo.join("debian/man")).unwrap() {
         let name = entry.unwrap().file_name();

@@ -1,8 +1,10 @@
 -- raumwart for docker-jitsi-meet: copy to ${CONFIG}/prosody/config/conf.d/raumwart.cfg.lua
 -- (Prosody 13; the image includes every conf.d/*.cfg.lua after its own config, in no fixed
 -- order: this file only sets what docker-jitsi-meet's templates leave unset).
--- The module itself goes to ${CONFIG}/prosody/prosody-plugins-custom/mod_raumwart.lua and
--- is loaded by XMPP_MUC_MODULES / XMPP_BREAKOUT_MUC_MODULES (raumwart.env).
+-- The module's three files (prosody/ in raumwart's repository: mod_raumwart.lua,
+-- mod_raumwart_breakout.lua, raumwart_store.lib.lua) go to
+-- ${CONFIG}/prosody/prosody-plugins-custom/; XMPP_MUC_MODULES and
+-- XMPP_BREAKOUT_MUC_MODULES (raumwart.env) load them.
 
 -- docker-jitsi-meet switches external components off; raumwart needs the port, on
 -- loopback only: raumwart shares the prosody container's network (compose override), so
@@ -21,8 +23,7 @@ Component "muc.meet.jitsi" "muc"
     component_admins_as_room_owners = true
 
 Component "breakout.meet.jitsi" "muc"
-    raumwart_component = "raumwart.meet.jitsi"
-    raumwart_main_muc = "muc.meet.jitsi"
+    raumwart_main_muc = "muc.meet.jitsi" -- mod_raumwart_breakout reports through the main MUC's module
     admins = { "raumwart.meet.jitsi" }
     component_admins_as_room_owners = true
 

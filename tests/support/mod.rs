@@ -106,7 +106,7 @@ pub struct Options {
     pub secret_in_config: &'static str,
     /// RAUMWART_LOG for the daemon.
     pub log: &'static str,
-    /// Load mod_raumwart (false: plain Prosody, for benchmarks).
+    /// Load raumwart's Prosody modules (false: plain Prosody, for benchmarks).
     pub module: bool,
     /// Prosody's log level (benchmarks keep logging out of the measurement).
     pub prosody_log: &'static str,
@@ -241,7 +241,6 @@ Component "{muc}" "muc"
 {muc_extra}
 Component "{BREAKOUT}" "muc"
     modules_enabled = {{ {breakout_modules} }}
-    raumwart_component = "{COMPONENT}"
     raumwart_main_muc = "{muc}"
     admins = {{ "focus@{AUTH}", "{COMPONENT}" }}
     component_admins_as_room_owners = true
@@ -265,7 +264,7 @@ Component "{COMPONENT}"
                 ""
             },
             breakout_modules = if self.options.module {
-                "\"raumwart\", \"test_breakout\""
+                "\"raumwart_breakout\", \"test_breakout\""
             } else {
                 "\"test_breakout\""
             },
@@ -289,7 +288,7 @@ Component "{COMPONENT}"
                 .find_map(|l| l.strip_prefix(&format!("{var}=")))
                 .unwrap_or_else(|| panic!("{var} not in raumwart.env"));
             list.split(',')
-                .filter(|m| self.options.module || *m != "raumwart")
+                .filter(|m| self.options.module || !m.starts_with("raumwart"))
                 .map(|m| format!("\"{m}\""))
                 .collect()
         };
