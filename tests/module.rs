@@ -1,6 +1,7 @@
 //! The Prosody module against hostile guests, with a real Prosody: no school password at
 //! rest or as a live room password, wrong passwords reported, failing closed when its
-//! stored map is unusable, and every managed room covered beyond Prosody's room cache.
+//! stored map is unusable, every managed room covered beyond Prosody's room cache, and
+//! who entered as organizer still known after a reload of the module.
 
 mod support;
 
@@ -432,4 +433,87 @@ async fn every_managed_room_is_covered_beyond_prosodys_room_cache() {
         t.sync().await;
         assert!(!t.saw(removal_of(&["teacher"])), "an organizer was removed");
     }
+}
+
+/// `module:reload("raumwart", MUC)` through Prosody's admin shell, as an admin does after
+/// upgrading the module.
+fn reload_module(env: &Env) {
+    const LOADED: &str = "raumwart module active: ";
+    let before = env.prosody_log().matches(LOADED).count();
+    let said = env.prosody_shell(&["module", "reload", "raumwart", muc()]);
+    assert!(
+        said.contains("Module reloaded on 1 host"),
+        "the shell did not reload mod_raumwart: {said}"
+    );
+    // The shell answers once the module ran again; its start logs before that.
+    assert_eq!(
+        env.prosody_log().matches(LOADED).count(),
+        before + 1,
+        "the reload did not start the module again"
+    );
+}
+
+#[tokio::test]
+async fn a_module_reload_keeps_who_entered_as_organizer() {
+    // A grace period of 0: a room where a new daemon finds no organizer ends at once.
+    let env = Env::new(Options {
+        admin_shell: true,
+        ..grace("0s")
+    });
+    let mut d = env.daemon().await;
+    let mut focus = env.focus(ROOM).await;
+    let jid = room_jid(ROOM);
+    let (mut teacher, mut student) = lesson(&env, ROOM).await;
+    let old_owner = teacher.bare();
+
+    reload_module(&env);
+
+    // The module works on: the class password admits, the school password makes an
+    // organizer, and its events reach the daemon.
+    let mut late = env.anonymous().await;
+    late.join(&jid, "late", Some(CLASS_PASSWORD))
+        .await
+        .expect("the class password admits after the reload");
+    let mut stranger = env.anonymous().await;
+    assert_eq!(
+        stranger.join(&jid, "stranger", None).await.err().as_deref(),
+        Some("not-authorized"),
+        "a join without password was admitted after the reload"
+    );
+    let mut colleague = env.anonymous().await;
+    colleague
+        .join(&jid, "colleague", Some(SCHOOL_PASSWORD))
+        .await
+        .expect("the school password admits after the reload");
+    colleague.wait_affiliation(&jid, "colleague", "owner").await;
+    d.wait_room(ROOM, "4 people after the reload", |r| r["people"] == 4)
+        .await;
+    colleague.leave(&jid, "colleague").await;
+
+    // A new daemon knows only what the module tells in its snapshot: the teacher who
+    // entered with the school password before the reload is still marked organizer.
+    d.kill9();
+    let mut d = env.daemon().await;
+    // In sync: the snapshot is applied.
+    assert_room_now(
+        &env,
+        ROOM,
+        ("active", 3, true),
+        "after the reload the module's snapshot did not mark the teacher organizer",
+    )
+    .await;
+
+    // Leaving last still ends the session and resets the room.
+    teacher.leave(&jid, "teacher").await;
+    for (c, nick) in [(&mut student, "student"), (&mut late, "late")] {
+        let reason = c.wait_removed(&jid, nick).await;
+        assert_eq!(reason, raumwart::config::DEFAULT_END_MESSAGE);
+    }
+    focus.gone().await;
+    d.wait_metric(
+        "raumwart_sessions_ended_total{reason=\"grace_expired\"}",
+        1.0,
+    )
+    .await;
+    assert_room_is_fresh(&env, ROOM, &old_owner).await;
 }

@@ -97,6 +97,11 @@ pub fn prosody_binary() -> String {
         .unwrap_or_else(|| "prosody".into())
 }
 
+/// The prosodyctl beside `prosody_binary()`.
+pub fn prosodyctl_binary() -> String {
+    format!("{}ctl", prosody_binary())
+}
+
 /// Options that vary between tests.
 #[derive(Clone)]
 pub struct Options {
@@ -118,6 +123,8 @@ pub struct Options {
     pub room_cache_size: Option<usize>,
     /// The module's `raumwart_unmanaged_rooms` (None: not set).
     pub module_unmanaged: Option<&'static str>,
+    /// Prosody's admin shell on its socket in the data folder, for `Env::prosody_shell`.
+    pub admin_shell: bool,
 }
 
 /// The default options with another grace period.
@@ -142,6 +149,7 @@ impl Default for Options {
             school_rooms: 2,
             room_cache_size: None,
             module_unmanaged: None,
+            admin_shell: false,
         }
     }
 }
@@ -204,7 +212,7 @@ log = {{ {level} = "{d}/prosody.log" }}
 interfaces = {{ "127.0.0.1" }}
 c2s_ports = {{ {c2s} }}
 c2s_interfaces = {{ "127.0.0.1" }}
-modules_enabled = {{ "saslauth", "disco", "ping" }}
+modules_enabled = {{ "saslauth", "disco", "ping"{admin_shell} }}
 modules_disabled = {{ "s2s", "tls", "offline", "c2s_bidi" }}
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
@@ -218,6 +226,11 @@ network_settings = {{ nagle = {nagle} }}
             level = self.options.prosody_log,
             nagle = self.options.nagle,
             c2s = self.c2s,
+            admin_shell = if self.options.admin_shell {
+                ", \"admin_shell\""
+            } else {
+                ""
+            },
         )
     }
 
@@ -499,6 +512,32 @@ rooms = [{{ name = "{OTHER_SCHOOL_ROOM}", password_file = "schools/rs.pw" }}]
             .join("data")
             .join(muc().replace('.', "%2e"))
             .join("raumwart/map.dat")
+    }
+
+    /// Runs `prosodyctl shell ARGS` (e.g. `["module", "reload", "raumwart", HOST]`
+    /// for `module:reload("raumwart", HOST)`) against this Prosody, which must run with
+    /// `Options::admin_shell`; panics unless it succeeds. Returns what it printed.
+    pub fn prosody_shell(&self, args: &[&str]) -> String {
+        assert!(self.options.admin_shell, "Options::admin_shell is off");
+        let out = Command::new(prosodyctl_binary())
+            .arg("--config")
+            .arg(self.dir.join("prosody.cfg.lua"))
+            .arg("shell")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("start {}: {e}", prosodyctl_binary()));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success(),
+            "prosodyctl shell {args:?} failed ({}): {text}",
+            out.status
+        );
+        text
     }
 
     pub fn prosody_log(&self) -> String {
@@ -1084,4 +1123,19 @@ pub async fn room_status(env: &Env, room: &str) -> serde_json::Value {
         .find(|r| r["room"] == room)
         .unwrap_or_else(|| panic!("{room} not in /status: {body}"))
         .clone()
+}
+
+/// Asserts what `/status` says about `room` now: its state, how many people, whether an
+/// organizer is there; `what` names the case in the failure message.
+pub async fn assert_room_now(env: &Env, room: &str, expected: (&str, u64, bool), what: &str) {
+    let st = room_status(env, room).await;
+    let seen = (
+        st["state"].as_str().unwrap_or_default(),
+        st["people"].as_u64().unwrap_or_default(),
+        st["organizer_present"].as_bool().unwrap_or_default(),
+    );
+    assert_eq!(
+        seen, expected,
+        "{what}: (state, people, organizer_present) of {room}; /status said {st}"
+    );
 }
