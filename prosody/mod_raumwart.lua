@@ -38,7 +38,7 @@ local function is_service_admin(actor)
 end
 
 local boot, stopping = new_password(), false; -- boot: Prosody (and its rooms) started afresh
-local keyed = {}; -- [room jid][occupant jid]: entered with the school password
+local keyed = {}; -- [room jid][occupant jid]: entered with the school password, this session
 
 -- Events are dropped while the daemon is away: it re-reads everything on connect, and a
 -- message to an absent component only bounces.
@@ -125,7 +125,7 @@ module:hook("muc-occupant-left", function(event)
 	if not store.entry(room.jid) then return; end
 	-- 0.12 reports a nick change as the old nick leaving; the session is still inside.
 	if stanza and stanza.name == "presence" and stanza.attr.type ~= "unavailable" then return; end
-	if keyed[room.jid] then keyed[room.jid][occupant.jid] = nil; end
+	-- keyed[] keeps the flag: an organizer moving to a breakout room stays one (snapshot).
 	-- A destroy announces itself once, not once per occupant.
 	if room.destroying then return; end
 	-- With breakout rooms open, an empty main room may mean everyone moved to them.
@@ -179,7 +179,7 @@ module:hook("iq-get/host/" .. NS .. ":snapshot", command(function(_, stanza)
 			end
 			for breakout_jid in pairs(room._data.breakout_rooms or {}) do
 				local breakouts = modulemanager.get_module(jid.host(breakout_jid), "raumwart_breakout");
-				if breakouts then breakouts.raumwart_snapshot(reply, breakout_jid); end
+				if breakouts then breakouts.raumwart_snapshot(reply, breakout_jid, room_keyed); end
 			end
 			reply:up();
 		end

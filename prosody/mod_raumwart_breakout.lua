@@ -8,12 +8,13 @@ local modulemanager = require "core.modulemanager";
 
 local muc = module:depends("muc");
 
--- For mod_raumwart's snapshot of the main room: who is in one of its breakout rooms.
-function raumwart_snapshot(reply, breakout_jid)
+-- For mod_raumwart's snapshot of the main room: who is in one of its breakout rooms,
+-- and which of them entered the main room with the school password (`keyed`).
+function raumwart_snapshot(reply, breakout_jid, keyed)
 	local breakout = muc.get_room_from_jid(breakout_jid);
 	if not breakout then return; end
 	for _, occupant in breakout:each_occupant() do
-		reply:tag("o", { o = occupant.jid, b = breakout_jid }):up();
+		reply:tag("o", { o = occupant.jid, b = breakout_jid, k = keyed[occupant.jid] and "1" or nil }):up();
 	end
 end
 

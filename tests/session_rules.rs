@@ -376,16 +376,17 @@ async fn a_restarted_daemon_counts_the_people_in_breakout_rooms() {
     .await;
 
     // Restarted again with nobody but focus in the (persistent) main room: the people in
-    // the breakout room keep the session; it is not reset under them. (A grace period
-    // today: the module marks organizers in the main room only, see the core's test
-    // snapshot_after_restart_sees_an_organizer_in_a_breakout_room_as_a_student.)
+    // the breakout room keep the session, and the teacher there is still its organizer
+    // (no grace period that would end the lesson under them).
     d.kill9();
     let mut d = env.daemon().await;
-    let st = status(&env, ROOM).await;
-    assert!(
-        st["people"] == 3 && (st["state"] == "active" || st["state"] == "grace"),
-        "a restarted daemon took the empty main room for the session's end: {st}"
-    );
+    assert_room_now(
+        &env,
+        ROOM,
+        ("active", 3, true),
+        "a restarted daemon does not see the organizer in the breakout room",
+    )
+    .await;
     env.events_barrier(&mut d).await;
     let ended = d.metrics().await.value("raumwart_sessions_ended_total");
     assert_eq!(ended, 0.0, "a daemon restart ended the session");
