@@ -111,6 +111,15 @@ local boot, stopping = new_password(), false;
 local function store_classes()
 	if not store:set("classes", classes) then module:log("error", "Could not store the class passwords"); end
 end
+-- Writing the file costs Prosody milliseconds (and the garbage of serializing it): where
+-- a stanza is answered (a destroy, a config form, a join), write it once the answers are
+-- out, in the same turn of Prosody's loop.
+local store_due = false;
+local function store_classes_soon()
+	if store_due then return; end
+	store_due = true;
+	module:add_timer(0, function() store_due = false; store_classes(); end);
+end
 local function drop_expired()
 	for node, class in pairs(classes) do
 		if class.u and class.u < os.time() then classes[node] = nil; end
@@ -200,7 +209,7 @@ module:hook("muc-config-submitted/muc#roomconfig_roomsecret", function(event)
 	if not entry_of(room) or (room:get_password() or "") ~= value then return; end
 	local salt = random_bytes(16);
 	classes[jid.node(room.jid)] = value ~= "" and { s = hex.encode(salt), h = hashes.hmac_sha256(salt, value, true) } or nil;
-	store_classes();
+	store_classes_soon();
 end, -1);
 
 -- A class password from before a Prosody restart, within the grace period: the room has it
@@ -210,7 +219,7 @@ local function restore_class(room, given)
 	if class and class.u and class.u >= os.time() and matches_hash(class, given) then
 		room:set_password(given);
 		class.u = nil;
-		store_classes();
+		store_classes_soon();
 	end
 end
 
@@ -273,7 +282,7 @@ module:hook("muc-room-destroyed", function(event)
 	keyed[room.jid] = nil;
 	-- Prosody stopping empties every room: that ends no session.
 	if stopping or room._data.destroyed or not entry_of(room) then return; end
-	if classes[jid.node(room.jid)] then classes[jid.node(room.jid)] = nil; store_classes(); end
+	if classes[jid.node(room.jid)] then classes[jid.node(room.jid)] = nil; store_classes_soon(); end
 	room:set_persistent(false);
 	emit("d", { r = jid.node(room.jid) });
 end, 1);
@@ -285,7 +294,7 @@ module:hook("iq/bare", function(event)
 	local node = jid.node(stanza.attr.to);
 	if query and query:get_child("destroy") and classes[node] and jid.bare(stanza.attr.from) == component then
 		classes[node] = nil;
-		store_classes();
+		store_classes_soon();
 	end
 end, 10);
 
@@ -366,7 +375,10 @@ module:hook("iq-get/host/" .. NS .. ":snapshot", command(function(_, stanza)
 end));
 
 -- Before Prosody closes the client sessions (which empties every room).
-module:hook_global("server-stopping", function() stopping = true; end, 1000);
+module:hook_global("server-stopping", function()
+	stopping = true;
+	if store_due then store_due = false; store_classes(); end
+end, 1000);
 
 -- A reload of this module is no restart: rooms, organizer flags and class entries stay.
 function module.save() return { keyed = keyed, boot = boot, classes = classes }; end
