@@ -58,6 +58,16 @@ local classes = store:get("classes") or {};
 local function save_classes()
 	if not store:set("classes", classes) then module:log("error", "Could not store the class passwords"); end
 end
+-- Writing the file costs Prosody milliseconds. Where a stanza is being answered (a
+-- destroy, a config form, a join), write once the answers are out: timers run after the
+-- loop's writes. At most once a turn; Prosody stopping writes what is due.
+local due = false;
+local function save_classes_soon()
+	if due then return; end
+	due = true;
+	module:add_timer(0, function() due = false; save_classes(); end);
+end
+module:hook_global("server-stopping", function() if due then due = false; save_classes(); end end, 1000);
 local grace = map and map.grace or 0;
 for _, class in pairs(classes) do class.u = class.u or os.time() + grace; end
 save_classes();
@@ -115,7 +125,7 @@ module:hook("muc-config-submitted/muc#roomconfig_roomsecret", function(event)
 	local room, value = event.room, event.value or "";
 	if not M.entry(room.jid) or (room:get_password() or "") ~= value then return; end
 	classes[jid.node(room.jid)] = value ~= "" and salted(value) or nil;
-	save_classes();
+	save_classes_soon();
 end, -1);
 
 -- Back after a Prosody restart within the grace period, with the class password: the room
@@ -129,12 +139,12 @@ module:hook("muc-occupant-pre-join", function(event)
 	if given == room:get_password() or not matches(class, given) then return; end
 	room:set_password(given);
 	class.u = nil;
-	save_classes();
+	save_classes_soon();
 end, 4);
 
 -- A reset ends the session: its class password goes.
 function M.drop_class(node)
-	if classes[node] then classes[node] = nil; save_classes(); end
+	if classes[node] then classes[node] = nil; save_classes_soon(); end
 end
 
 -- The daemon resets a room that Prosody lost in a restart: its class password goes too.

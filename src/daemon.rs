@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 use tokio::time::sleep_until;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::config::{self, Config};
 use crate::core::{Core, Input, Note, Output, Phase};
@@ -24,6 +24,10 @@ const PING_EVERY: Duration = Duration::from_secs(4);
 /// tokio's timers have millisecond granularity and fire late, never early: wake this much
 /// before a deadline and treat what falls due within it as due.
 const TIMER_SLACK: Duration = Duration::from_millis(2);
+/// The target of the timestamps the benchmark reads to split a reaction's latency into
+/// timer, daemon and Prosody time (`RAUMWART_LOG=warn,raumwart::timing=debug`). Off
+/// otherwise: tracing evaluates the fields only when the target is enabled.
+const TIMING: &str = "raumwart::timing";
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// While Prosody cannot be reached (restarting), retries stay this close, so that
@@ -240,6 +244,7 @@ impl Daemon {
             Happened::Incoming(Incoming::Closed(why)) => self.lost(why),
             Happened::Incoming(Incoming::Stanza(stanza)) => {
                 let cause = Instant::now();
+                debug!(target: TIMING, at_us = unix_us(), "in");
                 let Some(s) = self.conn.session() else { return };
                 let outcome = s.on_stanza(*stanza).await;
                 self.apply(outcome, cause).await;
@@ -405,9 +410,17 @@ impl Daemon {
             let outcome = s.expire(due);
             self.apply(outcome, now).await;
         }
-        if self.core.next_deadline().is_some_and(|d| d <= due) {
+        let deadline = self.core.next_deadline();
+        debug!(
+            target: TIMING,
+            at_us = unix_us(),
+            late_us = deadline.map_or(0, |d| signed_us(now, d)),
+            "timer"
+        );
+        if deadline.is_some_and(|d| d <= due) {
             self.core.handle(due, Input::Tick);
             self.drain(now).await;
+            debug!(target: TIMING, at_us = unix_us(), "sent");
         }
     }
 
@@ -535,6 +548,21 @@ impl Daemon {
             "rooms": rooms,
         })
         .to_string()
+    }
+}
+
+/// Wall-clock microseconds, comparable across the processes of one machine.
+fn unix_us() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros())
+}
+
+/// `now - deadline` in microseconds, negative when early.
+fn signed_us(now: Instant, deadline: Instant) -> i128 {
+    match now.checked_duration_since(deadline) {
+        Some(late) => late.as_micros() as i128,
+        None => -(deadline.duration_since(now).as_micros() as i128),
     }
 }
 
