@@ -27,6 +27,7 @@
 //! log2 of the ways to place that many capitals. Only the first 128 characters are
 //! estimated.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 /// At least this many characters (NIST asks for 8; these passwords are shared).
@@ -171,29 +172,39 @@ pub fn check(password: &str, context: &[&str]) -> Result<(), Weak> {
 }
 
 struct Dictionary {
-    words: Vec<Vec<char>>,
+    /// The words by their first character: a school can have thousands of room names.
+    words: HashMap<char, Vec<Vec<char>>>,
     bits: f64,
     part: Part,
 }
 
 impl Dictionary {
     fn new<'a>(words: impl Iterator<Item = &'a str>, part: Part) -> Dictionary {
-        let mut list: Vec<Vec<char>> = vec![];
+        let mut seen: HashSet<Vec<char>> = HashSet::new();
+        let mut by_first: HashMap<char, Vec<Vec<char>>> = HashMap::new();
         for word in words {
             let word = word.to_lowercase();
             for variant in [word.clone(), transliterate(&word)] {
                 let chars: Vec<char> = variant.chars().collect();
-                if chars.len() >= 3 && !list.contains(&chars) {
-                    list.push(chars);
+                if chars.len() >= 3 && seen.insert(chars.clone()) {
+                    by_first.entry(chars[0]).or_default().push(chars);
                 }
             }
         }
-        let bits = (list.len().max(2) as f64).log2();
+        let bits = (seen.len().max(2) as f64).log2();
         Dictionary {
-            words: list,
+            words: by_first,
             bits,
             part,
         }
+    }
+
+    /// The words that can match where the password has `c`: as written, or substituted.
+    fn starting_with(&self, c: char) -> impl Iterator<Item = &Vec<char>> {
+        std::iter::once(c)
+            .chain(stands_for(c).iter().copied())
+            .filter_map(|c| self.words.get(&c))
+            .flatten()
     }
 }
 
@@ -245,7 +256,7 @@ pub fn estimate(password: &str, context: &[&str]) -> Estimate {
             }
         };
         for dictionary in &dictionaries {
-            for word in &dictionary.words {
+            for word in dictionary.starting_with(lower[start]) {
                 if let Some(substitutions) = matches_at(&lower, start, word) {
                     let end = start + word.len();
                     let bits =
@@ -324,23 +335,27 @@ fn matches_at(password: &[char], start: usize, word: &[char]) -> Option<usize> {
     let mut substitutions = 0;
     for (&p, &w) in piece.iter().zip(word) {
         if p != w {
-            let substitutes: &[char] = match p {
-                '0' => &['o'],
-                '1' => &['i', 'l'],
-                '3' => &['e'],
-                '4' | '@' => &['a'],
-                '$' | '5' => &['s'],
-                '7' => &['t'],
-                '!' => &['i'],
-                _ => return None,
-            };
-            if !substitutes.contains(&w) {
+            if !stands_for(p).contains(&w) {
                 return None;
             }
             substitutions += 1;
         }
     }
     Some(substitutions)
+}
+
+/// The letters a password character commonly stands in for ("p4ssw0rd").
+fn stands_for(c: char) -> &'static [char] {
+    match c {
+        '0' => &['o'],
+        '1' => &['i', 'l'],
+        '3' => &['e'],
+        '4' | '@' => &['a'],
+        '$' | '5' => &['s'],
+        '7' => &['t'],
+        '!' => &['i'],
+        _ => &[],
+    }
 }
 
 /// The length of the longest sequence (forwards or backwards) starting at `start`.
