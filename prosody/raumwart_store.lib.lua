@@ -78,6 +78,18 @@ module:add_timer(grace + 1, function()
 	save_classes();
 end);
 
+-- With more managed rooms than Prosody's room cache holds, Prosody moves rooms with people
+-- in them to disk and back, and the snapshot reads and writes every one: seconds at 1,000.
+local cache_size, warned = module:get_option_number("muc_room_cache_size", 100), 0;
+local function check_cache(rooms)
+	local n = 0;
+	for _ in pairs(rooms) do n = n + 1; end
+	if n <= cache_size or n == warned then return; end
+	warned = n;
+	module:log("warn", "%d managed rooms, but muc_room_cache_size is %d: set it to at least %d", n, cache_size, n);
+end
+if map then check_cache(map.rooms); end
+
 -- `map` and `problem` are read by the module; they change only through push.
 local M = { map = map, problem = problem, matches = matches };
 
@@ -114,6 +126,7 @@ function M.push(chunk)
 	pending.unmanaged = chunk.attr.unmanaged == "deny" and "deny" or "allow";
 	pending.grace = tonumber(chunk.attr.grace) or 0;
 	local ok, store_err = store:set("map", pending);
+	check_cache(pending.rooms);
 	M.map, M.problem, pending = pending, not ok and "map-not-stored" or nil, nil;
 	if ok then return true; end
 	module:log("error", "Could not store the room map (%s): it holds until Prosody restarts", store_err);

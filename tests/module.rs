@@ -409,6 +409,14 @@ async fn every_managed_room_is_covered_beyond_prosodys_room_cache() {
         rooms.iter().filter(|r| evicted(&env, r)).count() >= 4,
         "the cache of 4 did not overflow"
     );
+    // It works, slowly at scale: the admin is told what to set (8 rooms here, one of
+    // another school).
+    let warning = "9 managed rooms, but muc_room_cache_size is 4: set it to at least 9";
+    assert_eq!(
+        env.prosody_log().matches(warning).count(),
+        1,
+        "Prosody's log does not say once what to set"
+    );
 
     // A new daemon knows only what the snapshot tells: every room, each with its
     // organizer (a room without one would end at once with a grace period of 0s).
