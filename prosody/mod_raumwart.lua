@@ -40,13 +40,16 @@ end
 local boot, stopping = new_password(), false; -- boot: Prosody (and its rooms) started afresh
 local keyed = {}; -- [room jid][occupant jid]: entered with the school password, this session
 
--- Events are dropped while the daemon is away: it re-reads everything on connect, and a
--- message to an absent component only bounces.
+-- Events go as text straight onto raumwart's component stream: no routing, no stanza
+-- object at every join and leave. Dropped while the daemon is away (it re-reads all).
+local head = ("<message from='%s' to='%s'><"):format(st.xml_escape(module.host), st.xml_escape(component));
 local function emit(name, attr)
 	local link = modulemanager.get_module(component, "component");
-	if stopping or not (link and link.connected) then return; end
-	attr.xmlns = NS;
-	module:send(st.message({ from = module.host, to = component }):tag(name, attr));
+	if stopping or not (link and link.connected and link.session) then return; end
+	local out = { head, name, " xmlns='", NS, "'" };
+	for k, v in pairs(attr) do out[#out + 1] = (" %s='%s'"):format(k, st.xml_escape(v)); end
+	out[#out + 1] = "/></message>";
+	link.session.send(table.concat(out));
 end
 
 -- For mod_raumwart_breakout on the breakout MUC.
@@ -123,11 +126,9 @@ end);
 module:hook("muc-occupant-left", function(event)
 	local room, occupant, stanza = event.room, event.occupant, event.stanza;
 	if not store.entry(room.jid) then return; end
-	-- 0.12 reports a nick change as the old nick leaving; the session is still inside.
-	if stanza and stanza.name == "presence" and stanza.attr.type ~= "unavailable" then return; end
-	-- keyed[] keeps the flag: an organizer moving to a breakout room stays one (snapshot).
-	-- A destroy announces itself once, not once per occupant.
-	if room.destroying then return; end
+	-- No leave: 0.12 reports a nick change as the old nick leaving; a destroy announces
+	-- itself once. keyed[] keeps its flag: an organizer in a breakout room stays one.
+	if room.destroying or stanza and stanza.name == "presence" and stanza.attr.type ~= "unavailable" then return; end
 	-- With breakout rooms open, an empty main room may mean everyone moved to them.
 	emit("l", { r = jid.node(room.jid), o = occupant.jid, ba = room._data.breakout_rooms_active and "1" or nil });
 end);
@@ -192,9 +193,6 @@ module:hook_global("server-stopping", function() stopping = true; end, 1000);
 
 -- A reload of this module is no restart: rooms, organizer flags and class entries stay.
 function module.save() return { keyed = keyed, boot = boot, classes = store.classes() }; end
-function module.restore(data)
-	keyed, boot = data.keyed or keyed, data.boot or boot;
-	store.restore_classes(data.classes);
-end
+function module.restore(data) keyed, boot = data.keyed or keyed, data.boot or boot; store.restore_classes(data.classes); end
 
 module:log("info", "raumwart module active: %s, events to %s", store.describe(), component);

@@ -223,6 +223,32 @@ async fn events_from_anyone_but_the_muc_service_are_refused() {
     d.wait_synced().await;
 }
 
+#[tokio::test]
+async fn a_guest_whose_address_holds_xml_markup_is_counted_like_any_other() {
+    // The module writes its events as text: a resource full of markup must arrive as
+    // data, not break raumwart's stream.
+    let env = Env::new(Options::default());
+    let mut d = env.daemon().await;
+    let _focus = env.focus(ROOM).await;
+    let (_teacher, _student) = lesson(&env, ROOM).await;
+    d.wait_room(ROOM, "teacher and student inside", |r| r["people"] == 2)
+        .await;
+    let resource = "x'\"<y>&amp;</message><z/>";
+    let mut guest = Client::anonymous_as(env.c2s, DOMAIN, resource).await;
+    assert!(guest.jid.ends_with(resource), "bound {}", guest.jid);
+    let jid = room_jid(ROOM);
+    guest
+        .join(&jid, "guest", Some(CLASS_PASSWORD))
+        .await
+        .expect("the guest enters with the class password");
+    d.wait_room(ROOM, "the guest counted", |r| r["people"] == 3)
+        .await;
+    guest.leave(&jid, "guest").await;
+    d.wait_room(ROOM, "the guest gone", |r| r["people"] == 2)
+        .await;
+    d.assert_connection_held().await;
+}
+
 // --- owner follows organizer ---------------------------------------------------------
 
 /// `actor` sets `target`'s affiliation in `room_jid` as the Jitsi UI does.

@@ -99,29 +99,51 @@ pub struct Client {
     pub discard: bool,
 }
 
+/// How a client authenticates, and the resource it asks for (None: the server's choice).
+struct Login<'a> {
+    mechanism: &'static str,
+    initial: Option<String>,
+    resource: Option<&'a str>,
+}
+
+impl<'a> Login<'a> {
+    fn anonymous(resource: Option<&'a str>) -> Login<'a> {
+        Login {
+            mechanism: "ANONYMOUS",
+            initial: None,
+            resource,
+        }
+    }
+}
+
 impl Client {
     /// Logs in anonymously, as Jitsi's guests do: every login is a new JID.
     pub async fn anonymous(port: u16, domain: &str) -> Client {
-        Self::connect(port, domain, "ANONYMOUS", None).await
+        Self::connect(port, domain, Login::anonymous(None)).await
+    }
+
+    /// An anonymous guest that binds the resource it likes (any text is allowed there).
+    pub async fn anonymous_as(port: u16, domain: &str, resource: &str) -> Client {
+        Self::connect(port, domain, Login::anonymous(Some(resource))).await
     }
 
     pub async fn login(port: u16, domain: &str, user: &str, password: &str) -> Client {
         let creds = base64(format!("\0{user}\0{password}").as_bytes());
-        Self::connect(port, domain, "PLAIN", Some(creds)).await
+        let login = Login {
+            mechanism: "PLAIN",
+            initial: Some(creds),
+            resource: None,
+        };
+        Self::connect(port, domain, login).await
     }
 
-    async fn connect(port: u16, domain: &str, mechanism: &str, initial: Option<String>) -> Client {
-        tokio::time::timeout(WAIT, Self::connect_inner(port, domain, mechanism, initial))
+    async fn connect(port: u16, domain: &str, login: Login<'_>) -> Client {
+        tokio::time::timeout(WAIT, Self::connect_inner(port, domain, login))
             .await
             .unwrap_or_else(|_| panic!("login to {domain} on port {port} timed out"))
     }
 
-    async fn connect_inner(
-        port: u16,
-        domain: &str,
-        mechanism: &str,
-        initial: Option<String>,
-    ) -> Client {
+    async fn connect_inner(port: u16, domain: &str, login: Login<'_>) -> Client {
         let tcp = TcpStream::connect(("127.0.0.1", port))
             .await
             .expect("connect to Prosody's c2s port");
@@ -140,8 +162,8 @@ impl Client {
             .recv_features::<Element>()
             .await
             .expect("stream features");
-        let mut auth = el("auth", SASL, &[("mechanism", mechanism)]);
-        if let Some(initial) = initial {
+        let mut auth = el("auth", SASL, &[("mechanism", login.mechanism)]);
+        if let Some(initial) = login.initial {
             auth.append_text(initial);
         }
         stream.send(&auth).await.expect("send auth");
@@ -157,7 +179,13 @@ impl Client {
             .await
             .expect("features after auth");
         let mut iq = el("iq", CLIENT, &[("type", "set"), ("id", "bind")]);
-        iq.append_child(el("bind", BIND, &[]));
+        let mut bind = el("bind", BIND, &[]);
+        if let Some(resource) = login.resource {
+            let mut r = el("resource", BIND, &[]);
+            r.append_text(resource);
+            bind.append_child(r);
+        }
+        iq.append_child(bind);
         stream.send(&iq).await.expect("send bind");
         let bound = next_element(&mut stream).await;
         let jid = bound
