@@ -595,6 +595,13 @@ impl Core {
     }
 
     fn apply_event(&mut self, now: Instant, event: Event, out: &mut Outbox) {
+        // Until the snapshot is in, it tells the whole truth: the module sends what it
+        // reported before it on the same stream, so the snapshot holds it already. Acted
+        // on alone, such an event could end a session whose people the core has yet to
+        // learn of.
+        if !self.synced && !matches!(event, Event::WrongPassword { .. }) {
+            return;
+        }
         match event {
             Event::Joined {
                 room,
