@@ -32,28 +32,28 @@ local store = module:require("raumwart_store");
 -- has roles and permissions (its is_admin() logs a deprecation); 0.12 has only is_admin().
 local is_admin = not module.could and require "core.usermanager".is_admin;
 if not is_admin then module:default_permission("prosody:admin", ":open-managed-room"); end
-local function is_service_admin(actor)
-	if is_admin then return is_admin(actor, module.host); end
-	return module:could(":open-managed-room", actor);
-end
+local function is_service_admin(actor) if is_admin then return is_admin(actor, module.host); end return module:could(":open-managed-room", actor); end
 
 local boot, stopping = new_password(), false; -- boot: Prosody (and its rooms) started afresh
 local keyed = {}; -- [room jid][occupant jid]: entered with the school password, this session
 
--- Events go as text straight onto raumwart's component stream: no routing, no stanza
--- object at every join and leave. Dropped while the daemon is away (it re-reads all).
+-- Events go as text straight onto raumwart's component stream, dropped while it is away.
+-- Students coming and going decide nothing at once: their events wait up to 50 ms to share
+-- one write; any other event, and a snapshot, sends them first, in order.
 local head = ("<message from='%s' to='%s'><"):format(st.xml_escape(module.host), st.xml_escape(component));
-local function emit(name, attr)
-	local link = modulemanager.get_module(component, "component");
-	if stopping or not (link and link.connected and link.session) then return; end
+local batch = {};
+local function flush()
+	local link = not stopping and modulemanager.get_module(component, "component");
+	if link and link.connected and link.session and #batch > 0 then link.session.send(table.concat(batch)); end
+	batch = {};
+end
+local function emit(name, attr, later)
 	local out = { head, name, " xmlns='", NS, "'" };
 	for k, v in pairs(attr) do out[#out + 1] = (" %s='%s'"):format(k, st.xml_escape(v)); end
-	out[#out + 1] = "/></message>";
-	link.session.send(table.concat(out));
+	batch[#batch + 1] = table.concat(out) .. "/></message>";
+	if not later then flush(); elseif #batch == 1 then module:add_timer(0.05, flush); end
 end
-
--- For mod_raumwart_breakout on the breakout MUC.
-raumwart_emit = emit;
+raumwart_emit = emit; -- for mod_raumwart_breakout on the breakout MUC
 function raumwart_managed(room_jid) return store.entry(room_jid) ~= nil; end
 
 -- Creation: unmanaged rooms only where allowed; a managed room is opened by an admin
@@ -120,7 +120,7 @@ module:hook("muc-occupant-joined", function(event)
 	if not store.entry(room.jid) then return; end
 	local key = occupant.raumwart_key and "1" or nil;
 	if key then keyed[room.jid] = keyed[room.jid] or {}; keyed[room.jid][occupant.jid] = true; end
-	emit("j", { r = jid.node(room.jid), o = occupant.jid, k = key });
+	emit("j", { r = jid.node(room.jid), o = occupant.jid, k = key }, not key);
 end);
 
 module:hook("muc-occupant-left", function(event)
@@ -129,8 +129,9 @@ module:hook("muc-occupant-left", function(event)
 	-- No leave: 0.12 reports a nick change as the old nick leaving; a destroy announces
 	-- itself once. keyed[] keeps its flag: an organizer in a breakout room stays one.
 	if room.destroying or stanza and stanza.name == "presence" and stanza.attr.type ~= "unavailable" then return; end
-	-- With breakout rooms open, an empty main room may mean everyone moved to them.
-	emit("l", { r = jid.node(room.jid), o = occupant.jid, ba = room._data.breakout_rooms_active and "1" or nil });
+	local student = not (keyed[room.jid] and keyed[room.jid][occupant.jid]);
+	-- ba: with breakout rooms open, an empty main room may mean everyone moved to them.
+	emit("l", { r = jid.node(room.jid), o = occupant.jid, ba = room._data.breakout_rooms_active and "1" or nil }, student);
 end);
 
 -- Above the tombstone handler (-10): a managed room never leaves a tombstone behind.
@@ -154,8 +155,8 @@ end);
 local function command(handler)
 	return function(event)
 		local stanza = event.stanza;
-		local from_daemon = jid.bare(stanza.attr.from) == component;
-		event.origin.send(from_daemon and handler(stanza.tags[1], stanza) or st.error_reply(stanza, "auth", "forbidden"));
+		local ok = jid.bare(stanza.attr.from) == component and handler(stanza.tags[1], stanza);
+		event.origin.send(ok or st.error_reply(stanza, "auth", "forbidden"));
 		return true;
 	end
 end
@@ -167,6 +168,7 @@ end));
 
 -- Everyone in a managed room and (through mod_raumwart_breakout) in its breakout rooms.
 module:hook("iq-get/host/" .. NS .. ":snapshot", command(function(_, stanza)
+	flush();
 	local reply = st.reply(stanza):tag("snapshot", { xmlns = NS, gen = store.map and store.map.gen or "", boot = boot });
 	if store.problem then reply:tag("problem", { code = store.problem }):up(); end
 	-- each_room() also restores the rooms Prosody swapped out of its room cache.
@@ -179,8 +181,8 @@ module:hook("iq-get/host/" .. NS .. ":snapshot", command(function(_, stanza)
 				reply:tag("o", { o = occupant.jid, k = room_keyed[occupant.jid] and "1" or nil, a = a }):up();
 			end
 			for breakout_jid in pairs(room._data.breakout_rooms or {}) do
-				local breakouts = modulemanager.get_module(jid.host(breakout_jid), "raumwart_breakout");
-				if breakouts then breakouts.raumwart_snapshot(reply, breakout_jid, room_keyed); end
+				local b = modulemanager.get_module(jid.host(breakout_jid), "raumwart_breakout");
+				if b then b.raumwart_snapshot(reply, breakout_jid, room_keyed); end
 			end
 			reply:up();
 		end
