@@ -193,8 +193,8 @@ end));
 -- Before Prosody closes the client sessions (which empties every room).
 module:hook_global("server-stopping", function() stopping = true; end, 1000);
 
--- A reload of this module is no restart: rooms, organizer flags and class entries stay.
-function module.save() return { keyed = keyed, boot = boot, classes = store.classes() }; end
+-- A reload is no restart: rooms, organizer flags, class entries stay; waiting events go now.
+function module.save() flush(); return { keyed = keyed, boot = boot, classes = store.classes() }; end
 function module.restore(data) keyed, boot = data.keyed or keyed, data.boot or boot; store.restore_classes(data.classes); end
 
 module:log("info", "raumwart module active: %s, events to %s", store.describe(), component);
