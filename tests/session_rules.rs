@@ -8,21 +8,6 @@ use std::process::Command;
 use support::client::{self, Client};
 use support::*;
 
-async fn status(env: &Env, room: &str) -> serde_json::Value {
-    let addr = format!("127.0.0.1:{}", env.http).parse().unwrap();
-    let (_, body) = raumwart::http::request(addr, "GET", "/status")
-        .await
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    v["rooms"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["room"] == room)
-        .cloned()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn grace_period_ends_the_session_and_removes_everyone_with_the_end_message() {
     let env = Env::new(grace("1s"));
@@ -58,7 +43,7 @@ async fn an_organizer_returning_within_the_grace_period_continues_the_session() 
         .await
         .unwrap();
     t2.wait_affiliation(&jid, "teacher", "owner").await;
-    let st = status(&env, ROOM).await;
+    let st = room_status(&env, ROOM).await;
     assert_eq!(
         (st["state"].as_str(), st["organizer_present"].as_bool()),
         (Some("active"), Some(true))
@@ -133,7 +118,7 @@ async fn an_organizer_who_makes_a_colleague_moderator_makes_an_organizer() {
     t.leave(&jid, "teacher").await;
     // The daemon has seen the teacher leave (and the affiliation change before it).
     env.events_barrier(&mut d).await;
-    let st = status(&env, ROOM).await;
+    let st = room_status(&env, ROOM).await;
     assert_eq!(st["state"], "active", "{st}");
     assert_eq!(st["organizer_present"], true);
     colleague.leave(&jid, "colleague").await;
@@ -310,7 +295,7 @@ async fn breakout_rooms_belong_to_their_main_rooms_session() {
     move_to_breakout(&mut s, "student", &group).await;
     move_to_breakout(&mut t, "teacher", &group).await;
     env.events_barrier(&mut d).await;
-    let st = status(&env, ROOM).await;
+    let st = room_status(&env, ROOM).await;
     assert_eq!(
         (st["state"].as_str(), st["people"].as_u64()),
         (Some("active"), Some(2)),

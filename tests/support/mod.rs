@@ -1116,11 +1116,7 @@ pub async fn room_status(env: &Env, room: &str) -> serde_json::Value {
     let (status, body) = http_get(env, "/status").await;
     assert_eq!(status, 200, "{body}");
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
-    json["rooms"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["room"] == room)
+    room_in(&json, room)
         .unwrap_or_else(|| panic!("{room} not in /status: {body}"))
         .clone()
 }
