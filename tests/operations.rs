@@ -56,6 +56,9 @@ async fn metrics_are_promtool_clean_and_impersonal() {
     t.leave(&jid, "Frau Müller").await;
     focus.gone().await;
     d.wait_metric("raumwart_sessions_ended_total", 1.0).await;
+    // The reset's answer may come after the room is gone (and the session counted).
+    d.wait_metric("raumwart_resets_total{result=\"ok\"}", 1.0)
+        .await;
     let (_, text) = http_get(&env, "/metrics").await;
     let ended =
         "raumwart_sessions_ended_total{reason=\"last_organizer_left\",school=\"gs-musterstadt\"}";
