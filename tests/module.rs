@@ -525,3 +525,38 @@ async fn a_module_reload_keeps_who_entered_as_organizer() {
     .await;
     assert_room_is_fresh(&env, ROOM, &old_owner).await;
 }
+
+/// Whether Lua's garbage collector runs in Prosody, asked through its admin shell.
+fn collector_running(env: &Env) -> bool {
+    let said = env.prosody_shell(&[">collectgarbage('isrunning')"]);
+    assert!(
+        said.contains("Result: "),
+        "the shell did not answer: {said}"
+    );
+    said.contains("Result: true")
+}
+
+#[tokio::test]
+async fn lua_collector_runs_again_after_a_reset_held_it() {
+    let env = Env::new(Options {
+        admin_shell: true,
+        ..grace("0s")
+    });
+    let mut d = env.daemon().await;
+    assert!(collector_running(&env), "stopped before any reset");
+    let mut focus = env.focus(ROOM).await;
+    let (mut teacher, mut student) = lesson(&env, ROOM).await;
+    teacher.leave(&room_jid(ROOM), "teacher").await;
+    student.wait_removed(&room_jid(ROOM), "student").await;
+    focus.gone().await;
+    d.wait_metric("raumwart_sessions_ended_total", 1.0).await;
+    // The module holds it for 10 ms; give it a second (the shell takes longer to start).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while !collector_running(&env) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Lua's collector still stopped 1 s after the reset"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
