@@ -253,14 +253,8 @@ async fn a_guest_whose_address_holds_xml_markup_is_counted_like_any_other() {
 
 /// `actor` sets `target`'s affiliation in `room_jid` as the Jitsi UI does.
 async fn set_affiliation(actor: &mut Client, room_jid: &str, target: &str, affiliation: &str) {
-    let mut q = el("query", client::MUC_ADMIN, &[]);
-    q.append_child(el(
-        "item",
-        client::MUC_ADMIN,
-        &[("affiliation", affiliation), ("jid", target)],
-    ));
     actor
-        .iq(room_jid, "set", q)
+        .set_affiliation(room_jid, target, affiliation)
         .await
         .unwrap_or_else(|e| panic!("setting {affiliation}: {e}"));
 }

@@ -448,6 +448,22 @@ impl Client {
         self.iq(room_jid, "set", q).await.map(|_| ())
     }
 
+    /// Sets `target`'s affiliation in `room_jid` as the Jitsi UI (or jicofo) does.
+    pub async fn set_affiliation(
+        &mut self,
+        room_jid: &str,
+        target: &str,
+        affiliation: &str,
+    ) -> Result<(), String> {
+        let mut q = el("query", MUC_ADMIN, &[]);
+        q.append_child(el(
+            "item",
+            MUC_ADMIN,
+            &[("affiliation", affiliation), ("jid", target)],
+        ));
+        self.iq(room_jid, "set", q).await.map(|_| ())
+    }
+
     /// The bare JIDs holding `affiliation` in the room (needs owner or admin rights).
     pub async fn affiliations(&mut self, room_jid: &str, affiliation: &str) -> Vec<String> {
         let mut q = el("query", MUC_ADMIN, &[]);
