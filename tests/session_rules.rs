@@ -105,13 +105,7 @@ async fn an_organizer_who_makes_a_colleague_moderator_makes_an_organizer() {
         .join(&jid, "colleague", Some(CLASS_PASSWORD))
         .await
         .unwrap();
-    let mut q = client::el("query", client::MUC_ADMIN, &[]);
-    q.append_child(client::el(
-        "item",
-        client::MUC_ADMIN,
-        &[("affiliation", "owner"), ("jid", &colleague.bare())],
-    ));
-    t.iq(&jid, "set", q)
+    t.set_affiliation(&jid, &colleague.bare(), "owner")
         .await
         .expect("the teacher grants moderator");
     colleague.wait_affiliation(&jid, "colleague", "owner").await;

@@ -114,13 +114,7 @@ async fn run(
             let owner_left = gone.is_some_and(|m| m.affiliation == "owner");
             if auto_owner && owner_left && !members.values().any(|m| m.affiliation == "owner") {
                 if let Some(next) = members.values().min_by_key(|m| m.order) {
-                    let mut q = client::el("query", client::MUC_ADMIN, &[]);
-                    q.append_child(client::el(
-                        "item",
-                        client::MUC_ADMIN,
-                        &[("affiliation", "owner"), ("jid", &next.bare)],
-                    ));
-                    let _ = c.iq(&room, "set", q).await;
+                    let _ = c.set_affiliation(&room, &next.bare, "owner").await;
                 }
             }
         } else if s.attr("type").is_none() {
