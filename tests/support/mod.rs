@@ -125,6 +125,8 @@ pub struct Options {
     pub module_unmanaged: Option<&'static str>,
     /// Prosody's admin shell on its socket in the data folder, for `Env::prosody_shell`.
     pub admin_shell: bool,
+    /// Prosody's `gc` setting, a Lua table (None: Prosody's default, incremental).
+    pub prosody_gc: Option<String>,
 }
 
 /// The default options with another grace period.
@@ -150,6 +152,7 @@ impl Default for Options {
             room_cache_size: None,
             module_unmanaged: None,
             admin_shell: false,
+            prosody_gc: None,
         }
     }
 }
@@ -220,11 +223,15 @@ authentication = "internal_plain"
 http_ports = {{}}
 https_ports = {{}}
 network_settings = {{ nagle = {nagle} }}
-"#,
+{gc}"#,
             plugins = plugins.display(),
             test_plugins = test_plugins.display(),
             level = self.options.prosody_log,
             nagle = self.options.nagle,
+            gc = match &self.options.prosody_gc {
+                Some(gc) => format!("gc = {gc}\n"),
+                None => String::new(),
+            },
             c2s = self.c2s,
             admin_shell = if self.options.admin_shell {
                 ", \"admin_shell\""
