@@ -2,7 +2,7 @@
 //! docker-jitsi-meet and Jitsi's own servers run it; `RAUMWART_TEST_PROSODY` picks the
 //! binary) and in every config shape (`RAUMWART_TEST_SHAPE`): a normal lesson leaves no
 //! warning or error in Prosody's log, from the module, a deprecated API it calls or its
-//! config lines.
+//! config lines (with the global lines the README recommends).
 
 mod support;
 
@@ -24,8 +24,11 @@ fn complaints(log: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_normal_lesson_leaves_no_warning_in_prosodys_log() {
+    // With the global lines the README recommends (Nagle off, generational collector).
     let env = Env::new(Options {
         grace_period: "1s",
+        nagle: false,
+        prosody_gc: Some("{ mode = \"generational\" }".into()),
         ..Options::default()
     });
     let mut d = env.daemon().await;
