@@ -86,7 +86,12 @@ fn private_dir() -> anyhow::Result<PathBuf> {
 
 const PRIVATE_PREFIX: &str = "raumwart-";
 
-/// Removes this user's private folders in `tmp` whose socket no daemon answers.
+/// A private folder changed more recently than this may belong to a daemon that is
+/// starting: it made the folder and has yet to bind its socket there.
+const LEFT_BEHIND_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Removes this user's private folders in `tmp` whose socket no daemon answers (and
+/// that are not new: see LEFT_BEHIND_AFTER).
 fn remove_left_behind(tmp: &Path) {
     let Ok(entries) = std::fs::read_dir(tmp) else {
         return;
@@ -97,7 +102,10 @@ fn remove_left_behind(tmp: &Path) {
         let Some(id) = name.to_str().and_then(|n| n.strip_prefix(PRIVATE_PREFIX)) else {
             continue;
         };
-        let ours = entry.metadata().is_ok_and(|m| m.uid() == me && m.is_dir());
+        let ours = entry.metadata().is_ok_and(|m| {
+            let age = m.modified().ok().and_then(|t| t.elapsed().ok());
+            m.uid() == me && m.is_dir() && age.is_some_and(|a| a >= LEFT_BEHIND_AFTER)
+        });
         if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) || !ours {
             continue;
         }
@@ -194,15 +202,24 @@ mod tests {
         let tmp = std::env::temp_dir().join(format!("raumwart-cleanup-{}", std::process::id()));
         let dead = tmp.join("raumwart-0123456789abcdef");
         let live = tmp.join("raumwart-fedcba9876543210");
+        // Made by a daemon that is starting: no socket yet (two daemons starting at once
+        // once removed each other's socket between the folder and the bind).
+        let starting = tmp.join("raumwart-00112233445566ff");
         let other = tmp.join("raumwart-test-1");
-        for dir in [&dead, &live, &other] {
+        for dir in [&dead, &live, &starting, &other] {
             std::fs::create_dir_all(dir).unwrap();
         }
         std::fs::write(dead.join("control"), "").unwrap();
         let _listener = std::os::unix::net::UnixListener::bind(live.join("control")).unwrap();
+        let long_ago = std::time::SystemTime::now() - 2 * LEFT_BEHIND_AFTER;
+        for dir in [&dead, &live, &other] {
+            std::fs::File::open(dir)
+                .and_then(|d| d.set_modified(long_ago))
+                .unwrap();
+        }
         remove_left_behind(&tmp);
         assert!(!dead.exists());
-        assert!(live.join("control").exists() && other.exists());
+        assert!(live.join("control").exists() && other.exists() && starting.exists());
         std::fs::remove_dir_all(&tmp).unwrap();
     }
 }
