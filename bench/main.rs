@@ -672,7 +672,7 @@ fn prosody_gc() -> Option<String> {
     match std::env::var("BENCH_GC") {
         Ok(gc) if gc == "default" => None,
         Ok(gc) => Some(gc),
-        Err(_) => Some("{ mode = \"generational\" }".to_owned()),
+        Err(_) => Some(RECOMMENDED_GC.to_owned()),
     }
 }
 

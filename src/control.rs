@@ -102,11 +102,11 @@ fn remove_left_behind(tmp: &Path) {
         let Some(id) = name.to_str().and_then(|n| n.strip_prefix(PRIVATE_PREFIX)) else {
             continue;
         };
-        let ours = entry.metadata().is_ok_and(|m| {
+        let ours_and_old = entry.metadata().is_ok_and(|m| {
             let age = m.modified().ok().and_then(|t| t.elapsed().ok());
             m.uid() == me && m.is_dir() && age.is_some_and(|a| a >= LEFT_BEHIND_AFTER)
         });
-        if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) || !ours {
+        if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) || !ours_and_old {
             continue;
         }
         let socket = entry.path().join("control");

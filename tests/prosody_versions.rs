@@ -28,7 +28,7 @@ async fn a_normal_lesson_leaves_no_warning_in_prosodys_log() {
     let env = Env::new(Options {
         grace_period: "1s",
         nagle: false,
-        prosody_gc: Some("{ mode = \"generational\" }".into()),
+        prosody_gc: Some(RECOMMENDED_GC.into()),
         ..Options::default()
     });
     let mut d = env.daemon().await;

@@ -26,6 +26,8 @@ pub const AUTH: &str = "auth.meet.jitsi";
 pub const BREAKOUT: &str = "breakout.meet.jitsi";
 pub const LOBBY: &str = "lobby.meet.jitsi";
 pub const COMPONENT: &str = "raumwart.meet.jitsi";
+/// The `gc` setting the README recommends for Prosody (for `Options::prosody_gc`).
+pub const RECOMMENDED_GC: &str = "{ mode = \"generational\" }";
 pub const SECRET: &str = "component-secret-for-tests";
 pub const FOCUS_PASSWORD: &str = "focus-password";
 pub const SCHOOL: &str = "gs-musterstadt";
