@@ -4,14 +4,12 @@
 -- holder in as organizer, unmanaged rooms are refused when told, and a few compact events
 -- go to the daemon, which decides everything else. Kept on disk: raumwart_store.lib.lua.
 
-local st = require "util.stanza";
-local jid = require "util.jid";
+local st, jid = require "util.stanza", require "util.jid";
 local modulemanager = require "core.modulemanager";
 local new_password = require "util.id".long;
 local time_now, add_task = require "util.time".now, require "util.timer".add_task;
 
-local NS = "urn:raumwart:0";
-local MUC_NS = "http://jabber.org/protocol/muc";
+local NS, MUC_NS = "urn:raumwart:0", "http://jabber.org/protocol/muc";
 
 -- A config from before mod_raumwart_breakout loads this module on the breakout MUC too.
 if module:get_option_string("raumwart_main_muc") then
@@ -36,18 +34,24 @@ local keyed = {}; -- [room jid][occupant jid]: entered with the school password,
 
 -- Events go as text straight onto raumwart's component stream, dropped while it is away.
 -- Students coming and going decide nothing at once: their events wait up to 50 ms to share
--- one write; any other event, and a snapshot, sends them first, in order.
+-- one write; any other event, and a snapshot, sends them first, in order. A join's or a
+-- leave's text is built in one piece: what it allocates, Prosody's collector pays for.
 local head = ("<message from='%s' to='%s'><"):format(st.xml_escape(module.host), st.xml_escape(component));
+local tail = " xmlns='" .. NS .. "'/></message>";
+local function esc(v) return v:find("[&<>'\"]") and st.xml_escape(v) or v; end
 local batch = {}; local function flush()
 	local link = not stopping and modulemanager.get_module(component, "component");
 	if link and link.connected and link.session and #batch > 0 then link.session.send(table.concat(batch)); end
 	batch = {};
 end
-local function emit(name, attr, later)
-	local out = { head, name, " xmlns='", NS, "'" };
-	for k, v in pairs(attr) do out[#out + 1] = (" %s='%s'"):format(k, st.xml_escape(v)); end
-	batch[#batch + 1] = table.concat(out) .. "/></message>";
+local function send(text, later)
+	batch[#batch + 1] = text;
 	if not later then flush(); elseif #batch == 1 then module:add_timer(0.05, flush); end
+end
+local function emit(name, attr, later)
+	local out = { head, name };
+	for k, v in pairs(attr) do out[#out + 1] = (" %s='%s'"):format(k, esc(v)); end
+	out[#out + 1] = tail; send(table.concat(out), later);
 end
 raumwart_emit = emit; -- for mod_raumwart_breakout on the breakout MUC
 function raumwart_managed(room_jid) return store.entry(room_jid) ~= nil; end
@@ -84,15 +88,14 @@ end, -100);
 
 -- Nor does an owner make the school password the class password.
 module:hook("muc-config-submitted/muc#roomconfig_roomsecret", function(event)
-	local entry = store.entry(event.room.jid);
-	if entry and store.matches(entry, event.value) then return true; end
+	local entry = store.entry(event.room.jid); if entry and store.matches(entry, event.value) then return true; end
 end, 1);
 
 -- Organizer key. Runs before Jitsi's lobby check (-4) and at or below
 -- mod_muc_meeting_id's hold (8), so once per join; bans (-10) and the password check
 -- (-20) still follow. The room's own password (the students') costs no hash.
 module:hook("muc-occupant-pre-join", function(event)
-	local room, entry = event.room, store.entry(event.room.jid);
+	local room, entry = event.room, (store.entry(event.room.jid));
 	local given, x = store.join_password(event.stanza);
 	local current = room:get_password();
 	if not entry or given == current or not store.matches(entry, given) then return; end
@@ -104,30 +107,28 @@ end, 3);
 -- After bans (-10), just before password.lib (-20) refuses the same mismatch. Only
 -- the room is told: never the JID, never the password.
 module:hook("muc-occupant-pre-join", function(event)
-	local room, stanza = event.room, event.stanza;
-	local current = room:get_password();
-	if not current or current == store.join_password(stanza) or not store.entry(room.jid) then return; end
-	if is_service_admin(jid.bare(stanza.attr.from)) then return; end
-	emit("w", { r = jid.node(room.jid) });
+	local room, stanza, current = event.room, event.stanza, event.room:get_password();
+	if not current or current == store.join_password(stanza) then return; end
+	local entry, node = store.entry(room.jid);
+	if entry and not is_service_admin(jid.bare(stanza.attr.from)) then emit("w", { r = node }); end
 end, -15);
 
 module:hook("muc-occupant-joined", function(event)
-	local room, occupant = event.room, event.occupant;
-	if not store.entry(room.jid) then return; end
-	local key = occupant.raumwart_key and "1" or nil;
+	local room, occupant, key = event.room, event.occupant, event.occupant.raumwart_key;
+	local entry, node = store.entry(room.jid); if not entry then return; end
 	if key then keyed[room.jid] = keyed[room.jid] or {}; keyed[room.jid][occupant.jid] = true; end
-	emit("j", { r = jid.node(room.jid), o = occupant.jid, k = key }, not key);
+	send(head .. "j r='" .. esc(node) .. "' o='" .. esc(occupant.jid) .. (key and "' k='1'" or "'") .. tail, not key);
 end);
 
 module:hook("muc-occupant-left", function(event)
 	local room, occupant, stanza = event.room, event.occupant, event.stanza;
-	if not store.entry(room.jid) then return; end
+	local entry, node = store.entry(room.jid); if not entry then return; end
 	-- No leave: 0.12 reports a nick change as the old nick leaving; a destroy announces
 	-- itself once. keyed[] keeps its flag: an organizer in a breakout room stays one.
 	if room.destroying or stanza and stanza.name == "presence" and stanza.attr.type ~= "unavailable" then return; end
 	local student = not (keyed[room.jid] and keyed[room.jid][occupant.jid]);
 	-- ba: with breakout rooms open, an empty main room may mean everyone moved to them.
-	emit("l", { r = jid.node(room.jid), o = occupant.jid, ba = room._data.breakout_rooms_active and "1" or nil }, student);
+	send(head .. "l r='" .. esc(node) .. "' o='" .. esc(occupant.jid) .. (room._data.breakout_rooms_active and "' ba='1'" or "'") .. tail, student);
 end);
 
 -- Lua's collector stops Prosody 2-3 ms in one destroy in twenty; not while people leave a managed
@@ -142,11 +143,10 @@ end, 1000);
 -- Above the tombstone handler (-10): a managed room never leaves a tombstone behind.
 module:hook("muc-room-destroyed", function(event)
 	local room = event.room; keyed[room.jid] = nil;
+	local entry, node = store.entry(room.jid);
 	-- Prosody stopping empties every room: that ends no session.
-	if stopping or room._data.destroyed or not store.entry(room.jid) then return; end
-	store.drop_class(jid.node(room.jid));
-	room:set_persistent(false);
-	emit("d", { r = jid.node(room.jid) });
+	if stopping or room._data.destroyed or not entry then return; end
+	store.drop_class(node); room:set_persistent(false); emit("d", { r = node });
 end, 1);
 
 module:hook("muc-set-affiliation", function(event)
@@ -190,8 +190,7 @@ module:hook("iq-get/host/" .. NS .. ":snapshot", command(function(_, stanza)
 	return reply;
 end));
 
--- Before Prosody closes the client sessions (which empties every room).
-module:hook_global("server-stopping", function() stopping = true; end, 1000);
+module:hook_global("server-stopping", function() stopping = true; end, 1000); -- before the rooms empty
 
 -- A reload is no restart: rooms, organizer flags, class entries stay; waiting events go now.
 function module.save() flush(); return { keyed = keyed, boot = boot, classes = store.classes() }; end

@@ -93,7 +93,17 @@ if map then check_cache(map.rooms); end
 -- `map` and `problem` are read by the module; they change only through push.
 local M = { map = map, problem = problem, matches = matches };
 
-function M.entry(room_jid) return M.map and M.map.rooms[jid.node(room_jid)]; end
+-- A managed room's entry and node, looked up on every join and leave: kept per room JID
+-- (for managed rooms only, so unmanaged ones cannot grow it) until the next map.
+local by_jid, node_of = {}, {};
+function M.entry(room_jid)
+	local entry = by_jid[room_jid];
+	if entry or not M.map then return entry, node_of[room_jid]; end
+	local node = jid.node(room_jid);
+	entry = M.map.rooms[node];
+	if entry then by_jid[room_jid], node_of[room_jid] = entry, node; end
+	return entry, node;
+end
 -- The password given in a join ("" is none), and the element it came in.
 function M.join_password(stanza)
 	local x = stanza:get_child("x", MUC_NS);
@@ -128,6 +138,7 @@ function M.push(chunk)
 	local ok, store_err = store:set("map", pending);
 	check_cache(pending.rooms);
 	M.map, M.problem, pending = pending, not ok and "map-not-stored" or nil, nil;
+	by_jid, node_of = {}, {};
 	if ok then return true; end
 	module:log("error", "Could not store the room map (%s): it holds until Prosody restarts", store_err);
 	return nil, "wait", "internal-server-error", "Room map not stored";
@@ -145,9 +156,10 @@ end, -1);
 -- has it again, so the lesson goes on and later students cost no hash. Just before the
 -- organizer key (3), which then lets the student through as usual.
 module:hook("muc-occupant-pre-join", function(event)
-	local room, node = event.room, jid.node(event.room.jid);
-	local class = classes[node];
-	if not (class and class.u and class.u >= os.time() and M.entry(room.jid)) then return; end
+	local room = event.room;
+	local entry, node = M.entry(room.jid);
+	local class = entry and classes[node];
+	if not (class and class.u and class.u >= os.time()) then return; end
 	local given = M.join_password(event.stanza);
 	if given == room:get_password() or not matches(class, given) then return; end
 	room:set_password(given);
