@@ -261,6 +261,14 @@ impl Client {
         }
     }
 
+    /// The next stanza, or None once the stream has ended (Prosody stopped or restarted).
+    pub async fn try_next(&mut self) -> Option<Element> {
+        match self.backlog.pop_front() {
+            Some((s, _)) => Some(s),
+            None => read_element(&mut self.stream).await.ok(),
+        }
+    }
+
     /// True if a matching stanza has arrived and not been consumed; call after `sync`.
     pub fn saw(&self, pred: impl Fn(&Element) -> bool) -> bool {
         self.backlog.iter().any(|(s, _)| pred(s))
@@ -496,12 +504,16 @@ pub fn item_of(s: &Element) -> (String, String) {
 }
 
 async fn next_element(stream: &mut Stream) -> Element {
+    read_element(stream).await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn read_element(stream: &mut Stream) -> Result<Element, String> {
     loop {
         match stream.next().await {
-            Some(Ok(el)) => return el,
+            Some(Ok(el)) => return Ok(el),
             Some(Err(ReadError::SoftTimeout)) => continue,
-            Some(Err(e)) => panic!("client stream error: {e:?}"),
-            None => panic!("client stream closed"),
+            Some(Err(e)) => return Err(format!("client stream error: {e:?}")),
+            None => return Err("client stream closed".into()),
         }
     }
 }

@@ -13,7 +13,8 @@ use super::{room_jid, AUTH, FOCUS_PASSWORD};
 
 pub struct Focus {
     pub room: String,
-    /// Why focus is out of the room: "left" or "removed: <reason>".
+    /// Why focus is out of the room: "left", "removed: <reason>" or "disconnected"
+    /// (Prosody went away).
     out: watch::Receiver<Option<String>>,
     task: JoinHandle<()>,
 }
@@ -72,9 +73,12 @@ async fn run(
 ) {
     let me = format!("{room}/focus");
     let mut members: BTreeMap<String, Member> = BTreeMap::new();
-    let mut joined = 0;
+    let (mut joined, mut leaving) = (0, false);
     loop {
-        let s = c.next().await;
+        let Some(s) = c.try_next().await else {
+            let _ = out.send(Some("disconnected".into()));
+            return;
+        };
         if s.name() != "presence" {
             continue;
         }
@@ -86,6 +90,10 @@ async fn run(
         }
         let unavailable = s.attr("type") == Some("unavailable");
         if from == me {
+            if unavailable && leaving {
+                let _ = out.send(Some("left".into()));
+                return;
+            }
             if unavailable {
                 let x = s.get_child("x", client::MUC_USER);
                 let reason = x
@@ -106,10 +114,17 @@ async fn run(
         }
         if unavailable {
             let gone = members.remove(&from);
-            if members.is_empty() && leaves_when_alone {
-                c.leave(&room, "focus").await;
-                let _ = out.send(Some("left".into()));
-                return;
+            if members.is_empty() && leaves_when_alone && !leaving {
+                // Its own unavailable presence says "left"; Prosody may go away first.
+                leaving = true;
+                let to = me.as_str();
+                c.send(client::el(
+                    "presence",
+                    client::CLIENT,
+                    &[("to", to), ("type", "unavailable")],
+                ))
+                .await;
+                continue;
             }
             let owner_left = gone.is_some_and(|m| m.affiliation == "owner");
             if auto_owner && owner_left && !members.values().any(|m| m.affiliation == "owner") {
