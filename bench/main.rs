@@ -467,11 +467,11 @@ async fn cpu_phase(plan: Plan, out: &mut String, checks: &mut Checks) {
     .unwrap();
     let rounds: Vec<String> = ratio.iter().map(|r| format!("{r:.3}")).collect();
     writeln!(out, "A/B round by round: {}.\n", rounds.join(", ")).unwrap();
-    let median = percentile(&ratio, 0.5);
-    let max = percentile(&ratio, 1.0);
     if plan.control {
         return;
     }
+    let median = percentile(&ratio, 0.5);
+    let max = percentile(&ratio, 1.0);
     checks.claim(
         "Prosody CPU A/B, rounds",
         ratio.len().to_string(),

@@ -354,7 +354,8 @@ impl Client {
         })
     }
 
-    pub async fn leave(&mut self, room_jid: &str, nick: &str) {
+    /// Sends the presence that leaves `room_jid`, without waiting; returns the occupant JID.
+    pub async fn send_leave(&mut self, room_jid: &str, nick: &str) -> String {
         let to = format!("{room_jid}/{nick}");
         self.send(el(
             "presence",
@@ -362,6 +363,12 @@ impl Client {
             &[("to", &to), ("type", "unavailable")],
         ))
         .await;
+        to
+    }
+
+    /// Leaves `room_jid` and waits for the own unavailable presence.
+    pub async fn leave(&mut self, room_jid: &str, nick: &str) {
+        let to = self.send_leave(room_jid, nick).await;
         self.wait_for(&format!("own unavailable presence from {to}"), |s| {
             s.name() == "presence"
                 && s.attr("type") == Some("unavailable")

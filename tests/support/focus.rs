@@ -117,13 +117,7 @@ async fn run(
             if members.is_empty() && leaves_when_alone && !leaving {
                 // Its own unavailable presence says "left"; Prosody may go away first.
                 leaving = true;
-                let to = me.as_str();
-                c.send(client::el(
-                    "presence",
-                    client::CLIENT,
-                    &[("to", to), ("type", "unavailable")],
-                ))
-                .await;
+                c.send_leave(&room, "focus").await;
                 continue;
             }
             let owner_left = gone.is_some_and(|m| m.affiliation == "owner");
