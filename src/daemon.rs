@@ -29,7 +29,8 @@ const TIMER_SLACK: Duration = Duration::from_millis(2);
 /// otherwise: tracing evaluates the fields only when the target is enabled.
 const TIMING: &str = "raumwart::timing";
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// The longest wait between two connection attempts (tests bound a reconnect by it).
+pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// While Prosody cannot be reached (restarting), retries stay this close, so that
 /// raumwart is in sync within about this long of Prosody being back.
 const BACKOFF_MAX_REFUSED: Duration = Duration::from_secs(1);

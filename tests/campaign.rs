@@ -217,17 +217,20 @@ impl Lesson {
 
 const SCHOOL_PASSWORD_TYPO: &str = "Tafel-Kreide-Pausenhof-48";
 
-/// Waits until `/healthz` says `ok` (bounded); returns how long that took.
+/// Waits until `/healthz` says `ok` (bounded by the daemon's longest reconnect backoff
+/// plus a margin: after a long cut its next attempt may be that far off); returns how
+/// long that took.
 async fn in_sync(env: &Env) -> Duration {
     let start = Instant::now();
+    let limit = client::after(raumwart::daemon::BACKOFF_MAX);
     loop {
         let addr = format!("127.0.0.1:{}", env.http).parse().unwrap();
         if let Ok((200, _)) = raumwart::http::request(addr, "GET", "/healthz").await {
             return start.elapsed();
         }
         assert!(
-            start.elapsed() < WAIT,
-            "raumwart not in sync {WAIT:?} after the fault"
+            start.elapsed() < limit,
+            "raumwart not in sync {limit:?} after the fault"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

@@ -5,6 +5,7 @@
 mod support;
 
 use std::process::Command;
+use std::time::Duration;
 
 use support::*;
 
@@ -29,7 +30,7 @@ async fn the_quick_start_lesson_plays_from_start_to_end() {
         domain: DOMAIN.into(),
         room_jid: room_jid(ROOM),
         school_password: SCHOOL_PASSWORD.into(),
-        grace_period: "2s".into(),
+        grace: Duration::from_secs(2),
         status: Box::new(move || {
             let out = Command::new(env!("CARGO_BIN_EXE_raumwart"))
                 .arg("status")

@@ -281,8 +281,11 @@ async fn an_organizer_taking_back_a_colleagues_moderator_takes_organizer_back() 
     // goes. Grace: the colleague is no organizer anymore.
     t.leave(&jid, "teacher").await;
     d.wait_state(ROOM, "grace").await;
-    s.wait_removed(&jid, "student").await;
-    colleague.wait_removed(&jid, "colleague").await;
+    s.wait_removed_within(env.after_grace(), &jid, "student")
+        .await;
+    colleague
+        .wait_removed_within(env.after_grace(), &jid, "colleague")
+        .await;
     d.wait_metric(
         "raumwart_sessions_ended_total{reason=\"grace_expired\"}",
         1.0,

@@ -268,7 +268,9 @@ async fn organizer_leaving_while_the_daemon_is_down_still_ends_the_session() {
     // Focus leaves room 1 when the teacher is gone; the persistent room stays behind.
     focus1.gone().await;
     let mut d2 = env.daemon().await;
-    let reason = s.wait_removed(&jid2, "student").await;
+    let reason = s
+        .wait_removed_within(env.after_grace(), &jid2, "student")
+        .await;
     assert_eq!(reason, raumwart::config::DEFAULT_END_MESSAGE);
     d2.wait_metric("raumwart_sessions_ended_total", 2.0).await;
     assert_room_is_fresh(&env, ROOM, &old_owner).await;

@@ -109,7 +109,9 @@ async fn after_the_grace_period_a_room_lost_in_a_restart_is_reset() {
     let (_teacher, _student) = lesson(&env, ROOM).await;
     env.restart_prosody();
     d.wait_resynced(1).await;
-    d.wait_metric("raumwart_sessions_ended_total", 1.0).await;
+    let after_grace = env.after_grace();
+    d.wait_metric_within(after_grace, "raumwart_sessions_ended_total", 1.0)
+        .await;
     assert_eq!(state_of(&env, ROOM).await, "idle");
     let _focus = env.focus(ROOM).await;
     let mut student = env.anonymous().await;

@@ -18,7 +18,9 @@ async fn grace_period_ends_the_session_and_removes_everyone_with_the_end_message
     let old_owner = t.bare();
     t.leave(&jid, "teacher").await;
     d.wait_state(ROOM, "grace").await;
-    let reason = s.wait_removed(&jid, "student").await;
+    let reason = s
+        .wait_removed_within(env.after_grace(), &jid, "student")
+        .await;
     assert_eq!(reason, raumwart::config::DEFAULT_END_MESSAGE);
     d.wait_metric(
         "raumwart_sessions_ended_total{reason=\"grace_expired\"}",
@@ -61,7 +63,9 @@ async fn grace_period_zero_ends_at_once() {
     let jid = room_jid(ROOM);
     let (mut t, mut s) = lesson(&env, ROOM).await;
     t.leave(&jid, "teacher").await;
-    let reason = s.wait_removed(&jid, "student").await;
+    let reason = s
+        .wait_removed_within(env.after_grace(), &jid, "student")
+        .await;
     assert_eq!(reason, raumwart::config::DEFAULT_END_MESSAGE);
     d.wait_metric(
         "raumwart_sessions_ended_total{reason=\"grace_expired\"}",
@@ -83,7 +87,9 @@ async fn a_student_made_owner_by_jicofo_auto_owner_is_no_organizer() {
     s.wait_affiliation(&jid, "student", "owner").await;
     d.wait_state(ROOM, "grace").await;
     // ... but the session still ends, and raumwart never fought focus over it.
-    let reason = s.wait_removed(&jid, "student").await;
+    let reason = s
+        .wait_removed_within(env.after_grace(), &jid, "student")
+        .await;
     assert_eq!(reason, raumwart::config::DEFAULT_END_MESSAGE);
     d.wait_metric(
         "raumwart_sessions_ended_total{reason=\"grace_expired\"}",
@@ -229,8 +235,10 @@ async fn spoofing_focus_an_organizers_name_or_muc_payloads_gains_nothing() {
     }
     // When the real teacher leaves, the session still ends for all of them.
     t.leave(&jid, "Frau Lehrerin").await;
-    s2.wait_removed(&jid, "Frau Lehrerin (2)").await;
-    s3.wait_removed(&jid, "forger").await;
+    s2.wait_removed_within(env.after_grace(), &jid, "Frau Lehrerin (2)")
+        .await;
+    s3.wait_removed_within(env.after_grace(), &jid, "forger")
+        .await;
 }
 
 #[tokio::test]
@@ -302,7 +310,9 @@ async fn breakout_rooms_belong_to_their_main_rooms_session() {
 
     // The teacher leaves for good: grace, then the breakout room is emptied too.
     t.leave(&group, "teacher").await;
-    let reason = s.wait_removed(&group, "student").await;
+    let reason = s
+        .wait_removed_within(env.after_grace(), &group, "student")
+        .await;
     assert_eq!(reason, raumwart::config::DEFAULT_END_MESSAGE);
     d.wait_metric(
         "raumwart_sessions_ended_total{reason=\"grace_expired\"}",

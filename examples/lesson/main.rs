@@ -13,11 +13,22 @@ mod client;
 mod play;
 
 use std::process::Command;
+use std::time::Duration;
 
 fn main() {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    // dev/run-local.sh asks for free loopback ports before it starts anything.
+    if args.peek().map(String::as_str) == Some("--free-ports") {
+        args.next();
+        let n = args
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| usage("--free-ports N"));
+        return free_ports(n);
+    }
+    one_line_failures();
     let (mut c2s, mut room, mut password_file, mut socket) = (None, None, None, None);
-    let mut grace = "60s".to_owned();
+    let mut grace = Duration::from_secs(60);
     let mut raumwart = "raumwart".to_owned();
     let mut domain = "meet.jitsi".to_owned();
     while let Some(flag) = args.next() {
@@ -30,7 +41,10 @@ fn main() {
             "--room" => room = Some(value),
             "--school-password-file" => password_file = Some(value),
             "--socket" => socket = Some(value),
-            "--grace" => grace = value,
+            "--grace" => {
+                grace = raumwart::config::parse_duration(&value)
+                    .unwrap_or_else(|e| usage(&format!("--grace {value}: {e}")))
+            }
             "--raumwart" => raumwart = value,
             _ => usage(&format!("unknown option {flag}")),
         }
@@ -47,7 +61,7 @@ fn main() {
         domain,
         room_jid: room.unwrap_or_else(|| usage("--room is required")),
         school_password,
-        grace_period: grace,
+        grace,
         status: Box::new(move || {
             let out = Command::new(&raumwart)
                 .args(["status", "--socket", &socket])
@@ -66,6 +80,37 @@ fn main() {
         .build()
         .expect("runtime")
         .block_on(lesson.play());
+}
+
+/// Prints `n` loopback ports that are free now, one a line (bound and released at once,
+/// all at the same time so that they differ).
+fn free_ports(n: usize) {
+    let listeners: Vec<_> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port"))
+        .collect();
+    for l in &listeners {
+        println!("{}", l.local_addr().expect("bound").port());
+    }
+}
+
+/// A newcomer watching the lesson gets one line saying what did not happen, not a
+/// backtrace: the script that runs it adds where the logs are.
+fn one_line_failures() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("the lesson stopped");
+        // A client's timeout lists every stanza it did not expect: not for this line.
+        let message = message
+            .split("; unmatched stanzas")
+            .next()
+            .unwrap_or(message);
+        let line = message.lines().next().unwrap_or(message);
+        eprintln!("lesson failed: {line}");
+    }));
 }
 
 fn usage(problem: &str) -> ! {

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::client::Client;
+use super::client::{self, Client};
 
 /// Where the lesson takes place and how to look at raumwart.
 pub struct Lesson {
@@ -17,13 +17,17 @@ pub struct Lesson {
     /// The managed room, `node@muc`.
     pub room_jid: String,
     pub school_password: String,
-    /// The configured grace period, for the narration.
-    pub grace_period: String,
+    /// The configured grace period: the narration says it, the students' removal is
+    /// awaited for it plus a margin.
+    pub grace: Duration,
     /// Runs `raumwart status` and returns its table.
     pub status: Box<dyn Fn() -> String>,
 }
 
 const CLASS_PASSWORD: &str = "Klasse-4b-Wandertag";
+
+/// The room states `raumwart status` shows.
+const STATES: [&str; 4] = ["idle", "active", "grace", "ending"];
 
 struct Narrator(Instant);
 
@@ -38,18 +42,24 @@ impl Lesson {
         self.room_jid.split('@').next().unwrap_or("")
     }
 
-    /// Shows `raumwart status` once the room's row is in `state` (up to 15 s).
-    fn status_when(&self, n: &Narrator, state: &str) {
-        let deadline = Instant::now() + Duration::from_secs(15);
+    /// Shows `raumwart status` once the room's row is in `state` with `people` in it
+    /// (students' joins reach raumwart a moment later than an organizer's).
+    fn status_when(&self, n: &Narrator, state: &str, people: u32) {
+        let deadline = Instant::now() + client::WAIT;
+        let want = format!("{state} {people}");
         loop {
             let table = (self.status)();
+            // The room's row: its state, then the number of people, after the room.
             let now = table
                 .lines()
-                .find(|l| l.split_whitespace().nth(1) == Some(self.node()))
-                .and_then(|l| l.split_whitespace().nth(2))
-                .unwrap_or("")
-                .to_owned();
-            if now == state {
+                .map(|l| l.split_whitespace().collect::<Vec<_>>())
+                .find_map(|row| {
+                    let at = row.iter().position(|c| *c == self.node())?;
+                    let state = at + row[at..].iter().position(|c| STATES.contains(c))?;
+                    Some(row.get(state..state + 2)?.join(" "))
+                })
+                .unwrap_or_default();
+            if now == want {
                 n.say("$ raumwart status");
                 for line in table.lines() {
                     println!("          {line}");
@@ -58,7 +68,7 @@ impl Lesson {
             }
             assert!(
                 Instant::now() < deadline,
-                "{} is {now:?}, not {state:?}:\n{table}",
+                "{} is {now:?}, not {want:?}:\n{table}",
                 self.node()
             );
             std::thread::sleep(Duration::from_millis(100));
@@ -76,7 +86,7 @@ impl Lesson {
         n.say(&format!(
             "A lesson in {jid}. raumwart is in sync with Prosody:"
         ));
-        self.status_when(&n, "idle");
+        self.status_when(&n, "idle", 0);
 
         let mut stranger = self.guest().await;
         let refused = stranger
@@ -121,23 +131,25 @@ impl Lesson {
             ));
             students.push((nick, s));
         }
-        self.status_when(&n, "active");
+        self.status_when(&n, "active", 3);
 
         teacher.leave(jid, "Frau Müller").await;
         n.say(&format!(
-            "The teacher leaves. The students may stay for the grace period ({}).",
-            self.grace_period
+            "The teacher leaves. The students may stay for the grace period ({:?}).",
+            self.grace
         ));
-        self.status_when(&n, "grace");
+        self.status_when(&n, "grace", 2);
 
         for (nick, s) in &mut students {
-            let message = s.wait_removed(jid, nick).await;
+            let message = s
+                .wait_removed_within(client::after(self.grace), jid, nick)
+                .await;
             n.say(&format!(
                 "No organizer came back: {nick} is removed with {message:?}."
             ));
         }
         n.say("Everyone is out; raumwart resets the room.");
-        self.status_when(&n, "idle");
+        self.status_when(&n, "idle", 0);
 
         let mut late = self.guest().await;
         let refused = late
@@ -158,7 +170,7 @@ impl Lesson {
         n.say("The next teacher enters with the school password and is organizer again.");
         next.leave(jid, "Herr Kaya").await;
         n.say("He leaves; nobody is in, the room is reset at once.");
-        self.status_when(&n, "idle");
+        self.status_when(&n, "idle", 0);
         n.say("The lesson is over: raumwart did its job.");
     }
 }

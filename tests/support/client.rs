@@ -25,8 +25,15 @@ const SASL: &str = "urn:ietf:params:xml:ns:xmpp-sasl";
 const BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
 const STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
-/// How long any single wait in a test may take before it fails.
+/// How long any single wait in a test may take before it fails, for what follows at once
+/// from what the test did; a wait for what a timer causes takes `after(timer)`.
 pub const WAIT: Duration = Duration::from_secs(10);
+
+/// How long to wait for something `timer` causes (a grace period's end, a retry): the
+/// timer plus a margin that grows with it, never a constant that may equal the timer.
+pub fn after(timer: Duration) -> Duration {
+    timer + WAIT.max(timer / 2)
+}
 
 type Stream = XmlStream<BufStream<TcpStream>, Element>;
 
@@ -229,12 +236,22 @@ impl Client {
 
     /// Waits for the first stanza matching `pred`; others are kept for later waits.
     pub async fn wait_for(&mut self, what: &str, pred: impl Fn(&Element) -> bool) -> Element {
+        self.wait_for_within(WAIT, what, pred).await
+    }
+
+    /// `wait_for` for up to `limit`.
+    pub async fn wait_for_within(
+        &mut self,
+        limit: Duration,
+        what: &str,
+        pred: impl Fn(&Element) -> bool,
+    ) -> Element {
         if let Some(i) = self.backlog.iter().position(|(s, _)| pred(s)) {
             let (stanza, at) = self.backlog.remove(i).unwrap();
             self.arrived = at;
             return stanza;
         }
-        let deadline = tokio::time::Instant::now() + WAIT;
+        let deadline = tokio::time::Instant::now() + limit;
         loop {
             let next = tokio::time::timeout_at(deadline, next_element(&mut self.stream)).await;
             let now = Instant::now();
@@ -246,7 +263,7 @@ impl Client {
                 Ok(_) if self.discard => {}
                 Ok(stanza) => self.backlog.push_back((stanza, now)),
                 Err(_) => panic!(
-                    "{}: timed out after {WAIT:?} waiting for {what}; unmatched stanzas: {:#?}",
+                    "{}: timed out after {limit:?} waiting for {what}; unmatched stanzas: {:#?}",
                     self.jid, self.backlog
                 ),
             }
@@ -389,11 +406,22 @@ impl Client {
         .await;
     }
 
-    /// Waits for the room to throw us out (destroy or kick); returns the reason text.
+    /// Waits for the room to throw us out (destroy or kick) as a direct consequence of
+    /// what the test did; returns the reason text.
     pub async fn wait_removed(&mut self, room_jid: &str, nick: &str) -> String {
+        self.wait_removed_within(WAIT, room_jid, nick).await
+    }
+
+    /// `wait_removed` for up to `limit`: `after(grace)` for a removal at a grace period's end.
+    pub async fn wait_removed_within(
+        &mut self,
+        limit: Duration,
+        room_jid: &str,
+        nick: &str,
+    ) -> String {
         let from = format!("{room_jid}/{nick}");
         let s = self
-            .wait_for(&format!("removal from {from}"), |s| {
+            .wait_for_within(limit, &format!("removal from {from}"), |s| {
                 s.name() == "presence"
                     && s.attr("type") == Some("unavailable")
                     && s.attr("from") == Some(from.as_str())

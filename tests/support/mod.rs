@@ -193,6 +193,13 @@ impl Env {
         env
     }
 
+    /// How long to wait for what the end of this test's grace period causes.
+    pub fn after_grace(&self) -> Duration {
+        let grace = raumwart::config::parse_duration(self.options.grace_period)
+            .unwrap_or_else(|e| panic!("grace_period {:?}: {e}", self.options.grace_period));
+        client::after(grace)
+    }
+
     /// Jitsi's two hosts: guests log in anonymously, focus with a password.
     const HOSTS: &'static str = r#"
 VirtualHost "meet.jitsi"
@@ -786,7 +793,18 @@ impl Daemon {
 
     /// Waits until `selector` (see `Scrape::value`) is at least `at_least`; returns it.
     pub async fn wait_metric(&mut self, selector: &str, at_least: f64) -> f64 {
-        self.wait_metrics(&format!("{selector} >= {at_least}"), |m| {
+        self.wait_metric_within(WAIT, selector, at_least).await
+    }
+
+    /// `wait_metric` for up to `limit`: `Env::after_grace()` for what a grace period's end
+    /// causes.
+    pub async fn wait_metric_within(
+        &mut self,
+        limit: Duration,
+        selector: &str,
+        at_least: f64,
+    ) -> f64 {
+        self.wait_metrics_within(limit, &format!("{selector} >= {at_least}"), |m| {
             m.value(selector) >= at_least
         })
         .await
