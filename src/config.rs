@@ -29,8 +29,9 @@ pub struct Config {
     pub http: Http,
     /// The Jitsi web app, for the links in the access letter.
     pub jitsi: Option<Jitsi>,
-    /// The media centre's office, named in the access letter.
-    pub media_centre: Option<MediaCentre>,
+    /// The media centres whose schools these are: none, the one of a `[media_centre]`
+    /// table (without id), or every `[[media_centre]]` block (each with an id).
+    pub media_centres: Vec<MediaCentre>,
     pub schools: Vec<School>,
 }
 
@@ -52,6 +53,22 @@ impl Config {
             .collect();
         RoomMap::new(rooms, self.policy.unmanaged_rooms, self.policy.grace_period)
     }
+
+    /// The media centre `school` belongs to: its `[[media_centre]]`, or the one of a
+    /// single `[media_centre]` table. None for an unknown school or when there is none.
+    pub fn media_centre_of(&self, school: &str) -> Option<&MediaCentre> {
+        let school = self.schools.iter().find(|s| s.id == school)?;
+        self.media_centres
+            .iter()
+            .find(|m| m.id == school.media_centre)
+    }
+
+    /// The id of the `[[media_centre]]` `school` belongs to; None with the single
+    /// `[media_centre]` table (which has no id), none at all, or an unknown school.
+    pub fn media_centre_id(&self, school: &str) -> Option<&str> {
+        let school = self.schools.iter().find(|s| s.id == school)?;
+        school.media_centre.as_deref()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +80,9 @@ pub struct Jitsi {
 /// Whom a school asks: the media centre's office (never a person's private contact).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaCentre {
+    /// The `[[media_centre]]` id; None for the single `[media_centre]` table, which
+    /// has none.
+    pub id: Option<String>,
     pub name: String,
     /// Postal address, one line (commas may separate its parts).
     pub address: Option<String>,
@@ -89,6 +109,9 @@ pub struct Http {
 pub struct School {
     pub id: String,
     pub name: Option<String>,
+    /// The id of its `[[media_centre]]` (named, or the only one); None with a single
+    /// `[media_centre]` table or none.
+    pub media_centre: Option<String>,
     pub rooms: Vec<Room>,
 }
 
@@ -147,7 +170,7 @@ struct RawConfig {
     #[serde(default)]
     http: RawHttp,
     jitsi: Option<RawJitsi>,
-    media_centre: Option<RawMediaCentre>,
+    media_centre: Option<RawMediaCentres>,
     #[serde(default, rename = "school")]
     schools: Vec<Spanned<RawSchool>>,
 }
@@ -187,10 +210,50 @@ struct RawJitsi {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawMediaCentre {
+    /// Required in a `[[media_centre]]` block, refused in the one `[media_centre]` table.
+    id: Option<Spanned<String>>,
     name: Spanned<String>,
     address: Option<Spanned<String>>,
     phone: Option<Spanned<String>>,
     mail: Option<Spanned<String>>,
+}
+
+/// `[media_centre]` (one table, the form from before there were several) or
+/// `[[media_centre]]` (blocks with ids).
+enum RawMediaCentres {
+    One(RawMediaCentre),
+    Several(Vec<Spanned<RawMediaCentre>>),
+}
+
+// By hand rather than `untagged`, which would hide the error inside a table.
+impl<'de> Deserialize<'de> for RawMediaCentres {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Centres;
+        impl<'de> serde::de::Visitor<'de> for Centres {
+            type Value = RawMediaCentres;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("one [media_centre] table, or [[media_centre]] blocks with an id each")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let d = serde::de::value::MapAccessDeserializer::new(map);
+                RawMediaCentre::deserialize(d).map(RawMediaCentres::One)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut all = vec![];
+                while let Some(centre) = seq.next_element()? {
+                    all.push(centre);
+                }
+                Ok(RawMediaCentres::Several(all))
+            }
+        }
+        d.deserialize_any(Centres)
+    }
 }
 
 #[derive(Deserialize)]
@@ -198,6 +261,7 @@ struct RawMediaCentre {
 struct RawSchool {
     id: Spanned<String>,
     name: Option<String>,
+    media_centre: Option<Spanned<String>>,
     password_file: Option<Spanned<String>>,
     #[serde(default)]
     rooms: Vec<Spanned<RawRoom>>,
@@ -329,7 +393,14 @@ pub fn parse_with(
         Ok(raw) => raw,
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
-            v.problem(&span, e.message().trim_end().to_string());
+            let message = match mixed_media_centres(text, &span) {
+                true => "[media_centre] and [[media_centre]] do not mix: write the one media \
+                         centre as a [media_centre] table, or every media centre as a \
+                         [[media_centre]] block with an id"
+                    .to_owned(),
+                false => e.message().trim_end().to_string(),
+            };
+            v.problem(&span, message);
             return Err(v.finish());
         }
     };
@@ -339,6 +410,17 @@ pub fn parse_with(
     } else {
         Err(v.finish())
     }
+}
+
+/// Whether a TOML error at `span` comes from a file holding both forms of media
+/// centre, which TOML itself can only call a duplicate key.
+fn mixed_media_centres(text: &str, span: &Range<usize>) -> bool {
+    let at = text.get(span.start..).unwrap_or("");
+    let headers = |table: &str| {
+        text.lines()
+            .any(|l| l.trim_start().replace(' ', "").starts_with(table))
+    };
+    at.starts_with("media_centre") && headers("[[media_centre]]") && headers("[media_centre]")
 }
 
 struct Validator<'a> {
@@ -373,16 +455,130 @@ impl Validator<'_> {
         let policy = self.policy(raw.policy);
         let http = self.http(raw.http);
         let jitsi = raw.jitsi.map(|j| self.jitsi(j));
-        let media_centre = raw.media_centre.map(|m| self.media_centre(m));
-        let schools = self.schools(raw.schools);
+        let media_centres = self.media_centres(raw.media_centre);
+        let schools = self.schools(raw.schools, &media_centres);
         Config {
             xmpp,
             policy,
             http,
             jitsi,
-            media_centre,
+            media_centres,
             schools,
         }
+    }
+
+    fn media_centres(&mut self, raw: Option<RawMediaCentres>) -> Vec<MediaCentre> {
+        let listed = match raw {
+            None => return vec![],
+            Some(RawMediaCentres::One(one)) => {
+                if let Some(id) = &one.id {
+                    self.problem(
+                        &id.span(),
+                        "the one [media_centre] table has no id; media centres with ids are \
+                         [[media_centre]] blocks"
+                            .into(),
+                    );
+                }
+                return vec![self.media_centre(None, one)];
+            }
+            Some(RawMediaCentres::Several(listed)) => listed,
+        };
+        let mut ids: Vec<String> = vec![];
+        let mut centres = vec![];
+        for centre in listed {
+            let span = centre.span();
+            let raw = centre.into_inner();
+            let id = match &raw.id {
+                None => {
+                    self.problem(
+                        &span,
+                        "a [[media_centre]] block needs an id, which its schools name".into(),
+                    );
+                    String::new()
+                }
+                Some(id) => {
+                    let text = id.get_ref().clone();
+                    if !is_id(&text) {
+                        self.problem(
+                            &id.span(),
+                            format!(
+                                "media centre id {text:?} may use only a-z, 0-9, '-', '_' and '.'"
+                            ),
+                        );
+                    } else if ids.contains(&text) {
+                        self.problem(
+                            &id.span(),
+                            format!("media centre id {text:?} is used twice"),
+                        );
+                    }
+                    text
+                }
+            };
+            ids.push(id.clone());
+            centres.push(self.media_centre(Some(id), raw));
+        }
+        centres
+    }
+
+    /// The media centre of a school: the one it names, or the only one there is.
+    fn school_media_centre(
+        &mut self,
+        school: &str,
+        school_span: &Range<usize>,
+        named: Option<&Spanned<String>>,
+        centres: &[MediaCentre],
+    ) -> Option<String> {
+        let mut ids: Vec<&str> = vec![];
+        // An empty id is a block without one, reported already.
+        for id in centres.iter().filter_map(|m| m.id.as_deref()) {
+            if !id.is_empty() && !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        let quoted = || {
+            ids.iter()
+                .map(|id| format!("{id:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let Some(named) = named else {
+            return match ids.as_slice() {
+                [] => None,
+                [only] => Some((*only).to_owned()),
+                _ => {
+                    self.problem(
+                        school_span,
+                        format!(
+                            "school {school:?} names no media centre: with several, set media_centre to one of {}",
+                            quoted()
+                        ),
+                    );
+                    None
+                }
+            };
+        };
+        let wanted = named.get_ref();
+        if ids.contains(&wanted.as_str()) {
+            return Some(wanted.clone());
+        }
+        let listed = centres.iter().any(|m| m.id.is_some());
+        let message = if listed && !ids.is_empty() {
+            format!(
+                "there is no media centre {wanted:?}; the media centres are {}",
+                quoted()
+            )
+        } else if listed {
+            format!("there is no media centre {wanted:?}")
+        } else if !centres.is_empty() {
+            format!(
+                "media centre {wanted:?}: the [media_centre] table has no id; to name media \
+                 centres, write them as [[media_centre]] blocks with an id each"
+            )
+        } else {
+            format!("there is no media centre {wanted:?}: declare it in a [[media_centre]] block")
+        };
+        self.problem(&named.span(), message);
+        None
     }
 
     fn jitsi(&mut self, raw: RawJitsi) -> Jitsi {
@@ -402,7 +598,7 @@ impl Validator<'_> {
         Jitsi { url }
     }
 
-    fn media_centre(&mut self, raw: RawMediaCentre) -> MediaCentre {
+    fn media_centre(&mut self, id: Option<String>, raw: RawMediaCentre) -> MediaCentre {
         let mut line = |field: &Option<Spanned<String>>, what: &str| {
             if let Some(value) = field {
                 let v = value.get_ref();
@@ -448,6 +644,7 @@ impl Validator<'_> {
             }
         }
         MediaCentre {
+            id,
             name: raw.name.into_inner(),
             address: raw.address.map(Spanned::into_inner),
             phone: raw.phone.map(Spanned::into_inner),
@@ -552,7 +749,7 @@ impl Validator<'_> {
         Http { listen }
     }
 
-    fn schools(&mut self, raw: Vec<Spanned<RawSchool>>) -> Vec<School> {
+    fn schools(&mut self, raw: Vec<Spanned<RawSchool>>, centres: &[MediaCentre]) -> Vec<School> {
         let mut ids: HashMap<String, ()> = HashMap::new();
         // node -> (configured name, school id)
         let mut nodes_seen: HashMap<String, (String, String)> = HashMap::new();
@@ -561,11 +758,7 @@ impl Validator<'_> {
             let school_span = spanned.span();
             let raw = spanned.into_inner();
             let id = raw.id.get_ref().clone();
-            if id.is_empty()
-                || !id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            {
+            if !is_id(&id) {
                 self.problem(
                     &raw.id.span(),
                     format!("school id {id:?} may use only a-z, 0-9, '-', '_' and '.'"),
@@ -577,6 +770,8 @@ impl Validator<'_> {
             if raw.rooms.is_empty() {
                 self.problem(&school_span, format!("school {id:?} has no rooms"));
             }
+            let media_centre =
+                self.school_media_centre(&id, &school_span, raw.media_centre.as_ref(), centres);
             let rooms: Vec<(Range<usize>, String, Option<Spanned<String>>)> = raw
                 .rooms
                 .into_iter()
@@ -662,6 +857,7 @@ impl Validator<'_> {
             schools.push(School {
                 id,
                 name: raw.name,
+                media_centre,
                 rooms: school_rooms,
             });
         }
@@ -730,6 +926,14 @@ impl Validator<'_> {
             }
         }
     }
+}
+
+/// A school's or a media centre's id: `a-z 0-9 - _ .` (upper case too), not empty.
+pub fn is_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 /// XML 1.0's `Char`: what a stanza can carry at all.
@@ -843,6 +1047,54 @@ mod tests {
         let err = parse(file, text, None).unwrap_err().to_string();
         assert!(err.contains("needs $CREDENTIALS_DIRECTORY"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn fixture(name: &str) -> Config {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/valid")
+            .join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        parse(&path, &text, None).unwrap()
+    }
+
+    #[test]
+    fn every_school_knows_its_media_centre() {
+        let c = fixture("media-centres.toml");
+        let centre = |school| c.media_centre_of(school).map(|m| m.name.as_str());
+        assert_eq!(
+            centre("rs-beispiel"),
+            Some("Kreismedienzentrum Beispielkreis")
+        );
+        assert_eq!(
+            centre("gs-nachbarort"),
+            Some("Kreismedienzentrum Nachbarkreis")
+        );
+        assert_eq!(
+            c.media_centre_id("gs-nachbarort"),
+            Some("kmz_nachbarkreis.2")
+        );
+        assert_eq!(centre("gs-nowhere"), None);
+
+        // The only block is the media centre of a school that names none.
+        let c = fixture("one-media-centre-block.toml");
+        assert_eq!(
+            c.media_centre_id("gs-musterstadt"),
+            Some("kmz-beispielkreis")
+        );
+
+        // The one table of before: every school's, without an id.
+        let c = fixture("full.toml");
+        assert_eq!(c.media_centres.len(), 1);
+        assert_eq!(c.media_centre_id("rs_beispiel"), None);
+        let m = c.media_centre_of("rs_beispiel").unwrap();
+        assert_eq!(
+            (m.id.as_deref(), m.name.as_str()),
+            (None, "Kreismedienzentrum Beispielkreis")
+        );
+
+        let c = fixture("one-school.toml");
+        assert!(c.media_centres.is_empty());
+        assert!(c.schools.iter().all(|s| c.media_centre_of(&s.id).is_none()));
     }
 
     #[test]

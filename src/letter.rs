@@ -96,7 +96,9 @@ pub fn render(config: &Config, school: &str, date: Date) -> Result<Letter, Error
     let jitsi = config.jitsi.as_ref().ok_or_else(|| {
         refused("the letter needs the Jitsi address: set url in a [jitsi] table".into())
     })?;
-    let centre = config.media_centre.as_ref().ok_or_else(|| {
+    // Validation gives every school of a [[media_centre]] block its own: only a file
+    // without any media centre lacks one.
+    let centre = config.media_centre_of(&s.id).ok_or_else(|| {
         refused(
             "the letter names the media centre's office: set name, phone and mail in a \
              [media_centre] table"

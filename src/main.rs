@@ -106,8 +106,13 @@ fn check_report(path: &Path, c: &config::Config) -> String {
             ));
         }
     }
+    // Media centres are counted when they are blocks with ids, which schools name.
+    let centres = match c.media_centres.iter().filter(|m| m.id.is_some()).count() {
+        0 => String::new(),
+        n => format!("{n} media centres, "),
+    };
     format!(
-        "{}: ok ({} schools, {} rooms)\n{}",
+        "{}: ok ({centres}{} schools, {} rooms)\n{}",
         path.display(),
         c.schools.len(),
         lines.len(),
