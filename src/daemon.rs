@@ -323,16 +323,10 @@ impl Daemon {
         match note {
             Note::SessionStarted { room, school } => {
                 info!(room, school, "session started");
-                self.metrics
-                    .sessions_started
-                    .with_label_values(&[&school])
-                    .inc();
+                self.metrics.session_started(&school);
             }
             Note::WrongPassword { room, school } => {
-                self.metrics
-                    .wrong_passwords
-                    .with_label_values(&[&school])
-                    .inc();
+                self.metrics.wrong_password(&school);
                 // Never the password, never a JID: the room and a count.
                 if let Some(refused) = self.wrong_passwords.record(&room, Instant::now()) {
                     warn!(room, refused, "joins refused for a wrong password");
@@ -361,10 +355,7 @@ impl Daemon {
                     minutes,
                     "session ended"
                 );
-                self.metrics
-                    .sessions_ended
-                    .with_label_values(&[&school, reason.as_str()])
-                    .inc();
+                self.metrics.session_ended(&school, reason.as_str());
             }
             Note::ModuleProblems { problems } => {
                 for problem in &problems {
@@ -464,6 +455,7 @@ impl Daemon {
         }
         let map = config.room_map();
         let policy = config.policy.clone();
+        self.metrics.use_config(&config);
         self.config = config;
         info!(rooms = map.rooms.len(), "configuration reloaded");
         self.feed(Input::Reload(map, policy), Instant::now()).await;
@@ -531,6 +523,7 @@ impl Daemon {
                 serde_json::json!({
                     "room": r.name,
                     "school": r.school,
+                    "media_centre": self.config.media_centre_id(r.school),
                     "state": phase_name(r.phase),
                     "people": r.people,
                     "organizer_present": r.organizer_present,

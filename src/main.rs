@@ -146,10 +146,10 @@ fn status_table(json: &str) -> anyhow::Result<String> {
     if v["standby"] == true {
         out.push_str("standing by: another raumwart holds the component name\n");
     }
-    let rows: Vec<[String; 6]> = v["rooms"]
-        .as_array()
-        .map(|a| a.as_slice())
-        .unwrap_or_default()
+    let rooms = v["rooms"].as_array().map(Vec::as_slice).unwrap_or_default();
+    // With [[media_centre]] blocks, rooms are grouped by their media centre.
+    let centres = rooms.iter().any(|r| r["media_centre"].is_string());
+    let mut rows: Vec<Vec<String>> = rooms
         .iter()
         .map(|r| {
             let s = |k: &str| r[k].as_str().unwrap_or("").to_owned();
@@ -162,27 +162,38 @@ fn status_table(json: &str) -> anyhow::Result<String> {
             } else {
                 "no"
             };
-            [
+            let row = [
                 s("school"),
                 s("room"),
                 s("state"),
                 r["people"].to_string(),
                 organizer.into(),
                 age,
-            ]
+            ];
+            match centres {
+                true => std::iter::once(r["media_centre"].as_str().unwrap_or("-").to_owned())
+                    .chain(row)
+                    .collect(),
+                false => row.into(),
+            }
         })
         .collect();
-    let header = ["SCHOOL", "ROOM", "STATE", "PEOPLE", "ORGANIZER", "SESSION"];
-    let mut widths = header.map(str::len);
+    let mut header = vec!["SCHOOL", "ROOM", "STATE", "PEOPLE", "ORGANIZER", "SESSION"];
+    if centres {
+        header.insert(0, "MEDIA CENTRE");
+        rows.sort_by(|a, b| a[0].cmp(&b[0]));
+    }
+    let header: Vec<String> = header.into_iter().map(String::from).collect();
+    let mut widths: Vec<usize> = header.iter().map(String::len).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    for row in std::iter::once(header.map(String::from)).chain(rows) {
+    for row in std::iter::once(header).chain(rows) {
         let cells: Vec<String> = row
             .iter()
-            .zip(widths)
+            .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
         out.push_str(cells.join("  ").trim_end());
@@ -221,6 +232,7 @@ fn run(path: PathBuf, socket: Option<PathBuf>) -> ExitCode {
         }
     };
     metrics.config_loaded_at_start();
+    metrics.use_config(&config);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -300,5 +312,40 @@ mod tests {
         assert!(table.contains("standing by"), "{table}");
         let json = r#"{"connected":true,"standby":false,"synced":true,"rooms":[]}"#;
         assert!(!super::status_table(json).unwrap().contains("standing by"));
+    }
+
+    #[test]
+    fn the_status_table_groups_rooms_by_media_centre_when_there_are_several() {
+        let room = |centre: &str, school: &str, room: &str| {
+            format!(
+                r#"{{"room":"{room}","school":"{school}","media_centre":{centre},"state":"idle","people":0,"organizer_present":false,"session_age_seconds":null}}"#
+            )
+        };
+        let json = format!(
+            r#"{{"connected":true,"standby":false,"synced":true,"rooms":[{},{},{}]}}"#,
+            room("\"kmz-b\"", "gs-b", "gs-b-1"),
+            room("\"kmz-a\"", "gs-a", "gs-a-1"),
+            room("\"kmz-b\"", "gs-c", "gs-c-1"),
+        );
+        let table = super::status_table(&json).unwrap();
+        let lines: Vec<&str> = table.lines().skip(1).collect();
+        assert_eq!(
+            lines,
+            [
+                "MEDIA CENTRE  SCHOOL  ROOM    STATE  PEOPLE  ORGANIZER  SESSION",
+                "kmz-a         gs-a    gs-a-1  idle   0       no         -",
+                "kmz-b         gs-b    gs-b-1  idle   0       no         -",
+                "kmz-b         gs-c    gs-c-1  idle   0       no         -",
+            ],
+            "{table}"
+        );
+        // The one [media_centre] table: no id, no column.
+        let json = format!(
+            r#"{{"connected":true,"standby":false,"synced":true,"rooms":[{}]}}"#,
+            room("null", "gs-a", "gs-a-1")
+        );
+        let table = super::status_table(&json).unwrap();
+        assert!(table.contains("\nSCHOOL  ROOM"), "{table}");
+        assert!(!table.contains("MEDIA CENTRE"), "{table}");
     }
 }

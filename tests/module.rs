@@ -269,7 +269,7 @@ async fn wrong_passwords_are_reported_but_not_keys_bans_admins_or_unmanaged_room
     assert_eq!(log.matches("event=WrongPassword").count(), 2, "{log}");
     wait_metric(
         &env,
-        &format!("raumwart_wrong_passwords_total{{school=\"{SCHOOL}\"}}"),
+        &format!("raumwart_wrong_passwords_total{{media_centre=\"\",school=\"{SCHOOL}\"}}"),
         |n| n == 2,
     )
     .await;
@@ -422,7 +422,8 @@ async fn every_managed_room_is_covered_beyond_prosodys_room_cache() {
     // organizer (a room without one would end at once with a grace period of 0s).
     d.kill9();
     let _d = env.daemon().await;
-    let active = format!("raumwart_rooms{{school=\"{SCHOOL}\",state=\"active\"}}");
+    let active =
+        format!("raumwart_rooms{{media_centre=\"\",school=\"{SCHOOL}\",state=\"active\"}}");
     wait_metric(&env, &active, |n| n == 8).await;
     assert!(
         evicted(&env, &rooms[0]),

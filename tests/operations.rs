@@ -29,16 +29,19 @@ async fn metrics_are_promtool_clean_and_impersonal() {
         ("raumwart_xmpp_synced", 1.0),
         ("raumwart_managed_rooms", 3.0),
         (
-            "raumwart_rooms{school=\"gs-musterstadt\",state=\"active\"}",
+            "raumwart_rooms{media_centre=\"\",school=\"gs-musterstadt\",state=\"active\"}",
             1.0,
         ),
         (
-            "raumwart_rooms{school=\"gs-musterstadt\",state=\"idle\"}",
+            "raumwart_rooms{media_centre=\"\",school=\"gs-musterstadt\",state=\"idle\"}",
             1.0,
         ),
-        ("raumwart_people{school=\"gs-musterstadt\"}", 2.0),
         (
-            "raumwart_sessions_started_total{school=\"gs-musterstadt\"}",
+            "raumwart_people{media_centre=\"\",school=\"gs-musterstadt\"}",
+            2.0,
+        ),
+        (
+            "raumwart_sessions_started_total{media_centre=\"\",school=\"gs-musterstadt\"}",
             1.0,
         ),
         ("raumwart_organizer_grants_total{result=\"ok\"}", 1.0),
@@ -61,7 +64,7 @@ async fn metrics_are_promtool_clean_and_impersonal() {
         .await;
     let (_, text) = http_get(&env, "/metrics").await;
     let ended =
-        "raumwart_sessions_ended_total{reason=\"last_organizer_left\",school=\"gs-musterstadt\"}";
+        "raumwart_sessions_ended_total{media_centre=\"\",reason=\"last_organizer_left\",school=\"gs-musterstadt\"}";
     assert_eq!(metric(&text, ended), Some(1.0), "{text}");
     assert_eq!(
         metric(&text, "raumwart_resets_total{result=\"ok\"}"),

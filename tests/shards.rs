@@ -54,7 +54,7 @@ async fn the_same_room_on_two_shards_is_protected_and_reset_per_shard() {
     assert_eq!(ended, 0.0, "shard B's session ended");
 
     // Metrics: one session per shard; every raumwart manages all rooms.
-    let started = "raumwart_sessions_started_total{school=\"gs-musterstadt\"}";
+    let started = "raumwart_sessions_started_total{media_centre=\"\",school=\"gs-musterstadt\"}";
     assert_eq!(
         metric(&a, started).await,
         2.0,
