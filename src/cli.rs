@@ -95,6 +95,9 @@ pub enum SchoolCommand {
         /// The school's name, for the media centre and the letter
         #[arg(long)]
         name: String,
+        /// The id of the school's [[media_centre]] (needed when there are several)
+        #[arg(long, value_name = "ID")]
+        media_centre: Option<String>,
         /// How many rooms (ID-1 … ID-N)
         #[arg(long, conflicts_with = "room", required_unless_present = "room")]
         rooms: Option<usize>,
@@ -111,8 +114,13 @@ pub enum SchoolCommand {
         #[arg(long)]
         room: Option<String>,
     },
-    /// List schools, rooms and the age of each password (never a password)
-    List,
+    /// List schools, their media centres, rooms and the age of each password (never a
+    /// password)
+    List {
+        /// Only the schools of this [[media_centre]]
+        #[arg(long, value_name = "ID")]
+        media_centre: Option<String>,
+    },
     /// Write the school's one-page access letter (HTML, German) to FILE
     Letter {
         id: String,
@@ -131,6 +139,10 @@ pub enum SchoolCommand {
         /// The header of the column holding the school's name
         #[arg(long, value_name = "COL")]
         name_column: String,
+        /// The id of the [[media_centre]] whose register it is: every new school is its
+        /// (needed when there are several)
+        #[arg(long, value_name = "ID")]
+        media_centre: Option<String>,
         /// Rooms per new school
         #[arg(long, default_value_t = 1)]
         rooms: usize,

@@ -161,6 +161,8 @@ pub struct RoomAccess {
 pub struct Added {
     pub school: String,
     pub name: String,
+    /// The `[[media_centre]]` it belongs to; None with the one `[media_centre]` table.
+    pub media_centre: Option<String>,
     pub rooms: Vec<RoomAccess>,
     pub password_file: PathBuf,
     pub password: Secret,
@@ -196,6 +198,8 @@ pub struct Rotated {
 pub struct Listed {
     pub id: String,
     pub name: Option<String>,
+    /// The `[[media_centre]]` it belongs to; None with the one `[media_centre]` table.
+    pub media_centre: Option<String>,
     /// Room names as configured.
     pub rooms: Vec<String>,
     pub passwords: Vec<PasswordAge>,
@@ -222,6 +226,9 @@ pub struct Imported {
     pub added: Vec<Added>,
     /// Ids from the register that are configured already, left alone.
     pub unchanged: Vec<String>,
+    /// Of those, the ones of another media centre than the import's, with theirs: the
+    /// same id in two media centres' registers, which the admin must sort out.
+    pub elsewhere: Vec<(String, String)>,
     /// Rows of the register that were not used, and why.
     pub skipped: Vec<register::Skipped>,
 }
@@ -237,10 +244,19 @@ pub enum Rooms {
     Named(Vec<String>),
 }
 
-/// `raumwart school add ID --name NAME (--rooms N | --room NAME…)`.
-pub fn add(files: &Files, id: &str, name: &str, rooms: &Rooms) -> Result<Added, Error> {
+/// `raumwart school add ID --name NAME [--media-centre ID] (--rooms N | --room NAME…)`.
+/// The media centre is needed when the config declares several `[[media_centre]]`
+/// blocks; with one, it is that one.
+pub fn add(
+    files: &Files,
+    id: &str,
+    name: &str,
+    media_centre: Option<&str>,
+    rooms: &Rooms,
+) -> Result<Added, Error> {
     let mut edit = Edit::open(files)?;
-    let planned = edit.add(id, name, rooms)?;
+    let media_centre = edit.media_centre(media_centre)?;
+    let planned = edit.add(id, name, media_centre.as_deref(), rooms)?;
     let config = edit.commit()?;
     Ok(planned.finish(&config))
 }
@@ -249,6 +265,7 @@ pub fn add(files: &Files, id: &str, name: &str, rooms: &Rooms) -> Result<Added, 
 struct Planned {
     school: String,
     name: String,
+    media_centre: Option<String>,
     password_file: PathBuf,
     password: Secret,
 }
@@ -259,6 +276,7 @@ impl Planned {
             rooms: access(config, &self.school),
             school: self.school,
             name: self.name,
+            media_centre: self.media_centre,
             password_file: self.password_file,
             password: self.password,
         }
@@ -485,12 +503,19 @@ fn file_stem(name: &str) -> String {
 
 // --- list ----------------------------------------------------------------------------
 
-/// `raumwart school list`: ids, names, rooms and the age of each password file.
-pub fn list(files: &Files) -> Result<Listing, Error> {
+/// `raumwart school list [--media-centre ID]`: ids, media centres, names, rooms and the
+/// age of each password file; with `only`, the schools of that media centre.
+pub fn list(files: &Files, only: Option<&str>) -> Result<Listing, Error> {
     let edit = Edit::open(files)?;
+    if let Some(wanted) = only {
+        edit.media_centre(Some(wanted))?;
+    }
     let now = SystemTime::now();
     let mut listed = vec![];
     for school in edit.schools()? {
+        if only.is_some() && school.media_centre.as_deref() != only {
+            continue;
+        }
         let mut passwords = vec![];
         let mut age = |file: &str, rooms: Vec<String>| {
             let age = edit
@@ -512,6 +537,7 @@ pub fn list(files: &Files) -> Result<Listing, Error> {
         listed.push(Listed {
             id: school.id.clone(),
             name: school.name.clone(),
+            media_centre: school.media_centre.clone(),
             rooms: school.rooms.iter().map(|r| r.name.clone()).collect(),
             passwords,
         });
@@ -521,25 +547,35 @@ pub fn list(files: &Files) -> Result<Listing, Error> {
 
 // --- import --------------------------------------------------------------------------
 
-/// `raumwart school import FILE --id-column COL --name-column COL [--rooms N] [--dry-run]`:
-/// adds the register's schools that are not configured yet, each with `rooms` rooms.
-/// Only the id and name columns are read.
+/// `raumwart school import FILE --id-column COL --name-column COL [--media-centre ID]
+/// [--rooms N] [--dry-run]`: adds the register's schools that are not configured yet,
+/// each with `rooms` rooms, all of `media_centre` (a register is one media centre's; it
+/// is needed when there are several). Only the id and name columns are read; a school
+/// configured already stays where it is, of whichever media centre.
 pub fn import(
     files: &Files,
     register_file: &Path,
     columns: &register::Columns,
+    media_centre: Option<&str>,
     rooms: usize,
     dry_run: bool,
 ) -> Result<Imported, Error> {
-    let register = register::read(register_file, columns)?;
     let mut edit = Edit::open(files)?;
-    let known: Vec<String> = edit.schools()?.into_iter().map(|s| s.id).collect();
+    let media_centre = edit.media_centre(media_centre)?;
+    let register = register::read(register_file, columns)?;
+    let known = edit.schools()?;
     let mut skipped = register.skipped;
     let mut unchanged = vec![];
     let mut planned = vec![];
     let mut seen: Vec<String> = vec![];
+    let mut elsewhere = vec![];
     for entry in register.schools {
-        if known.contains(&entry.id) {
+        if let Some(school) = known.iter().find(|s| s.id == entry.id) {
+            if let (Some(theirs), Some(ours)) = (&school.media_centre, &media_centre) {
+                if theirs != ours {
+                    elsewhere.push((entry.id.clone(), theirs.clone()));
+                }
+            }
             unchanged.push(entry.id);
         } else if seen.contains(&entry.id) {
             skipped.push(register::Skipped {
@@ -548,7 +584,8 @@ pub fn import(
             });
         } else {
             seen.push(entry.id.clone());
-            planned.push(edit.add(&entry.id, &entry.name, &Rooms::Count(rooms))?);
+            let rooms = Rooms::Count(rooms);
+            planned.push(edit.add(&entry.id, &entry.name, media_centre.as_deref(), &rooms)?);
         }
     }
     let config = if dry_run || planned.is_empty() {
@@ -570,6 +607,7 @@ pub fn import(
         dry_run,
         added,
         unchanged,
+        elsewhere,
         skipped,
     })
 }
@@ -581,6 +619,7 @@ pub fn import(
 struct Written {
     id: String,
     name: Option<String>,
+    media_centre: Option<String>,
     password_file: Option<String>,
     rooms: Vec<WrittenRoom>,
 }
@@ -642,6 +681,11 @@ impl<'a> Edit<'a> {
     }
 
     fn schools(&self) -> Result<Vec<Written>, Error> {
+        // A school that names no media centre belongs to the only block, if there is one.
+        let only = match self.media_centre_ids().as_deref() {
+            Some([only]) => Some(only.clone()),
+            _ => None,
+        };
         let Some(item) = self.doc.get("school") else {
             return Ok(vec![]);
         };
@@ -653,6 +697,7 @@ impl<'a> Edit<'a> {
             .map(|t| Written {
                 id: str_of(t.get("id")).unwrap_or_default(),
                 name: str_of(t.get("name")),
+                media_centre: str_of(t.get("media_centre")).or_else(|| only.clone()),
                 password_file: str_of(t.get("password_file")),
                 rooms: t
                     .get("rooms")
@@ -678,6 +723,56 @@ impl<'a> Edit<'a> {
                     .unwrap_or_default(),
             })
             .collect())
+    }
+
+    /// The ids of the `[[media_centre]]` blocks; None for the one `[media_centre]` table
+    /// or none.
+    fn media_centre_ids(&self) -> Option<Vec<String>> {
+        let id = |t: &dyn toml_edit::TableLike| str_of(t.get("id")).unwrap_or_default();
+        match self.doc.get("media_centre")? {
+            Item::ArrayOfTables(blocks) => Some(blocks.iter().map(|t| id(t)).collect()),
+            Item::Value(Value::Array(list)) => Some(
+                list.iter()
+                    .filter_map(Value::as_inline_table)
+                    .map(|t| id(t))
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// The media centre of a new school: `wanted` if declared, else the only one; an
+    /// error says what to give. None with the one `[media_centre]` table or none.
+    fn media_centre(&self, wanted: Option<&str>) -> Result<Option<String>, Error> {
+        let ids = self.media_centre_ids();
+        let quoted = |ids: &[String]| {
+            ids.iter()
+                .map(|id| format!("{id:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match (ids, wanted) {
+            (Some(ids), Some(wanted)) if ids.iter().any(|id| id == wanted) => {
+                Ok(Some(wanted.to_owned()))
+            }
+            (Some(ids), Some(wanted)) => Err(refused(format!(
+                "there is no media centre {wanted:?}; the media centres are {}",
+                quoted(&ids)
+            ))),
+            (Some(ids), None) => match ids.as_slice() {
+                [] => Ok(None),
+                [only] => Ok(Some(only.clone())),
+                _ => Err(refused(format!(
+                    "there are several media centres ({}): say which with --media-centre ID",
+                    quoted(&ids)
+                ))),
+            },
+            (None, Some(wanted)) => Err(refused(format!(
+                "--media-centre {wanted}: the configuration declares no [[media_centre]] \
+                 blocks with ids; its schools all belong to its one media centre"
+            ))),
+            (None, None) => Ok(None),
+        }
     }
 
     fn school_tables(&mut self) -> Result<&mut ArrayOfTables, Error> {
@@ -747,7 +842,14 @@ impl<'a> Edit<'a> {
     }
 
     /// Plans a new school: its block, and its password file for the commit.
-    fn add(&mut self, id: &str, name: &str, rooms: &Rooms) -> Result<Planned, Error> {
+    /// Plans a new school of `media_centre` (as [`Edit::media_centre`] chose it).
+    fn add(
+        &mut self,
+        id: &str,
+        name: &str,
+        media_centre: Option<&str>,
+        rooms: &Rooms,
+    ) -> Result<Planned, Error> {
         check_id(id)?;
         if name.trim().is_empty() || name.chars().any(char::is_control) {
             return Err(refused("the school's name must be one line of text"));
@@ -775,6 +877,11 @@ impl<'a> Edit<'a> {
         let mut table = Table::new();
         table.insert("id", toml_edit::value(id));
         table.insert("name", toml_edit::value(name.trim()));
+        // Named even when it is the only block: a second one added later then needs no
+        // edit of every school.
+        if let Some(centre) = media_centre {
+            table.insert("media_centre", toml_edit::value(centre));
+        }
         table.insert("password_file", toml_edit::value(reference.as_str()));
         let mut list = Array::new();
         for room in &names {
@@ -786,6 +893,7 @@ impl<'a> Edit<'a> {
         Ok(Planned {
             school: id.to_owned(),
             name: name.trim().to_owned(),
+            media_centre: media_centre.map(str::to_owned),
             password_file: path,
             password,
         })
@@ -995,9 +1103,10 @@ impl fmt::Display for Added {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "added school {} ({}) with {} room(s); password in {}",
+            "added school {} ({}){} with {} room(s); password in {}",
             self.school,
             self.name,
+            of_centre(self.media_centre.as_deref()),
             self.rooms.len(),
             self.password_file.display()
         )?;
@@ -1011,6 +1120,11 @@ impl fmt::Display for Added {
         }
         Ok(())
     }
+}
+
+/// `, media centre ID,` after a school's name, when it has one by id.
+fn of_centre(media_centre: Option<&str>) -> String {
+    media_centre.map_or(String::new(), |id| format!(", media centre {id},"))
 }
 
 fn write_rooms(f: &mut fmt::Formatter<'_>, rooms: &[RoomAccess]) -> fmt::Result {
@@ -1071,13 +1185,14 @@ pub fn age_text(age: Duration) -> String {
 
 impl fmt::Display for Listing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let header = [
-            "ID".to_owned(),
-            "NAME".into(),
-            "ROOMS".into(),
-            "PASSWORD AGE".into(),
-        ];
-        let rows: Vec<[String; 4]> = self
+        // The media centre's column only when schools name theirs by id.
+        let centres = self.0.iter().any(|s| s.media_centre.is_some());
+        let mut header = vec!["ID", "NAME", "ROOMS", "PASSWORD AGE"];
+        if centres {
+            header.insert(1, "MEDIA CENTRE");
+        }
+        let header: Vec<String> = header.into_iter().map(String::from).collect();
+        let rows: Vec<Vec<String>> = self
             .0
             .iter()
             .map(|s| {
@@ -1092,15 +1207,19 @@ impl fmt::Display for Listing {
                         }
                     })
                     .collect();
-                [
+                let mut row = vec![
                     s.id.clone(),
                     s.name.clone().unwrap_or_default(),
                     s.rooms.join(", "),
                     ages.join("; "),
-                ]
+                ];
+                if centres {
+                    row.insert(1, s.media_centre.clone().unwrap_or_else(|| "-".into()));
+                }
+                row
             })
             .collect();
-        let mut widths = header.clone().map(|h| h.chars().count());
+        let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
         for row in &rows {
             for (w, cell) in widths.iter_mut().zip(row) {
                 *w = (*w).max(cell.chars().count());
@@ -1109,7 +1228,7 @@ impl fmt::Display for Listing {
         for row in std::iter::once(&header).chain(&rows) {
             let cells: Vec<String> = row
                 .iter()
-                .zip(widths)
+                .zip(&widths)
                 .map(|(c, w)| format!("{c:<w$}"))
                 .collect();
             writeln!(f, "{}", cells.join("  ").trim_end())?;
@@ -1124,9 +1243,10 @@ impl fmt::Display for Imported {
         for added in &self.added {
             writeln!(
                 f,
-                "{verb} school {} ({}) with {} room(s)",
+                "{verb} school {} ({}){} with {} room(s)",
                 added.school,
                 added.name,
+                of_centre(added.media_centre.as_deref()),
                 added.rooms.len()
             )?;
             if !self.dry_run {
@@ -1139,6 +1259,13 @@ impl fmt::Display for Imported {
                 f,
                 "configured already, left alone: {}",
                 self.unchanged.join(", ")
+            )?;
+        }
+        for (school, centre) in &self.elsewhere {
+            writeln!(
+                f,
+                "school {school} is configured for media centre {centre}, not this register's: \
+                 left alone; check whether the two are the same school"
             )?;
         }
         for skipped in &self.skipped {

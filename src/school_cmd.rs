@@ -28,6 +28,7 @@ pub fn run(config: &Path, socket: Option<PathBuf>, action: SchoolCommand) -> Exi
         SchoolCommand::Add {
             id,
             name,
+            media_centre,
             rooms,
             room,
         } => {
@@ -35,7 +36,8 @@ pub fn run(config: &Path, socket: Option<PathBuf>, action: SchoolCommand) -> Exi
                 Some(n) => Rooms::Count(n),
                 None => Rooms::Named(room),
             };
-            school::add(&files, &id, &name, &rooms).map(|a| (a.to_string(), Tell::Reload))
+            school::add(&files, &id, &name, media_centre.as_deref(), &rooms)
+                .map(|a| (a.to_string(), Tell::Reload))
         }
         SchoolCommand::Remove { id } => school::room_nodes(&files, &id).and_then(|nodes| {
             let ended = tell(config, socket.clone(), Tell::EndSessions(nodes));
@@ -44,7 +46,9 @@ pub fn run(config: &Path, socket: Option<PathBuf>, action: SchoolCommand) -> Exi
         SchoolCommand::Rotate { id, room } => {
             school::rotate(&files, &id, room.as_deref()).map(|r| (r.to_string(), Tell::Reload))
         }
-        SchoolCommand::List => school::list(&files).map(|l| (l.to_string(), Tell::Nothing)),
+        SchoolCommand::List { media_centre } => {
+            school::list(&files, media_centre.as_deref()).map(|l| (l.to_string(), Tell::Nothing))
+        }
         SchoolCommand::Letter { id, out } => {
             letter::write(&files, &id, &out, letter::Date::today())
                 .map(|w| (w.to_string(), Tell::Nothing))
@@ -53,6 +57,7 @@ pub fn run(config: &Path, socket: Option<PathBuf>, action: SchoolCommand) -> Exi
             file,
             id_column,
             name_column,
+            media_centre,
             rooms,
             dry_run,
         } => {
@@ -61,7 +66,9 @@ pub fn run(config: &Path, socket: Option<PathBuf>, action: SchoolCommand) -> Exi
                 name: name_column,
             };
             let then = if dry_run { Tell::Nothing } else { Tell::Reload };
-            school::import(&files, &file, &columns, rooms, dry_run).map(|i| (i.to_string(), then))
+            let centre = media_centre.as_deref();
+            school::import(&files, &file, &columns, centre, rooms, dry_run)
+                .map(|i| (i.to_string(), then))
         }
     };
     match outcome {

@@ -43,6 +43,14 @@ fn tools() -> Option<()> {
     None
 }
 
+/// The example's media centre office, as the letter prints it.
+const BEISPIELKREIS: [&str; 4] = [
+    "Kreismedienzentrum Beispielkreis",
+    "Schulstraße 1, 12345 Beispielstadt",
+    "07000 123456-0",
+    "medienzentrum@kreis-beispiel.de",
+];
+
 /// Prints `html` to PDF with headless Chromium, as a browser's "print" would.
 fn print_to_pdf(html: &Path, pdf: &Path) {
     let profile = html.with_file_name("chromium-profile");
@@ -90,8 +98,14 @@ fn run(tool: &str, args: &[&str]) -> String {
 }
 
 /// Writes the letter of `school`, prints it, and checks the PDF: one A4 page holding
-/// every link and every password. Returns the PDF's text.
-fn render_and_check(dir: &Path, files: &Files, school: &str, passwords: &[&str]) -> String {
+/// every link, every password and the media centre's `office`. Returns the PDF's text.
+fn render_and_check(
+    dir: &Path,
+    files: &Files,
+    school: &str,
+    passwords: &[&str],
+    office: &[&str],
+) -> String {
     let html = dir.join(format!("{school}.html"));
     let date = Date::from_days(20_512);
     let written = letter::write(files, school, &html, date).expect("letter written");
@@ -141,15 +155,13 @@ fn render_and_check(dir: &Path, files: &Files, school: &str, passwords: &[&str])
             "the password is not in the PDF:\n{pdf_text}"
         );
     }
-    for wanted in [
+    let common = [
         "Zugang zu den Videokonferenzräumen",
-        "Kreismedienzentrum Beispielkreis",
-        "07000 123456-0",
-        "medienzentrum@kreis-beispiel.de",
         "So läuft eine Stunde",
         "Klassenpasswort",
         "28.02.2026",
-    ] {
+    ];
+    for wanted in common.iter().chain(office) {
         assert!(pdf_text.contains(wanted), "{wanted:?} not in:\n{pdf_text}");
     }
     // A picture to look at (kept in the test folder).
@@ -181,10 +193,17 @@ fn the_access_letter_is_one_a4_page_with_every_link_and_the_password() {
         &files,
         "gs-lindenhof",
         "Grundschule Lindenhof",
+        None,
         &Rooms::Named(rooms),
     )
     .unwrap();
-    let text = render_and_check(&dir, &files, "gs-lindenhof", &[added.password.expose()]);
+    let text = render_and_check(
+        &dir,
+        &files,
+        "gs-lindenhof",
+        &[added.password.expose()],
+        &BEISPIELKREIS,
+    );
     assert!(text.contains("https://meet.kmz-beispiel.de/grundschule%20lindenhof%20lehrerzimmer"));
     assert!(text.contains("1 Minute bleiben"), "{text}");
 }
@@ -200,6 +219,7 @@ fn a_room_with_its_own_password_shows_it_beside_the_room() {
         &files,
         "rs-beispielheim",
         &["Zirkel-Atlas-Turnhalle-83", "Nebel Fahrrad Kompass Ufer"],
+        &BEISPIELKREIS,
     );
 }
 
@@ -218,4 +238,68 @@ fn the_letter_needs_the_jitsi_address_and_the_media_centre() {
     assert!(!out.exists());
     let err = letter::write(&files, "gs-nowhere", &out, Date::today()).unwrap_err();
     assert!(err.to_string().contains("there is no school"), "{err}");
+}
+
+/// The example with its one [media_centre] table split into two [[media_centre]] blocks,
+/// one school each.
+fn two_media_centres(files: &Files) {
+    let text = fs::read_to_string(&files.config).unwrap();
+    let text = text
+        .replace(
+            "[media_centre]\n",
+            "[[media_centre]]\nid = \"kmz-beispielkreis\"\n",
+        )
+        .replace(
+            "id = \"rs-beispielheim\"\n",
+            "id = \"rs-beispielheim\"\nmedia_centre = \"kmz-nachbarkreis\"\n",
+        )
+        .replace(
+            "id = \"gs-musterstadt\"\n",
+            "id = \"gs-musterstadt\"\nmedia_centre = \"kmz-beispielkreis\"\n",
+        );
+    let text = format!(
+        "{text}\n[[media_centre]]\nid = \"kmz-nachbarkreis\"\nname = \"Kreismedienzentrum Nachbarkreis\"\n\
+         address = \"Am Landratsamt 3, 54321 Nachbarstadt\"\nphone = \"07001 98765-0\"\n\
+         mail = \"kmz@nachbarkreis.de\"\n"
+    );
+    fs::write(&files.config, text).unwrap();
+}
+
+#[test]
+fn each_school_s_letter_names_its_own_media_centre() {
+    let (dir, files) = setup("two-media-centres");
+    two_media_centres(&files);
+    let date = Date::from_days(20_512);
+    let beispiel = BEISPIELKREIS;
+    let nachbar = [
+        "Kreismedienzentrum Nachbarkreis",
+        "Am Landratsamt 3, 54321 Nachbarstadt",
+        "07001 98765-0",
+        "kmz@nachbarkreis.de",
+    ];
+    for (school, ours, theirs) in [
+        ("gs-musterstadt", beispiel, nachbar),
+        ("rs-beispielheim", nachbar, beispiel),
+    ] {
+        let out = dir.join(format!("{school}.html"));
+        letter::write(&files, school, &out, date).unwrap();
+        let html = fs::read_to_string(&out).unwrap();
+        for wanted in ours {
+            assert!(html.contains(wanted), "{school}: {wanted:?} missing");
+        }
+        for other in theirs {
+            assert!(!html.contains(other), "{school}: {other:?} is the other's");
+        }
+    }
+    // And printed, where the tools are: one A4 page with the right office.
+    if tools().is_some() {
+        let text = render_and_check(
+            &dir,
+            &files,
+            "rs-beispielheim",
+            &["Zirkel-Atlas-Turnhalle-83", "Nebel Fahrrad Kompass Ufer"],
+            &nachbar,
+        );
+        assert!(!text.contains("Beispielkreis"), "{text}");
+    }
 }

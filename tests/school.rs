@@ -60,6 +60,7 @@ fn add_appends_a_block_and_keeps_every_comment() {
         &s.files,
         "gs-neustadt",
         "Grundschule Neustadt",
+        None,
         &Rooms::Count(3),
     )
     .expect("added");
@@ -115,7 +116,14 @@ fn add_with_named_rooms_as_people_type_them() {
         "Grundschule Müllheim 1".into(),
         "gs-muellheim-lehrer".into(),
     ]);
-    let added = school::add(&s.files, "gs-muellheim", "Grundschule Müllheim", &rooms).unwrap();
+    let added = school::add(
+        &s.files,
+        "gs-muellheim",
+        "Grundschule Müllheim",
+        None,
+        &rooms,
+    )
+    .unwrap();
     assert_eq!(added.rooms.len(), 2);
     assert_eq!(
         added.rooms[0].nodes,
@@ -157,7 +165,7 @@ fn a_refused_add_writes_nothing() {
         ),
     ];
     for (id, rooms, why) in cases {
-        let err = school::add(&s.files, id, "Neue Schule", &rooms).unwrap_err();
+        let err = school::add(&s.files, id, "Neue Schule", None, &rooms).unwrap_err();
         assert!(err.to_string().contains(why), "{id} {rooms:?}: {err}");
         assert_eq!(s.snapshot(), before, "{id} {rooms:?} left something behind");
     }
@@ -165,6 +173,7 @@ fn a_refused_add_writes_nothing() {
         &s.files,
         "gs-neu",
         "Neue Schule",
+        None,
         &Rooms::Named(vec!["gs-musterstadt-1".into()]),
     )
     .unwrap_err();
@@ -177,7 +186,7 @@ fn an_invalid_config_is_reported_like_check_and_left_alone() {
     let s = Setup::new("invalid");
     fs::write(s.dir.join("schools/gs-musterstadt.pw"), "kurz\n").unwrap();
     let before = s.snapshot();
-    let err = school::add(&s.files, "gs-neu", "Neue Schule", &Rooms::Count(1)).unwrap_err();
+    let err = school::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap_err();
     let text = err.to_string();
     assert!(
         text.contains("config.toml:") && text.contains("easy to guess"),
@@ -220,7 +229,7 @@ fn remove_deletes_the_block_and_its_password_files() {
     let err = school::remove(&s.files, "gs-musterstadt").unwrap_err();
     assert!(err.to_string().contains("there is no school"), "{err}");
     // And a school can be added to a file without any.
-    school::add(&s.files, "gs-neu", "Neue Schule", &Rooms::Count(1)).unwrap();
+    school::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap();
     assert_eq!(s.load().schools.len(), 1);
 }
 
@@ -287,7 +296,7 @@ fn rotate_writes_a_new_password_and_nothing_else() {
 #[test]
 fn list_shows_rooms_and_ages_never_a_password() {
     let s = Setup::new("list");
-    let listing = school::list(&s.files).unwrap();
+    let listing = school::list(&s.files, None).unwrap();
     let ids: Vec<&str> = listing.0.iter().map(|l| l.id.as_str()).collect();
     assert_eq!(ids, ["gs-musterstadt", "rs-beispielheim"]);
     assert_eq!(listing.0[1].passwords.len(), 2);
@@ -339,7 +348,7 @@ fn password_files_behind_systemd_credentials() {
         config: s.files.config.clone(),
         credentials: CredentialSource::Unit(UnitCredentials::from_unit(&unit)),
     };
-    let added = school::add(&files, "gs-neu", "Neue Schule", &Rooms::Count(1)).unwrap();
+    let added = school::add(&files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap();
     assert_eq!(added.password_file, s.dir.join("schools/gs-neu.pw"));
     assert!(s
         .config_text()
@@ -349,7 +358,7 @@ fn password_files_behind_systemd_credentials() {
     assert_eq!(removed.deleted_files, [s.dir.join("schools/gs-neu.pw")]);
 
     // Without the unit, the command says what it needs instead of guessing.
-    let err = school::add(&s.files, "gs-neu", "Neue Schule", &Rooms::Count(1)).unwrap_err();
+    let err = school::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap_err();
     assert!(err.to_string().contains("$CREDENTIALS_DIRECTORY"), "{err}");
 }
 
@@ -404,7 +413,7 @@ fn import_adds_the_new_schools_of_each_register_kind() {
     ] {
         let s = Setup::new(&format!("import-{name}"));
         let before = s.snapshot();
-        let dry = school::import(&s.files, &register(name), &columns(), 2, true)
+        let dry = school::import(&s.files, &register(name), &columns(), None, 2, true)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(s.snapshot(), before, "{name}: --dry-run wrote something");
         let printed_dry = dry.to_string();
@@ -414,7 +423,8 @@ fn import_adds_the_new_schools_of_each_register_kind() {
             "{name}:\n{printed_dry}"
         );
 
-        let imported = school::import(&s.files, &register(name), &columns(), 2, false).unwrap();
+        let imported =
+            school::import(&s.files, &register(name), &columns(), None, 2, false).unwrap();
         let ids: Vec<&str> = imported.added.iter().map(|a| a.school.as_str()).collect();
         assert_eq!(ids, ["gs-lindenhof", "rs-am-markt"], "{name}");
         assert_eq!(imported.unchanged, ["gs-musterstadt"], "{name}");
@@ -451,7 +461,7 @@ fn import_adds_the_new_schools_of_each_register_kind() {
         }
 
         // Again: everything is configured now.
-        let again = school::import(&s.files, &register(name), &columns(), 2, false).unwrap();
+        let again = school::import(&s.files, &register(name), &columns(), None, 2, false).unwrap();
         assert!(again.added.is_empty());
         assert!(again.to_string().contains("no new schools"));
     }
@@ -464,7 +474,8 @@ fn import_errors_name_no_cell_but_the_id() {
         id: "Kennung".into(),
         name: "Schule".into(),
     };
-    let err = school::import(&s.files, &register("schulen.xlsx"), &wrong, 2, false).unwrap_err();
+    let err =
+        school::import(&s.files, &register("schulen.xlsx"), &wrong, None, 2, false).unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
@@ -474,10 +485,260 @@ fn import_errors_name_no_cell_but_the_id() {
     );
     let broken = s.dir.join("kaputt.xlsx");
     fs::write(&broken, "Sabine Brandt, 0761 4455").unwrap();
-    let err = school::import(&s.files, &broken, &columns(), 2, false).unwrap_err();
+    let err = school::import(&s.files, &broken, &columns(), None, 2, false).unwrap_err();
     assert!(
         err.to_string().contains("cannot read this spreadsheet"),
         "{err}"
     );
     assert!(!err.to_string().contains("Sabine"), "{err}");
+}
+
+// --- several media centres -----------------------------------------------------------
+
+/// The example with its one [media_centre] table split into two [[media_centre]]
+/// blocks; gs-musterstadt is Beispielkreis's, rs-beispielheim Nachbarkreis's.
+fn two_media_centres(s: &Setup) {
+    let text = s
+        .config_text()
+        .replace(
+            "[media_centre]\n",
+            "[[media_centre]]\nid = \"kmz-beispielkreis\"\n",
+        )
+        .replace(
+            "id = \"gs-musterstadt\"\n",
+            "id = \"gs-musterstadt\"\nmedia_centre = \"kmz-beispielkreis\"\n",
+        )
+        .replace(
+            "id = \"rs-beispielheim\"\n",
+            "id = \"rs-beispielheim\"\nmedia_centre = \"kmz-nachbarkreis\"\n",
+        );
+    let text = format!(
+        "{text}\n[[media_centre]]\nid = \"kmz-nachbarkreis\"\nname = \"Kreismedienzentrum Nachbarkreis\"\n"
+    );
+    fs::write(&s.files.config, text).unwrap();
+    s.load();
+}
+
+#[test]
+fn with_several_media_centres_add_names_the_school_s_own() {
+    let s = Setup::new("add-media-centre");
+    two_media_centres(&s);
+    let before = s.snapshot();
+    for (centre, why) in [
+        (None, "several media centres (\"kmz-beispielkreis\", \"kmz-nachbarkreis\"): say which with --media-centre ID"),
+        (Some("kmz-nirgendwo"), "there is no media centre \"kmz-nirgendwo\"; the media centres are \"kmz-beispielkreis\", \"kmz-nachbarkreis\""),
+    ] {
+        let err = school::add(&s.files, "gs-neu", "Neue Schule", centre, &Rooms::Count(1))
+            .unwrap_err();
+        assert!(matches!(err, school::Error::Refused(_)), "{err}");
+        assert!(err.to_string().contains(why), "{err}");
+        assert_eq!(s.snapshot(), before, "{centre:?} left something behind");
+    }
+
+    let text = s.config_text();
+    let added = school::add(
+        &s.files,
+        "gs-neu",
+        "Neue Schule",
+        Some("kmz-nachbarkreis"),
+        &Rooms::Count(1),
+    )
+    .unwrap();
+    assert_eq!(added.media_centre.as_deref(), Some("kmz-nachbarkreis"));
+    assert!(
+        added.to_string().starts_with(
+            "added school gs-neu (Neue Schule), media centre kmz-nachbarkreis, with 1 room(s)"
+        ),
+        "{added}"
+    );
+    // After the last school's block, everything else as it was.
+    let block = "\n[[school]]\nid = \"gs-neu\"\nname = \"Neue Schule\"\n\
+                 media_centre = \"kmz-nachbarkreis\"\npassword_file = \"schools/gs-neu.pw\"\n\
+                 rooms = [\"gs-neu-1\"]\n";
+    let after = s.config_text();
+    assert!(after.contains(block), "{after}");
+    assert_eq!(after.replacen(block, "", 1), text);
+    let config = s.load();
+    assert_eq!(config.media_centre_id("gs-neu"), Some("kmz-nachbarkreis"));
+    assert_eq!(
+        config.media_centre_of("gs-neu").unwrap().name,
+        "Kreismedienzentrum Nachbarkreis"
+    );
+}
+
+#[test]
+fn with_one_media_centre_block_add_names_it_and_the_one_table_needs_no_name() {
+    let s = Setup::new("add-one-media-centre");
+    // The one [media_centre] table: no id to give, none to write.
+    let err = school::add(
+        &s.files,
+        "gs-neu",
+        "Neue Schule",
+        Some("kmz-beispielkreis"),
+        &Rooms::Count(1),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("declares no [[media_centre]] blocks"),
+        "{err}"
+    );
+    school::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap();
+    assert!(!s
+        .config_text()
+        .contains("name = \"Neue Schule\"\nmedia_centre"));
+
+    // One block: the new school is its, and says so in its block.
+    let text = s.config_text().replace(
+        "[media_centre]\n",
+        "[[media_centre]]\nid = \"kmz-beispielkreis\"\n",
+    );
+    fs::write(&s.files.config, text).unwrap();
+    let added = school::add(&s.files, "gs-zwei", "Zweite Schule", None, &Rooms::Count(1)).unwrap();
+    assert_eq!(added.media_centre.as_deref(), Some("kmz-beispielkreis"));
+    assert!(s.config_text().contains(
+        "id = \"gs-zwei\"\nname = \"Zweite Schule\"\nmedia_centre = \"kmz-beispielkreis\"\n"
+    ));
+    assert_eq!(
+        s.load().media_centre_id("gs-zwei"),
+        Some("kmz-beispielkreis")
+    );
+}
+
+#[test]
+fn list_shows_each_school_s_media_centre_and_filters_by_it() {
+    let s = Setup::new("list-media-centres");
+    two_media_centres(&s);
+    let listing = school::list(&s.files, None).unwrap();
+    let centres: Vec<(&str, Option<&str>)> = listing
+        .0
+        .iter()
+        .map(|l| (l.id.as_str(), l.media_centre.as_deref()))
+        .collect();
+    assert_eq!(
+        centres,
+        [
+            ("gs-musterstadt", Some("kmz-beispielkreis")),
+            ("rs-beispielheim", Some("kmz-nachbarkreis")),
+        ]
+    );
+    let printed = listing.to_string();
+    let lines: Vec<&str> = printed.lines().collect();
+    assert!(
+        lines[0].starts_with("ID               MEDIA CENTRE       NAME"),
+        "{printed}"
+    );
+    assert!(
+        lines[2].starts_with("rs-beispielheim  kmz-nachbarkreis   Realschule Beispielheim"),
+        "{printed}"
+    );
+
+    let only = school::list(&s.files, Some("kmz-nachbarkreis")).unwrap();
+    let ids: Vec<&str> = only.0.iter().map(|l| l.id.as_str()).collect();
+    assert_eq!(ids, ["rs-beispielheim"]);
+    let err = school::list(&s.files, Some("kmz-nirgendwo")).unwrap_err();
+    assert!(err.to_string().contains("no media centre"), "{err}");
+
+    // The one [media_centre] table: no column (the test above checks the header).
+    let s = Setup::new("list-one-media-centre");
+    let listing = school::list(&s.files, None).unwrap();
+    assert!(listing.0.iter().all(|l| l.media_centre.is_none()));
+    assert!(!listing.to_string().contains("MEDIA CENTRE"));
+}
+
+#[test]
+fn import_gives_the_new_schools_the_register_s_media_centre() {
+    let s = Setup::new("import-media-centre");
+    two_media_centres(&s);
+    let before = s.snapshot();
+    let err = school::import(
+        &s.files,
+        &register("schulen.csv"),
+        &columns(),
+        None,
+        1,
+        false,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("--media-centre ID"), "{err}");
+    assert_eq!(s.snapshot(), before);
+
+    let imported = school::import(
+        &s.files,
+        &register("schulen.csv"),
+        &columns(),
+        Some("kmz-nachbarkreis"),
+        1,
+        false,
+    )
+    .unwrap();
+    assert!(imported
+        .added
+        .iter()
+        .all(|a| a.media_centre.as_deref() == Some("kmz-nachbarkreis")));
+    // gs-musterstadt is in this register but Beispielkreis's: left alone, and said so.
+    assert_eq!(
+        imported.elsewhere,
+        [("gs-musterstadt".to_owned(), "kmz-beispielkreis".to_owned())]
+    );
+    let printed = imported.to_string();
+    assert!(
+        printed.contains("added school gs-lindenhof (Grundschule Lindenhof), media centre kmz-nachbarkreis, with 1 room(s)"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("school gs-musterstadt is configured for media centre kmz-beispielkreis"),
+        "{printed}"
+    );
+    let config = s.load();
+    assert_eq!(
+        config.media_centre_id("gs-lindenhof"),
+        Some("kmz-nachbarkreis")
+    );
+    assert_eq!(
+        config.media_centre_id("rs-am-markt"),
+        Some("kmz-nachbarkreis")
+    );
+    assert_eq!(
+        config.media_centre_id("gs-musterstadt"),
+        Some("kmz-beispielkreis")
+    );
+}
+
+/// The example's commented form for several media centres, taken instead of its one
+/// table, is valid: the documentation cannot drift from what `check` accepts.
+#[test]
+fn the_example_s_form_for_several_media_centres_is_valid() {
+    let s = Setup::new("example-media-centres");
+    let text = s.config_text();
+    // From the table to the end of the commented blocks, the blocks uncommented.
+    let table = text.find("[media_centre]\n").unwrap();
+    let blocks = text.find("# [[media_centre]]\n").unwrap();
+    let blocks_end = blocks + text[blocks..].find("\n\n").unwrap() + 2;
+    let uncommented: String = text[blocks..blocks_end]
+        .lines()
+        .map(|l| format!("{}\n", l.trim_start_matches('#').trim_start()))
+        .collect();
+    let text = format!("{}{}{}", &text[..table], uncommented, &text[blocks_end..])
+        .replace(
+            "# media_centre = \"kmz-beispielkreis\"",
+            "media_centre = \"kmz-beispielkreis\"",
+        )
+        .replace(
+            "id = \"rs-beispielheim\"\n",
+            "id = \"rs-beispielheim\"\nmedia_centre = \"kmz-nachbarkreis\"\n",
+        );
+    assert!(!text.contains("\n[media_centre]"), "{text}");
+    fs::write(&s.files.config, &text).unwrap();
+    let config = s.load();
+    let ids: Vec<Option<&str>> = config
+        .media_centres
+        .iter()
+        .map(|m| m.id.as_deref())
+        .collect();
+    assert_eq!(ids, [Some("kmz-beispielkreis"), Some("kmz-nachbarkreis")]);
+    assert_eq!(
+        config.media_centre_id("gs-musterstadt"),
+        Some("kmz-beispielkreis")
+    );
 }

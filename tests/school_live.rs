@@ -15,7 +15,7 @@ async fn an_added_school_opens_with_its_generated_password_and_nothing_private_l
     let env = Env::new(Options::default());
     let mut d = env.daemon().await;
     let files = Files::new(env.daemon_config_path());
-    let added = school::add(&files, "gs-neu", "Grundschule Neu", &Rooms::Count(2)).unwrap();
+    let added = school::add(&files, "gs-neu", "Grundschule Neu", None, &Rooms::Count(2)).unwrap();
     d.hangup();
     d.wait_metric(RELOADED, 1.0).await;
 

@@ -523,13 +523,17 @@ _raumwart() {
             return 0
             ;;
         raumwart__subcmd__school__subcmd__add)
-            opts="-c -h -V --name --rooms --room --config --socket --help --version"
+            opts="-c -h -V --name --media-centre --rooms --room --config --socket --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --media-centre)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -673,7 +677,7 @@ _raumwart() {
             return 0
             ;;
         raumwart__subcmd__school__subcmd__import)
-            opts="-c -h -V --id-column --name-column --rooms --dry-run --config --socket --help --version"
+            opts="-c -h -V --id-column --name-column --media-centre --rooms --dry-run --config --socket --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -684,6 +688,10 @@ _raumwart() {
                     return 0
                     ;;
                 --name-column)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --media-centre)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -741,12 +749,16 @@ _raumwart() {
             return 0
             ;;
         raumwart__subcmd__school__subcmd__list)
-            opts="-c -h -V --config --socket --help --version"
+            opts="-c -h -V --media-centre --config --socket --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --media-centre)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -68,11 +68,12 @@ complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish_seen_subcommand_from add remove rotate list letter import help" -f -a "add" -d 'Add a school with its rooms and a new generated password'
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish_seen_subcommand_from add remove rotate list letter import help" -f -a "remove" -d 'Remove a school: end its running sessions, remove its block and password files'
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish_seen_subcommand_from add remove rotate list letter import help" -f -a "rotate" -d 'Write a new password, in force from each room\'s next reset'
-complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish_seen_subcommand_from add remove rotate list letter import help" -f -a "list" -d 'List schools, rooms and the age of each password (never a password)'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish_seen_subcommand_from add remove rotate list letter import help" -f -a "list" -d 'List schools, their media centres, rooms and the age of each password (never a password)'
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish_seen_subcommand_from add remove rotate list letter import help" -f -a "letter" -d 'Write the school\'s one-page access letter (HTML, German) to FILE'
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish_seen_subcommand_from add remove rotate list letter import help" -f -a "import" -d 'Add the schools of a register (.xlsx, .ods, .csv) that are not configured yet'
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish_seen_subcommand_from add remove rotate list letter import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from add" -l name -d 'The school\'s name, for the media centre and the letter' -r
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from add" -l media-centre -d 'The id of the school\'s [[media_centre]] (needed when there are several)' -r
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from add" -l rooms -d 'How many rooms (ID-1 … ID-N)' -r
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from add" -l room -d 'A room name, as people type it (repeatable)' -r
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from add" -s c -l config -d 'The configuration file' -r -F
@@ -88,6 +89,7 @@ complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_see
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from rotate" -l socket -d 'The running daemon\'s control socket (default: asked from the daemon at the configuration\'s http.listen); for `run`, where to create it (default: $RUNTIME_DIRECTORY/control, else a private temporary folder)' -r -F
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from rotate" -s h -l help -d 'Print help'
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from rotate" -s V -l version -d 'Print version'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from list" -l media-centre -d 'Only the schools of this [[media_centre]]' -r
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from list" -s c -l config -d 'The configuration file' -r -F
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from list" -l socket -d 'The running daemon\'s control socket (default: asked from the daemon at the configuration\'s http.listen); for `run`, where to create it (default: $RUNTIME_DIRECTORY/control, else a private temporary folder)' -r -F
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
@@ -99,6 +101,7 @@ complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_see
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from letter" -s V -l version -d 'Print version'
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from import" -l id-column -d 'The header of the column holding the school id' -r
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from import" -l name-column -d 'The header of the column holding the school\'s name' -r
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from import" -l media-centre -d 'The id of the [[media_centre]] whose register it is: every new school is its (needed when there are several)' -r
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from import" -l rooms -d 'Rooms per new school' -r
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from import" -s c -l config -d 'The configuration file' -r -F
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from import" -l socket -d 'The running daemon\'s control socket (default: asked from the daemon at the configuration\'s http.listen); for `run`, where to create it (default: $RUNTIME_DIRECTORY/control, else a private temporary folder)' -r -F
@@ -108,7 +111,7 @@ complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_see
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a school with its rooms and a new generated password'
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a school: end its running sessions, remove its block and password files'
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from help" -f -a "rotate" -d 'Write a new password, in force from each room\'s next reset'
-complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from help" -f -a "list" -d 'List schools, rooms and the age of each password (never a password)'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from help" -f -a "list" -d 'List schools, their media centres, rooms and the age of each password (never a password)'
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from help" -f -a "letter" -d 'Write the school\'s one-page access letter (HTML, German) to FILE'
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from help" -f -a "import" -d 'Add the schools of a register (.xlsx, .ods, .csv) that are not configured yet'
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -123,6 +126,6 @@ complete -c raumwart -n "__fish_raumwart_using_subcommand help; and not __fish_s
 complete -c raumwart -n "__fish_raumwart_using_subcommand help; and __fish_seen_subcommand_from school" -f -a "add" -d 'Add a school with its rooms and a new generated password'
 complete -c raumwart -n "__fish_raumwart_using_subcommand help; and __fish_seen_subcommand_from school" -f -a "remove" -d 'Remove a school: end its running sessions, remove its block and password files'
 complete -c raumwart -n "__fish_raumwart_using_subcommand help; and __fish_seen_subcommand_from school" -f -a "rotate" -d 'Write a new password, in force from each room\'s next reset'
-complete -c raumwart -n "__fish_raumwart_using_subcommand help; and __fish_seen_subcommand_from school" -f -a "list" -d 'List schools, rooms and the age of each password (never a password)'
+complete -c raumwart -n "__fish_raumwart_using_subcommand help; and __fish_seen_subcommand_from school" -f -a "list" -d 'List schools, their media centres, rooms and the age of each password (never a password)'
 complete -c raumwart -n "__fish_raumwart_using_subcommand help; and __fish_seen_subcommand_from school" -f -a "letter" -d 'Write the school\'s one-page access letter (HTML, German) to FILE'
 complete -c raumwart -n "__fish_raumwart_using_subcommand help; and __fish_seen_subcommand_from school" -f -a "import" -d 'Add the schools of a register (.xlsx, .ods, .csv) that are not configured yet'
