@@ -171,7 +171,7 @@ end));
 -- Everyone in a managed room and (through mod_raumwart_breakout) in its breakout rooms.
 module:hook("iq-get/host/" .. NS .. ":snapshot", command(function(_, stanza)
 	flush();
-	local reply = st.reply(stanza):tag("snapshot", { xmlns = NS, gen = store.map and store.map.gen or "", boot = boot });
+	local reply = st.reply(stanza):tag("snapshot", { xmlns = NS, v = store.PROTOCOL, gen = store.map and store.map.gen or "", boot = boot });
 	if store.problem then reply:tag("problem", { code = store.problem }):up(); end
 	-- each_room() also restores the rooms Prosody swapped out of its room cache.
 	for room in muc.each_room() do

@@ -90,8 +90,13 @@ local function check_cache(rooms)
 end
 if map then check_cache(map.rooms); end
 
+-- The protocol this module speaks with raumwart: announced in every snapshot, required of
+-- every map. A daemon of another release gets its map refused instead of misread, and the
+-- map in force keeps protecting the rooms (raised when the events, commands or map change).
+local PROTOCOL = "1";
+
 -- `map` and `problem` are read by the module; they change only through push.
-local M = { map = map, problem = problem, matches = matches };
+local M = { map = map, problem = problem, matches = matches, PROTOCOL = PROTOCOL };
 
 -- A managed room's entry and node, looked up on every join and leave: kept per room JID
 -- (for managed rooms only, so unmanaged ones cannot grow it) until the next map.
@@ -121,6 +126,12 @@ end
 -- or nil and the error to answer with.
 local pending;
 function M.push(chunk)
+	if chunk.attr.v ~= PROTOCOL then
+		pending = nil;
+		if chunk.attr.last == "1" then module:log("error", "raumwart speaks protocol %s, this module %s: room map refused, the one in force stays; "
+			.. "install the same release of raumwart and this module", chunk.attr.v or "(none)", PROTOCOL); end
+		return nil, "cancel", "feature-not-implemented", "raumwart protocol " .. PROTOCOL .. " required";
+	end
 	if not pending or pending.gen ~= chunk.attr.gen then
 		pending = { gen = chunk.attr.gen or "", rooms = {} };
 	end

@@ -12,7 +12,7 @@ use tokio::time::sleep_until;
 use tracing::{debug, error, info, warn};
 
 use crate::config::{self, Config};
-use crate::core::{Core, Input, Note, Output, Phase};
+use crate::core::{describe_module_protocol, Core, Input, Note, Output, Phase, MODULE_PROTOCOL};
 use crate::http::{Query, Request, Response};
 use crate::link::{self, Incoming};
 use crate::metrics::{phase_name, Metrics};
@@ -94,6 +94,8 @@ struct Daemon {
     delay: Duration,
     connections: u64,
     ready: bool,
+    /// The core's `synced()` at the last report, to log when it changes.
+    synced: bool,
     wrong_passwords: WrongPasswords,
     /// Refused because another raumwart holds the component name.
     standby: bool,
@@ -141,6 +143,7 @@ pub async fn run(config: Config, metrics: Arc<Metrics>, mut ctl: Control) -> any
         delay: BACKOFF_MIN,
         connections: 0,
         ready: false,
+        synced: false,
         wrong_passwords: WrongPasswords::default(),
         standby: false,
     };
@@ -357,8 +360,18 @@ impl Daemon {
                 );
                 self.metrics.session_ended(&school, reason.as_str());
             }
+            Note::ModuleIncompatible { module } => {
+                error!(
+                    module = describe_module_protocol(module),
+                    raumwart = MODULE_PROTOCOL,
+                    "Prosody runs a raumwart module of another release: restart Prosody \
+                     (systemctl restart prosody) to load the installed one; no room map is \
+                     pushed meanwhile, rooms stay protected by the module's last map"
+                );
+            }
             Note::ModuleProblems { problems } => {
-                for problem in &problems {
+                // A protocol mismatch has its own line (ModuleIncompatible).
+                for problem in problems.iter().filter(|p| *p != "protocol-mismatch") {
                     error!(
                         problem,
                         "the Prosody module reports a problem; see Prosody's log"
@@ -375,6 +388,10 @@ impl Daemon {
     fn report(&mut self) {
         let synced = self.core.synced();
         self.metrics.synced.set(i64::from(synced));
+        if synced && !self.synced {
+            info!(rooms = self.core.rooms().count(), "in sync with Prosody");
+        }
+        self.synced = synced;
         if synced && !self.ready {
             self.ready = true;
             let _ = sd_notify::notify(&[
@@ -486,6 +503,15 @@ impl Daemon {
                     ),
                 ),
                 (true, true) => Response::text(200, "ok: connected to Prosody and in sync\n"),
+                (true, false) if self.core.module_mismatch().is_some() => Response::text(
+                    503,
+                    format!(
+                        "connected to Prosody, but its raumwart module speaks {} and this \
+                         raumwart protocol {MODULE_PROTOCOL}: restart Prosody to load the \
+                         installed module\n",
+                        describe_module_protocol(self.core.module_mismatch().flatten()),
+                    ),
+                ),
                 (true, false) => Response::text(503, "connected to Prosody, not yet in sync\n"),
                 (false, _) => Response::text(503, "not connected to Prosody\n"),
             },
@@ -539,6 +565,7 @@ impl Daemon {
             "connected": matches!(self.conn, Conn::Up(_)),
             "standby": self.standby,
             "synced": self.core.synced(),
+            "module_problems": self.core.module_problems(),
             "rooms": rooms,
         })
         .to_string()

@@ -146,6 +146,19 @@ fn status_table(json: &str) -> anyhow::Result<String> {
     if v["standby"] == true {
         out.push_str("standing by: another raumwart holds the component name\n");
     }
+    let problems: Vec<&str> = v["module_problems"]
+        .as_array()
+        .map(|p| p.iter().filter_map(|p| p.as_str()).collect())
+        .unwrap_or_default();
+    if problems.contains(&"protocol-mismatch") {
+        out.push_str(
+            "Prosody runs a raumwart module of another release: restart Prosody \
+             (no room map is pushed until then; the module's last map protects the rooms)\n",
+        );
+    }
+    if !problems.is_empty() {
+        out.push_str(&format!("module problems: {}\n", problems.join(", ")));
+    }
     let rooms = v["rooms"].as_array().map(Vec::as_slice).unwrap_or_default();
     // With [[media_centre]] blocks, rooms are grouped by their media centre.
     let centres = rooms.iter().any(|r| r["media_centre"].is_string());
@@ -312,6 +325,18 @@ mod tests {
         assert!(table.contains("standing by"), "{table}");
         let json = r#"{"connected":true,"standby":false,"synced":true,"rooms":[]}"#;
         assert!(!super::status_table(json).unwrap().contains("standing by"));
+    }
+
+    #[test]
+    fn the_status_table_says_when_prosody_runs_a_module_of_another_release() {
+        let json = r#"{"connected":true,"synced":false,"module_problems":["protocol-mismatch"],"rooms":[]}"#;
+        let table = super::status_table(json).unwrap();
+        assert!(
+            table.contains("another release: restart Prosody"),
+            "{table}"
+        );
+        let json = r#"{"connected":true,"synced":true,"module_problems":[],"rooms":[]}"#;
+        assert!(!super::status_table(json).unwrap().contains("module"));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use sha2::Sha256;
 use tokio_xmpp::minidom::rxml::NcName;
 use tokio_xmpp::minidom::Element;
 
-use crate::core::{Event, RoomMap, Snapshot, SnapshotOccupant, SnapshotRoom};
+use crate::core::{Event, RoomMap, Snapshot, SnapshotOccupant, SnapshotRoom, MODULE_PROTOCOL};
 
 /// The namespace shared with `prosody/mod_raumwart.lua`.
 pub const NS: &str = "urn:raumwart:0";
@@ -97,8 +97,10 @@ pub fn map_chunks(map: &RoomMap) -> impl Iterator<Item = Element> + '_ {
     let count = map.rooms.len().div_ceil(MAP_CHUNK).max(1);
     let mut rooms = map.rooms.iter();
     let grace = map.grace.as_secs().to_string();
+    let version = MODULE_PROTOCOL.to_string();
     (0..count).map(move |i| {
-        let mut attrs = vec![("gen", map.gen.as_str())];
+        // `v`: a module of another protocol refuses the map instead of misreading it.
+        let mut attrs = vec![("v", version.as_str()), ("gen", map.gen.as_str())];
         if i == count - 1 {
             attrs.push(("last", "1"));
             attrs.push(("unmanaged", map.unmanaged.as_str()));
@@ -174,6 +176,9 @@ pub fn parse_snapshot(el: &Element) -> Result<Snapshot, Error> {
     }
     let boot = el.attr("boot").unwrap_or_default().to_owned();
     Ok(Snapshot {
+        // A version that is no number is no protocol this core speaks either.
+        protocol: el.attr("v").and_then(|v| v.parse().ok()),
+        gen: el.attr("gen").unwrap_or_default().to_owned(),
         rooms,
         problems,
         boot,
@@ -325,6 +330,10 @@ mod tests {
         };
         let chunks: Vec<_> = map_chunks(&map).collect();
         assert_eq!(chunks.len(), 3);
+        assert!(
+            chunks.iter().all(|c| c.attr("v") == Some("1")),
+            "every chunk names its protocol"
+        );
         assert_eq!(chunks[0].attr("last"), None);
         assert_eq!(chunks[2].attr("last"), Some("1"));
         assert_eq!(chunks[2].attr("unmanaged"), Some("deny"));
@@ -339,12 +348,13 @@ mod tests {
 
     #[test]
     fn snapshot_parses() {
-        let el: Element = r#"<snapshot xmlns="urn:raumwart:0" gen="g">
+        let el: Element = r#"<snapshot xmlns="urn:raumwart:0" v="1" gen="g">
             <room n="r1" p="1"><o o="t@g/1" k="1" a="owner"/><o o="s@g/2"/></room>
             <room n="r2"/></snapshot>"#
             .parse()
             .unwrap();
         let s = parse_snapshot(&el).unwrap();
+        assert_eq!((s.protocol, s.gen.as_str()), (Some(MODULE_PROTOCOL), "g"));
         assert_eq!(s.rooms.len(), 2);
         assert!(s.rooms[0].persistent);
         assert!(s.rooms[0].occupants[0].keyed && s.rooms[0].occupants[0].owner);
@@ -358,5 +368,15 @@ mod tests {
         let s = parse_snapshot(&el).unwrap();
         assert_eq!(s.problems, ["map-unreadable"]);
         assert!(s.rooms.is_empty());
+        assert_eq!(
+            s.protocol, None,
+            "a module from before versions announces none"
+        );
+        for v in ["x", "-1", ""] {
+            let el: Element = format!(r#"<snapshot xmlns="urn:raumwart:0" v="{v}"/>"#)
+                .parse()
+                .unwrap();
+            assert_eq!(parse_snapshot(&el).unwrap().protocol, None, "{v:?}");
+        }
     }
 }

@@ -417,7 +417,7 @@ impl Session {
                 match answer {
                     Ok(Some(el)) => match protocol::parse_snapshot(&el) {
                         Ok(snapshot) => {
-                            info!(rooms = snapshot.rooms.len(), "in sync with Prosody");
+                            debug!(rooms = snapshot.rooms.len(), "snapshot received");
                             outcome.inputs.push(Input::Snapshot { id, snapshot });
                         }
                         Err(e) => outcome.lost = Some(format!("unreadable snapshot: {e}")),

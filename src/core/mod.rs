@@ -102,8 +102,29 @@ pub enum Event {
     },
 }
 
+/// The version of the protocol between raumwart and its Prosody module that this core
+/// speaks. A module that announces another (or none: a release from before versions) is
+/// sent no map: it could misread it and leave rooms open. Its last map keeps protecting.
+pub const MODULE_PROTOCOL: u32 = 1;
+
+/// How often a module that speaks another protocol is asked again: a reload of the module
+/// (without a Prosody restart, so without a new connection) may have replaced it.
+pub const MODULE_RECHECK: Duration = Duration::from_secs(30);
+
+/// The module's protocol as a person reads it.
+pub fn describe_module_protocol(version: Option<u32>) -> String {
+    match version {
+        Some(v) => format!("protocol {v}"),
+        None => "no protocol version (a release from before versions)".into(),
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Snapshot {
+    /// The protocol version the module announces (None: it announces none).
+    pub protocol: Option<u32>,
+    /// The `gen` of the room map the module has in force ("" for none).
+    pub gen: String,
     pub rooms: Vec<SnapshotRoom>,
     /// Problems the module reports about itself (e.g. its stored map is unreadable).
     pub problems: Vec<String>,
@@ -276,6 +297,11 @@ pub enum Note {
     ModuleProblems {
         problems: Vec<String>,
     },
+    /// The module speaks `module`, not [`MODULE_PROTOCOL`]: no map goes to it, and the
+    /// core is not in sync until a module that speaks it answers.
+    ModuleIncompatible {
+        module: Option<u32>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -370,10 +396,18 @@ pub const SWITCH_WINDOW: Duration = Duration::from_secs(3);
 #[derive(Debug)]
 enum Asked {
     PushMap,
-    Snapshot,
-    Grant { room: String, jid: String },
+    /// `after_push`: asked behind a map push, so it shows that map in force.
+    Snapshot {
+        after_push: bool,
+    },
+    Grant {
+        room: String,
+        jid: String,
+    },
     Revoke,
-    Reset { room: String },
+    Reset {
+        room: String,
+    },
 }
 
 /// Requests and notes on their way out, and the requests still waiting for an answer.
@@ -386,11 +420,19 @@ struct Outbox {
 
 impl Outbox {
     fn request(&mut self, request: Request) -> RequestId {
+        // A snapshot asked right behind a map push shows the module with that map.
+        let after_push = matches!(
+            self.queue.back(),
+            Some(Output::Request {
+                request: Request::PushMap(_),
+                ..
+            })
+        );
         let id = RequestId(self.next_id);
         self.next_id += 1;
         let asked = match &request {
             Request::PushMap(_) => Asked::PushMap,
-            Request::Snapshot => Asked::Snapshot,
+            Request::Snapshot => Asked::Snapshot { after_push },
             Request::GrantOwner { room, jid } => {
                 // Only the latest grant's answer counts.
                 self.in_flight.retain(
@@ -432,6 +474,11 @@ pub struct Core {
     /// refused the last map pushed.
     problems: Vec<String>,
     map_refused: bool,
+    /// The module answered a snapshot in the protocol this core speaks, on this
+    /// connection: only then does a map go to it.
+    module_ok: bool,
+    /// The module's protocol when it is not [`MODULE_PROTOCOL`], and when to ask again.
+    mismatch: Option<(Option<u32>, Instant)>,
     /// The Prosody run of the last snapshot, and when the connection to it was lost.
     boot: Option<String>,
     lost_at: Option<Instant>,
@@ -454,12 +501,15 @@ impl Core {
             outbox: Outbox::default(),
             problems: vec![],
             map_refused: false,
+            module_ok: false,
+            mismatch: None,
             boot: None,
             lost_at: None,
         }
     }
 
-    /// True once the map is pushed and a snapshot has been applied on this connection.
+    /// True once the module's protocol is known good, the map is pushed and a snapshot
+    /// has been applied on this connection.
     pub fn synced(&self) -> bool {
         self.synced
     }
@@ -480,11 +530,18 @@ impl Core {
     /// The module's problems, as health checks and metrics show them.
     pub fn module_problems(&self) -> Vec<&str> {
         let refused = self.map_refused.then_some("map-refused");
+        let mismatch = self.mismatch.is_some().then_some("protocol-mismatch");
         self.problems
             .iter()
             .map(String::as_str)
             .chain(refused)
+            .chain(mismatch)
             .collect()
+    }
+
+    /// The protocol the module announced, when this core does not speak it.
+    pub fn module_mismatch(&self) -> Option<Option<u32>> {
+        self.mismatch.map(|(module, _)| module)
     }
 
     pub fn rooms(&self) -> impl Iterator<Item = RoomStatus<'_>> {
@@ -501,7 +558,10 @@ impl Core {
     /// The earliest moment the core wants an [`Input::Tick`].
     pub fn next_deadline(&self) -> Option<Instant> {
         if !self.synced {
-            return None;
+            return self
+                .mismatch
+                .filter(|_| self.connected)
+                .map(|(_, recheck)| recheck);
         }
         self.rooms
             .values()
@@ -519,9 +579,11 @@ impl Core {
         let mut out = std::mem::take(&mut self.outbox);
         match input {
             Input::Connected => {
+                // The snapshot first: it says which protocol the module speaks, and no
+                // map goes to a module that may misread it.
                 self.connected = true;
                 self.synced = false;
-                out.request(Request::PushMap(self.map.clone()));
+                self.module_ok = false;
                 out.request(Request::Snapshot);
             }
             Input::Disconnected => {
@@ -530,16 +592,15 @@ impl Core {
                 }
                 self.connected = false;
                 self.synced = false;
+                self.module_ok = false;
                 // Answers die with the connection, and requests not sent yet with them.
                 out.in_flight.clear();
                 out.queue.retain(|o| matches!(o, Output::Note(_)));
             }
-            Input::Snapshot { id, mut snapshot } => {
-                if matches!(out.in_flight.get(&id), Some(Asked::Snapshot)) {
+            Input::Snapshot { id, snapshot } => {
+                if let Some(&Asked::Snapshot { after_push }) = out.in_flight.get(&id) {
                     out.in_flight.remove(&id);
-                    let problems = std::mem::take(&mut snapshot.problems);
-                    self.module_report(problems, self.map_refused, &mut out);
-                    self.apply_snapshot(now, snapshot, &mut out);
+                    self.snapshot_answered(now, snapshot, after_push, &mut out);
                 }
             }
             Input::Event(event) => self.apply_event(now, event, &mut out),
@@ -562,16 +623,65 @@ impl Core {
         self.outbox = out;
     }
 
-    /// Records what the module reports about itself, with a note when it changed.
-    fn module_report(&mut self, problems: Vec<String>, map_refused: bool, out: &mut Outbox) {
-        if problems == self.problems && map_refused == self.map_refused {
+    /// A snapshot: from a module of another protocol it is only a report; the first of
+    /// a connection brings the map push (and, if the module had another map or problems
+    /// with it, a second snapshot behind it that shows the module with this one); then it
+    /// is applied.
+    fn snapshot_answered(
+        &mut self,
+        now: Instant,
+        mut snapshot: Snapshot,
+        after_push: bool,
+        out: &mut Outbox,
+    ) {
+        let problems = std::mem::take(&mut snapshot.problems);
+        // Another map in force, or problems with it, are what the push may change.
+        let stale = snapshot.gen != self.map.gen || !problems.is_empty();
+        if snapshot.protocol != Some(MODULE_PROTOCOL) {
+            let known = self.module_mismatch() == Some(snapshot.protocol);
+            self.synced = false;
+            self.module_ok = false;
+            self.module_report(out, |core| {
+                core.problems = problems;
+                core.mismatch = Some((snapshot.protocol, now + MODULE_RECHECK));
+            });
+            if !known {
+                out.note(Note::ModuleIncompatible {
+                    module: snapshot.protocol,
+                });
+            }
             return;
         }
-        (self.problems, self.map_refused) = (problems, map_refused);
-        let problems = self.module_problems().into_iter().map(String::from);
-        out.note(Note::ModuleProblems {
-            problems: problems.collect(),
+        self.module_report(out, |core| {
+            core.problems = problems;
+            core.mismatch = None;
         });
+        if !self.module_ok {
+            self.module_ok = true;
+            out.request(Request::PushMap(self.map.clone()));
+            if stale && !after_push {
+                out.request(Request::Snapshot);
+                return;
+            }
+        }
+        self.apply_snapshot(now, snapshot, out);
+    }
+
+    /// Records what the module reports about itself (`change`), with a note when its
+    /// problems changed.
+    fn module_report(&mut self, out: &mut Outbox, change: impl FnOnce(&mut Core)) {
+        let problems = |core: &Core| -> Vec<String> {
+            core.module_problems()
+                .into_iter()
+                .map(String::from)
+                .collect()
+        };
+        let before = problems(self);
+        change(self);
+        let after = problems(self);
+        if after != before {
+            out.note(Note::ModuleProblems { problems: after });
+        }
     }
 
     fn reload(&mut self, map: RoomMap, policy: Policy, out: &mut Outbox) {
@@ -588,7 +698,7 @@ impl Core {
         self.policy = policy;
         if *self.map != map {
             self.map = Arc::new(map);
-            if self.connected {
+            if self.module_ok {
                 out.request(Request::PushMap(self.map.clone()));
             }
         }
@@ -903,9 +1013,9 @@ impl Core {
         out: &mut Outbox,
     ) {
         match asked {
-            Asked::PushMap => self.module_report(self.problems.clone(), !ok, out),
+            Asked::PushMap => self.module_report(out, |core| core.map_refused = !ok),
             // A failed revocation is not retried: the next organizer change decides again.
-            Asked::Snapshot | Asked::Revoke => {}
+            Asked::Snapshot { .. } | Asked::Revoke => {}
             Asked::Grant { room, jid } => {
                 if let (false, Some(r)) = (ok, self.rooms.get_mut(&room)) {
                     r.owners.remove(&jid);
@@ -944,6 +1054,19 @@ impl Core {
     }
 
     fn tick(&mut self, now: Instant, out: &mut Outbox) {
+        if let Some((module, recheck)) = self.mismatch {
+            let asking = out
+                .in_flight
+                .values()
+                .any(|a| matches!(a, Asked::Snapshot { .. }));
+            if self.connected && recheck <= now {
+                // The next question at its own time, even while an answer is awaited.
+                self.mismatch = Some((module, now + MODULE_RECHECK));
+                if !asking {
+                    out.request(Request::Snapshot);
+                }
+            }
+        }
         if !self.synced {
             return;
         }

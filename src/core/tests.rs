@@ -123,8 +123,11 @@ fn snapshot_room(name: &str, persistent: bool, occupants: Vec<SnapshotOccupant>)
     }
 }
 
+/// What a module of this protocol, with `room_map()` in force, answers.
 fn snapshot(rooms: Vec<SnapshotRoom>) -> Snapshot {
     Snapshot {
+        protocol: Some(MODULE_PROTOCOL),
+        gen: room_map().gen,
         rooms,
         ..Snapshot::default()
     }
@@ -188,15 +191,20 @@ impl Harness {
     /// Connected and synced against a Prosody with no rooms.
     fn new(grace: Duration) -> Harness {
         let mut h = Harness::unsynced(grace);
-        assert!(h.connect(Snapshot::default()).is_empty());
+        assert!(h.connect(snapshot(vec![])).is_empty());
         h
     }
 
-    /// Feeds `Connected` and then `snapshot`; returns the requests the snapshot caused.
+    /// Feeds `Connected` and then `snapshot`; returns the requests the snapshot caused
+    /// after the map push that every connection brings.
     fn connect(&mut self, snapshot: Snapshot) -> Vec<Request> {
-        let out = self.input(Input::Connected);
-        assert_eq!(out.len(), 2, "{out:?}");
-        let out = self.answer_snapshot(snapshot);
+        assert_eq!(self.input(Input::Connected), [Request::Snapshot]);
+        let mut out = self.answer_snapshot(snapshot);
+        assert!(
+            matches!(out.first(), Some(Request::PushMap(m)) if Arc::ptr_eq(m, self.core.map())),
+            "{out:?}"
+        );
+        out.remove(0);
         assert!(self.core.synced());
         out
     }
@@ -326,7 +334,7 @@ fn events_before_the_snapshot_are_left_to_it() {
     let mut h = Harness::new(GRACE);
     assert_eq!(h.join(MATHE, ANNA, true), [grant(MATHE, ANNA_BARE)]);
     assert!(h.input(Input::Disconnected).is_empty());
-    assert_eq!(h.input(Input::Connected).len(), 2);
+    assert_eq!(h.input(Input::Connected), [Request::Snapshot]);
     assert_eq!(h.leave(MATHE, ANNA), []);
     assert_eq!(
         h.status(MATHE).people,
@@ -338,24 +346,125 @@ fn events_before_the_snapshot_are_left_to_it() {
         false,
         vec![occupant(BEN, false, false)],
     )]));
-    assert_eq!(out, []);
+    assert!(matches!(&out[..], [Request::PushMap(_)]), "{out:?}");
     assert!(matches!(h.phase(MATHE), Phase::Grace { .. }));
 }
 
 #[test]
-fn connected_pushes_the_map_then_requests_a_snapshot() {
+fn connected_asks_the_module_first_and_pushes_the_map_once_it_speaks_our_protocol() {
     let mut h = Harness::unsynced(GRACE);
-    let out = h.input(Input::Connected);
-    assert_eq!(out.len(), 2, "{out:?}");
-    match &out[0] {
-        Request::PushMap(map) => {
+    assert_eq!(h.input(Input::Connected), [Request::Snapshot]);
+    assert!(!h.core.synced(), "synced only once the snapshot is in");
+    let out = h.answer_snapshot(snapshot(vec![]));
+    match &out[..] {
+        [Request::PushMap(map)] => {
             assert_eq!(**map, room_map());
             assert!(Arc::ptr_eq(map, h.core.map()));
         }
-        other => panic!("expected PushMap first, got {other:?}"),
+        other => panic!("expected the map push, got {other:?}"),
     }
-    assert_eq!(out[1], Request::Snapshot);
-    assert!(!h.core.synced(), "synced only once the snapshot is in");
+    assert!(h.core.synced());
+}
+
+#[test]
+fn a_module_with_another_map_is_read_again_behind_the_push() {
+    // The module has the map of another config (rooms added while raumwart was away):
+    // its snapshot does not show the new rooms. The one behind the push does.
+    let mut h = Harness::unsynced(GRACE);
+    h.input(Input::Connected);
+    let old = Snapshot {
+        gen: "older".into(),
+        ..snapshot(vec![])
+    };
+    let out = h.answer_snapshot(old);
+    assert!(
+        matches!(&out[..], [Request::PushMap(_), Request::Snapshot]),
+        "{out:?}"
+    );
+    assert!(!h.core.synced(), "the old map's snapshot is not the truth");
+    let students = snapshot(vec![snapshot_room(
+        MATHE,
+        false,
+        vec![occupant(BEN, false, false)],
+    )]);
+    // Even if the module refused the map (its gen stays old), the second one counts.
+    let refused = Snapshot {
+        gen: "older".into(),
+        ..students
+    };
+    assert_eq!(h.answer_snapshot(refused), []);
+    assert!(h.core.synced());
+    assert!(matches!(h.phase(MATHE), Phase::Grace { .. }));
+    // A module that could not store its map says so before the push, not after it: the
+    // snapshot behind the push is the one that counts.
+    h.input(Input::Disconnected);
+    h.input(Input::Connected);
+    let unstored = Snapshot {
+        problems: vec!["map-not-stored".into()],
+        ..snapshot(vec![])
+    };
+    let out = h.answer_snapshot(unstored);
+    assert!(
+        matches!(&out[..], [Request::PushMap(_), Request::Snapshot]),
+        "{out:?}"
+    );
+    h.answer_snapshot(snapshot(vec![]));
+    assert!(h.core.synced());
+    assert!(h.core.module_problems().is_empty());
+}
+
+#[test]
+fn a_module_of_another_protocol_gets_no_map_and_is_asked_again() {
+    let mut h = Harness::unsynced(GRACE);
+    h.input(Input::Connected);
+    for protocol in [None, Some(MODULE_PROTOCOL + 1)] {
+        let other = Snapshot {
+            protocol,
+            ..snapshot(vec![snapshot_room(
+                MATHE,
+                false,
+                vec![occupant(BEN, false, false)],
+            )])
+        };
+        assert_eq!(h.answer_snapshot(other), [], "a map went to {protocol:?}");
+        assert!(!h.core.synced());
+        assert_eq!(h.core.module_mismatch(), Some(protocol));
+        assert_eq!(h.core.module_problems(), ["protocol-mismatch"]);
+        let told = notes(&mut h);
+        assert!(
+            told.contains(&Note::ModuleIncompatible { module: protocol }),
+            "{told:?}"
+        );
+        assert_eq!(h.status(MATHE).people, 0, "its snapshot was applied");
+        // Asked again after a while (a reload may bring the right module), not before.
+        let recheck = h.core.next_deadline().expect("a recheck");
+        assert_eq!(recheck, h.now + MODULE_RECHECK);
+        assert_eq!(h.tick(), []);
+        h.now = recheck;
+        assert_eq!(h.tick(), [Request::Snapshot]);
+        assert_eq!(h.tick(), [], "one question at a time");
+    }
+    // The same mismatch again is no news; a reload pushes nothing to such a module.
+    let again = Snapshot {
+        protocol: Some(MODULE_PROTOCOL + 1),
+        ..snapshot(vec![])
+    };
+    h.answer_snapshot(again);
+    assert_eq!(notes(&mut h), []);
+    let mut map = room_map();
+    map.gen = "reloaded".into();
+    assert_eq!(h.input(Input::Reload(map, policy(GRACE))), []);
+    // The module of this release is back (reloaded in Prosody): map, sync, no problem.
+    h.now += MODULE_RECHECK;
+    assert_eq!(h.tick(), [Request::Snapshot]);
+    let out = h.answer_snapshot(snapshot(vec![]));
+    assert!(
+        matches!(&out[..], [Request::PushMap(m), Request::Snapshot] if m.gen == "reloaded"),
+        "{out:?}"
+    );
+    assert_eq!(h.core.module_mismatch(), None);
+    assert!(h.core.module_problems().is_empty());
+    assert_eq!(notes(&mut h), [Note::ModuleProblems { problems: vec![] }]);
 }
 
 #[test]
@@ -364,7 +473,7 @@ fn not_synced_until_the_snapshot_no_deadline_and_ticks_ignored() {
     assert!(!h.core.synced());
     assert_eq!(h.core.next_deadline(), None);
     assert_eq!(h.tick(), []);
-    assert_eq!(h.input(Input::Connected).len(), 2);
+    assert_eq!(h.input(Input::Connected), [Request::Snapshot]);
     assert_eq!(h.core.next_deadline(), None);
     // A snapshot without a connection does not make the core synced.
     let mut lone = Harness::unsynced(GRACE);
@@ -378,7 +487,10 @@ fn not_synced_until_the_snapshot_no_deadline_and_ticks_ignored() {
     assert_eq!(lone.core.next_deadline(), None);
     // With the connection it does, and the grace deadline shows.
     h.at(10);
-    assert_eq!(h.answer_snapshot(students), []);
+    assert!(matches!(
+        &h.answer_snapshot(students)[..],
+        [Request::PushMap(_)]
+    ));
     assert!(h.core.synced());
     assert_eq!(h.core.next_deadline(), Some(h.t(10) + GRACE));
 }
@@ -1108,13 +1220,13 @@ fn snapshot_leaves_a_fresh_room_with_only_focus_alone() {
 fn snapshot_without_the_room_of_a_known_session_ends_it_silently() {
     let mut h = Harness::lesson(GRACE);
     h.at(100);
-    let out = h.reconnect(Snapshot::default());
+    let out = h.reconnect(snapshot(vec![]));
     assert_eq!(out, []);
     assert!(is_idle(&h.status(MATHE)));
     // Also when its reset was under way.
     h.join(PHYSIK, DORA, true);
     h.leave(PHYSIK, DORA);
-    assert_eq!(h.reconnect(Snapshot::default()), []);
+    assert_eq!(h.reconnect(snapshot(vec![])), []);
     assert!(is_idle(&h.status(PHYSIK)));
 }
 
@@ -1642,8 +1754,9 @@ fn reload_pushes_a_changed_map_only_when_connected() {
     // While away, the map is pushed with the next Connected only.
     h.input(Input::Disconnected);
     assert_eq!(h.input(Input::Reload(room_map(), policy(GRACE))), []);
-    let out = h.input(Input::Connected);
-    assert!(matches!(&out[..], [Request::PushMap(m), Request::Snapshot] if **m == room_map()));
+    assert_eq!(h.input(Input::Connected), [Request::Snapshot]);
+    let out = h.answer_snapshot(snapshot(vec![]));
+    assert!(matches!(&out[..], [Request::PushMap(m)] if **m == room_map()));
 }
 
 #[test]
@@ -1835,13 +1948,29 @@ impl Checker {
         let ctx = format!("input {input:?}\nout {out:?}\nbefore {before:?}\nafter {after:?}");
 
         if !synced && matches!(input, Input::Tick) {
-            prop_assert!(out.is_empty(), "tick before sync acted\n{}", ctx);
+            prop_assert!(
+                out.iter().all(|(_, r)| *r == Request::Snapshot),
+                "tick before sync acted\n{}",
+                ctx
+            );
         }
         let mut resets = [0; 2];
         for (_, action) in &out {
             match action {
-                Request::PushMap(_) | Request::Snapshot => {
-                    prop_assert!(matches!(input, Input::Connected), "{}", ctx);
+                // Asked on connecting, re-asked of a module of another protocol, the
+                // map pushed once a snapshot shows the protocol.
+                Request::Snapshot => {
+                    prop_assert!(
+                        matches!(
+                            input,
+                            Input::Connected | Input::Tick | Input::Snapshot { .. }
+                        ),
+                        "{}",
+                        ctx
+                    );
+                }
+                Request::PushMap(_) => {
+                    prop_assert!(matches!(input, Input::Snapshot { .. }), "{}", ctx);
                 }
                 Request::GrantOwner { room, jid } => {
                     let r = managed(room);
@@ -1953,6 +2082,10 @@ impl Checker {
                     _ => None,
                 })
                 .min()
+        } else if core.module_mismatch().is_some() {
+            // A module of another protocol is asked again at its own time (checked
+            // below: never in the past after a tick).
+            core.next_deadline()
         } else {
             None
         };
@@ -1963,6 +2096,17 @@ impl Checker {
             }
         }
         Ok(out)
+    }
+
+    /// Whether the core applies snapshot `s`, the answer to `id`: it is awaited, from a
+    /// module of this protocol, and shows this map (or was asked behind its push).
+    fn applies(&self, id: RequestId, s: &Snapshot) -> bool {
+        let at = self.issued.iter().position(|(i, _)| *i == id);
+        let behind_push =
+            at.is_some_and(|at| at > 0 && matches!(self.issued[at - 1].1, Request::PushMap(_)));
+        self.in_flight.contains(&id)
+            && s.protocol == Some(MODULE_PROTOCOL)
+            && (s.gen == room_map().gen || behind_push)
     }
 
     fn note_input(&mut self, input: &Input, before: &[Status; 2], synced: bool) {
@@ -2029,7 +2173,7 @@ impl Checker {
                     }
                 }
             }
-            Input::Snapshot { id, snapshot: s } if self.in_flight.contains(id) => {
+            Input::Snapshot { id, snapshot: s } if self.applies(*id, s) => {
                 self.granted = Default::default();
                 for (r, name) in [MATHE, PHYSIK].into_iter().enumerate() {
                     match s.rooms.iter().rev().find(|x| x.name == name) {
@@ -2373,8 +2517,8 @@ impl Sim {
             }
         }
         let out = self.feed(Input::Connected)?;
-        prop_assert_eq!(out.len(), 2);
-        let id = out[1].0;
+        prop_assert_eq!(out.len(), 1);
+        let id = out[0].0;
         let rooms = (0..2)
             .filter(|&r| self.world[r].exists())
             .map(|r| {
@@ -2390,11 +2534,10 @@ impl Sim {
                 }
             })
             .collect();
-        let snapshot = Snapshot {
-            rooms,
-            ..Snapshot::default()
-        };
-        self.feed(Input::Snapshot { id, snapshot })?;
+        self.feed(Input::Snapshot {
+            id,
+            snapshot: snapshot(rooms),
+        })?;
         // Every organizer inside is owner, or about to be.
         for r in 0..2 {
             for (jid, _) in self.world[r]
@@ -2679,10 +2822,20 @@ fn raw_input() -> impl Strategy<Value = Input> {
     prop_oneof![
         1 => Just(Input::Connected),
         1 => Just(Input::Disconnected),
-        1 => prop::collection::vec(snapshot_room, 0..3)
-            .prop_map(|rooms| Input::Snapshot {
+        // Mostly a module of this protocol with this map; at times another map, or a
+        // module of another release.
+        1 => (prop::collection::vec(snapshot_room, 0..3), 0..10u8)
+            .prop_map(|(rooms, kind)| Input::Snapshot {
                 id: LATEST_SNAPSHOT,
-                snapshot: Snapshot { rooms, ..Snapshot::default() },
+                snapshot: Snapshot {
+                    protocol: match kind {
+                        0 => None,
+                        1 => Some(MODULE_PROTOCOL + 1),
+                        _ => Some(MODULE_PROTOCOL),
+                    },
+                    gen: if kind == 2 { "other".into() } else { room_map().gen },
+                    ..snapshot(rooms)
+                },
             }),
         8 => (room.clone(), full.clone(), any::<bool>()).prop_map(|(room, occupant, keyed)| {
             Input::Event(Event::Joined { room, occupant, keyed })
@@ -2745,7 +2898,7 @@ proptest! {
         let mut now = Instant::now();
         check.step(&mut core, now, Input::Connected)?;
         let id = check.awaited_snapshot().expect("asked for");
-        check.step(&mut core, now, Input::Snapshot { id, snapshot: Snapshot::default() })?;
+        check.step(&mut core, now, Input::Snapshot { id, snapshot: snapshot(vec![]) })?;
         for (delay, mut input) in inputs {
             now += delay;
             if let Input::Snapshot { id, .. } = &mut input {
@@ -2763,9 +2916,8 @@ proptest! {
 
 fn after_restart(rooms: Vec<SnapshotRoom>) -> Snapshot {
     Snapshot {
-        rooms,
         boot: "second-run".into(),
-        ..Snapshot::default()
+        ..snapshot(rooms)
     }
 }
 
@@ -2900,11 +3052,11 @@ fn a_refused_map_is_a_module_problem_until_a_map_is_taken() {
     // The module's own problems come with the snapshot.
     h.input(Input::Disconnected);
     h.input(Input::Connected);
-    let push = latest(&h.issued, |r| matches!(r, Request::PushMap(_)));
     h.answer_snapshot(Snapshot {
         problems: vec!["stored-map-unreadable".into()],
-        ..Snapshot::default()
+        ..snapshot(vec![])
     });
+    let push = latest(&h.issued, |r| matches!(r, Request::PushMap(_)));
     let both = ["stored-map-unreadable", "map-refused"];
     assert_eq!(h.core.module_problems(), both);
     assert_eq!(notes(&mut h), [problems(&both)]);
@@ -2914,12 +3066,12 @@ fn a_refused_map_is_a_module_problem_until_a_map_is_taken() {
     // No change, no note.
     h.input(Input::Disconnected);
     h.input(Input::Connected);
-    let push = latest(&h.issued, |r| matches!(r, Request::PushMap(_)));
-    h.input(Input::Done { id: push, ok: true });
     h.answer_snapshot(Snapshot {
         problems: vec!["stored-map-unreadable".into()],
-        ..Snapshot::default()
+        ..snapshot(vec![])
     });
+    let push = latest(&h.issued, |r| matches!(r, Request::PushMap(_)));
+    h.input(Input::Done { id: push, ok: true });
     assert_eq!(notes(&mut h), []);
 }
 

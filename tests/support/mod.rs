@@ -129,6 +129,9 @@ pub struct Options {
     pub admin_shell: bool,
     /// Prosody's `gc` setting, a Lua table (None: Prosody's default, incremental).
     pub prosody_gc: Option<String>,
+    /// The folder of raumwart's Prosody module, relative to the repository: `prosody`,
+    /// or a copy of an earlier release's module under `tests/fixtures`.
+    pub module_dir: &'static str,
 }
 
 /// The default options with another grace period.
@@ -155,6 +158,7 @@ impl Default for Options {
             module_unmanaged: None,
             admin_shell: false,
             prosody_gc: None,
+            module_dir: "prosody",
         }
     }
 }
@@ -213,7 +217,8 @@ VirtualHost "auth.meet.jitsi"
     fn base_config(&self) -> String {
         let d = self.dir.display();
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let (plugins, test_plugins) = (repo.join("prosody"), repo.join("tests/prosody"));
+        let plugins = repo.join(self.options.module_dir);
+        let test_plugins = repo.join("tests/prosody");
         format!(
             r#"run_as_root = true
 pidfile = "{d}/prosody.pid"
@@ -393,7 +398,8 @@ Include "conf.d/*.cfg.lua"
         )
     }
 
-    fn write_prosody_config(&self) {
+    /// Writes Prosody's config from the options (`restart_prosody` then reads it).
+    pub fn write_prosody_config(&self) {
         let cfg = match shape() {
             Shape::Debian => self.debian_config(),
             Shape::DockerJitsiMeet => self.docker_jitsi_meet_config(),
