@@ -1880,6 +1880,10 @@ struct Checker {
     /// Every request issued, oldest first, and those whose answers the core awaits.
     issued: Vec<(RequestId, Request)>,
     in_flight: BTreeSet<RequestId>,
+    /// Snapshots asked right behind a map push, in the same step.
+    behind_push: BTreeSet<RequestId>,
+    /// A snapshot of this protocol was taken on this connection: the next ones apply.
+    module_ok: bool,
 }
 
 impl Checker {
@@ -1891,6 +1895,8 @@ impl Checker {
             breakouts: [false; 2],
             issued: vec![],
             in_flight: BTreeSet::new(),
+            behind_push: BTreeSet::new(),
+            module_ok: false,
         }
     }
 
@@ -1918,6 +1924,7 @@ impl Checker {
         // Its ids start again.
         self.issued.clear();
         self.in_flight.clear();
+        self.behind_push.clear();
     }
 
     /// Feeds `input` at `now` and checks everything around it.
@@ -1930,6 +1937,15 @@ impl Checker {
         let synced = core.synced();
         let before = [status_of(core, MATHE), status_of(core, PHYSIK)];
         self.note_input(&input, &before, synced);
+        match &input {
+            Input::Connected | Input::Disconnected => self.module_ok = false,
+            Input::Snapshot { id, snapshot: s }
+                if self.in_flight.contains(id) && s.protocol == Some(MODULE_PROTOCOL) =>
+            {
+                self.module_ok = true
+            }
+            _ => {}
+        }
         let reset_answered =
             matches!(input, Input::Done { id, ok: true } if self.is_awaited_reset(id));
         core.handle(now, input.clone());
@@ -1944,6 +1960,11 @@ impl Checker {
             _ => {}
         }
         self.in_flight.extend(out.iter().map(|(id, _)| *id));
+        for pair in out.windows(2) {
+            if let [(_, Request::PushMap(_)), (id, Request::Snapshot)] = pair {
+                self.behind_push.insert(*id);
+            }
+        }
         let after = [status_of(core, MATHE), status_of(core, PHYSIK)];
         let ctx = format!("input {input:?}\nout {out:?}\nbefore {before:?}\nafter {after:?}");
 
@@ -2099,14 +2120,14 @@ impl Checker {
     }
 
     /// Whether the core applies snapshot `s`, the answer to `id`: it is awaited, from a
-    /// module of this protocol, and shows this map (or was asked behind its push).
+    /// module of this protocol, and shows this map without problems (or was asked behind
+    /// its push, or the map went out on this connection already).
     fn applies(&self, id: RequestId, s: &Snapshot) -> bool {
-        let at = self.issued.iter().position(|(i, _)| *i == id);
-        let behind_push =
-            at.is_some_and(|at| at > 0 && matches!(self.issued[at - 1].1, Request::PushMap(_)));
         self.in_flight.contains(&id)
             && s.protocol == Some(MODULE_PROTOCOL)
-            && (s.gen == room_map().gen || behind_push)
+            && (self.module_ok
+                || (s.gen == room_map().gen && s.problems.is_empty())
+                || self.behind_push.contains(&id))
     }
 
     fn note_input(&mut self, input: &Input, before: &[Status; 2], synced: bool) {
