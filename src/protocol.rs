@@ -6,7 +6,9 @@ use sha2::Sha256;
 use tokio_xmpp::minidom::rxml::NcName;
 use tokio_xmpp::minidom::Element;
 
-use crate::core::{Event, RoomMap, Snapshot, SnapshotOccupant, SnapshotRoom, MODULE_PROTOCOL};
+use crate::core::{
+    Event, RevokeTo, RoomMap, Snapshot, SnapshotOccupant, SnapshotRoom, MODULE_PROTOCOL,
+};
 
 /// The namespace shared with `prosody/mod_raumwart.lua`.
 pub const NS: &str = "urn:raumwart:0";
@@ -79,11 +81,18 @@ fn parse_event(el: &Element) -> Result<Event, Error> {
         },
         "d" => Event::Destroyed { room: room("d")? },
         "w" => Event::WrongPassword { room: room("w")? },
+        // `pa` and `mo` came later: a module without them says nothing about either.
         "a" => Event::Affiliation {
             room: room("a")?,
             jid: req(el, "a", "j")?.into(),
             affiliation: req(el, "a", "a")?.into(),
             actor: req(el, "a", "by")?.into(),
+            previous: el.attr("pa").map(str::to_owned),
+            members_only: el.attr("mo").map(|v| v == "1"),
+        },
+        "m" => Event::MembersOnly {
+            room: room("m")?,
+            on: req(el, "m", "mo")? == "1",
         },
         other => return Err(Error::Unknown(other.into())),
     })
@@ -171,6 +180,7 @@ pub fn parse_snapshot(el: &Element) -> Result<Snapshot, Error> {
         rooms.push(SnapshotRoom {
             name: req(r, "room", "n")?.into(),
             persistent: r.attr("p") == Some("1"),
+            members_only: r.attr("mo") == Some("1"),
             occupants,
         });
     }
@@ -190,9 +200,9 @@ pub fn grant_owner(bare_jid: &str) -> Element {
     affiliation(bare_jid, "owner")
 }
 
-/// XEP-0045 §10.7: take the owner affiliation back (to none).
-pub fn revoke_owner(bare_jid: &str) -> Element {
-    affiliation(bare_jid, "none")
+/// XEP-0045 §10.7: take the owner affiliation back, `to` what the person held before.
+pub fn revoke_owner(bare_jid: &str, to: RevokeTo) -> Element {
+    affiliation(bare_jid, to.as_str())
 }
 
 fn affiliation(bare_jid: &str, affiliation: &str) -> Element {
@@ -257,6 +267,57 @@ mod tests {
                 room: "gs-1".into()
             })
         );
+    }
+
+    #[test]
+    fn affiliation_events_say_what_was_held_before_and_whether_the_room_is_members_only() {
+        let el: Element =
+            r#"<a xmlns="urn:raumwart:0" r="gs-1" j="s@g" a="owner" by="focus@auth" pa="member" mo="1"/>"#
+                .parse()
+                .unwrap();
+        assert_eq!(
+            parse_event(&el),
+            Ok(Event::Affiliation {
+                room: "gs-1".into(),
+                jid: "s@g".into(),
+                affiliation: "owner".into(),
+                actor: "focus@auth".into(),
+                previous: Some("member".into()),
+                members_only: Some(true),
+            })
+        );
+        // A module of an earlier release says neither.
+        let el: Element = r#"<a xmlns="urn:raumwart:0" r="gs-1" j="s@g" a="owner" by="t@g"/>"#
+            .parse()
+            .unwrap();
+        assert!(matches!(
+            parse_event(&el),
+            Ok(Event::Affiliation {
+                previous: None,
+                members_only: None,
+                ..
+            })
+        ));
+        let el: Element = r#"<m xmlns="urn:raumwart:0" r="gs-1" mo="0"/>"#.parse().unwrap();
+        assert_eq!(
+            parse_event(&el),
+            Ok(Event::MembersOnly {
+                room: "gs-1".into(),
+                on: false
+            })
+        );
+    }
+
+    #[test]
+    fn owner_is_taken_back_to_the_affiliation_asked_for() {
+        for to in [RevokeTo::Member, RevokeTo::None] {
+            let q = revoke_owner("s@g", to);
+            let item = q.get_child("item", MUC_ADMIN).unwrap();
+            assert_eq!(
+                (item.attr("jid"), item.attr("affiliation")),
+                (Some("s@g"), Some(to.as_str()))
+            );
+        }
     }
 
     #[test]
@@ -349,14 +410,15 @@ mod tests {
     #[test]
     fn snapshot_parses() {
         let el: Element = r#"<snapshot xmlns="urn:raumwart:0" v="1" gen="g">
-            <room n="r1" p="1"><o o="t@g/1" k="1" a="owner"/><o o="s@g/2"/></room>
+            <room n="r1" p="1" mo="1"><o o="t@g/1" k="1" a="owner"/><o o="s@g/2"/></room>
             <room n="r2"/></snapshot>"#
             .parse()
             .unwrap();
         let s = parse_snapshot(&el).unwrap();
         assert_eq!((s.protocol, s.gen.as_str()), (Some(MODULE_PROTOCOL), "g"));
         assert_eq!(s.rooms.len(), 2);
-        assert!(s.rooms[0].persistent);
+        assert!(s.rooms[0].persistent && s.rooms[0].members_only);
+        assert!(!s.rooms[1].members_only);
         assert!(s.rooms[0].occupants[0].keyed && s.rooms[0].occupants[0].owner);
         assert!(!s.rooms[0].occupants[1].keyed);
         assert!(s.rooms[1].occupants.is_empty());

@@ -176,10 +176,10 @@ impl Session {
                 let el = protocol::grant_owner(&jid);
                 self.send_iq(purpose, cause, to, true, el).await?;
             }
-            Request::RevokeOwner { room, jid } => {
-                debug!(room, jid, "taking owner back");
+            Request::RevokeOwner { room, jid, to } => {
+                debug!(room, jid, to = to.as_str(), "taking owner back");
+                let el = protocol::revoke_owner(&jid, to);
                 let to = self.room_jid(&room)?;
-                let el = protocol::revoke_owner(&jid);
                 self.send_iq(purpose, cause, to, true, el).await?;
             }
             Request::Reset {

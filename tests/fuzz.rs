@@ -170,7 +170,8 @@ fn event_room(event: &Event) -> Option<&str> {
         | Event::BreakoutsActive { room }
         | Event::Destroyed { room }
         | Event::WrongPassword { room }
-        | Event::Affiliation { room, .. } => Some(room),
+        | Event::Affiliation { room, .. }
+        | Event::MembersOnly { room, .. } => Some(room),
         #[allow(unreachable_patterns)]
         _ => None,
     }
@@ -968,6 +969,8 @@ impl Twins {
                 jid: PEOPLE[*who].into(),
                 affiliation: if *owner { "owner" } else { "none" }.into(),
                 actor: PEOPLE[*actor].into(),
+                previous: Some(if *owner { "none" } else { "owner" }.into()),
+                members_only: Some(false),
             }),
             Real::Destroyed { room } => Input::Event(Event::Destroyed {
                 room: managed(*room),
@@ -1006,6 +1009,7 @@ impl Twins {
                         None => rooms.push(SnapshotRoom {
                             name: managed(*room),
                             persistent: false,
+                            members_only: false,
                             occupants: vec![o],
                         }),
                     }
@@ -1047,6 +1051,8 @@ impl Twins {
                         jid,
                         affiliation: "owner".into(),
                         actor: PEOPLE[0].into(),
+                        previous: None,
+                        members_only: None,
                     },
                 })
             }

@@ -99,6 +99,15 @@ pub enum Event {
         jid: String,
         affiliation: String,
         actor: String,
+        /// What `jid` held before (None: the module does not say).
+        previous: Option<String>,
+        /// Whether the room is members-only now (None: the module does not say).
+        members_only: Option<bool>,
+    },
+    /// The room's members-only setting (Jitsi's lobby) was submitted: `on` is what holds.
+    MembersOnly {
+        room: String,
+        on: bool,
     },
 }
 
@@ -136,6 +145,7 @@ pub struct Snapshot {
 pub struct SnapshotRoom {
     pub name: String,
     pub persistent: bool,
+    pub members_only: bool,
     pub occupants: Vec<SnapshotOccupant>,
 }
 
@@ -185,11 +195,12 @@ pub enum Request {
         room: String,
         jid: String,
     },
-    /// Take the owner affiliation from `jid` (bare) in `room`: nobody but an organizer
-    /// holds owner while an organizer is in.
+    /// Take the owner affiliation from `jid` (bare) in `room`, back `to` what they held
+    /// before: nobody but an organizer holds owner while an organizer is in.
     RevokeOwner {
         room: String,
         jid: String,
+        to: RevokeTo,
     },
     /// Destroy the room: everyone inside is removed with `message`, and Prosody forgets
     /// its password, history, subject and affiliations.
@@ -200,6 +211,26 @@ pub enum Request {
         /// Breakout rooms (full JIDs) with people in them, emptied with the room.
         breakouts: Vec<String>,
     },
+}
+
+/// The affiliation raumwart gives back when it takes owner from someone.
+///
+/// Never below member in a members-only room (Jitsi's lobby): there, an affiliation
+/// below member removes its holder from the room (status 321), and taking owner back
+/// must never remove anyone from the lesson.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RevokeTo {
+    Member,
+    None,
+}
+
+impl RevokeTo {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevokeTo::Member => "member",
+            RevokeTo::None => "none",
+        }
+    }
 }
 
 /// What a request is, without rooms or JIDs: fit for metric labels and log lines.
@@ -344,6 +375,11 @@ struct Room {
     breakouts_active: bool,
     /// The grace deadline is only the switch window (the room was empty).
     switching: bool,
+    /// Members-only (Jitsi's lobby is on): whoever holds less than member is removed.
+    members_only: bool,
+    /// What people made owner by someone else held before (bare JID → affiliation, as
+    /// the module reported it), to give it back when raumwart takes owner back.
+    before_owner: HashMap<String, String>,
 }
 
 impl Room {
@@ -358,7 +394,31 @@ impl Room {
             organizers: HashSet::new(),
             breakouts_active: false,
             switching: false,
+            members_only: false,
+            before_owner: HashMap::new(),
         }
+    }
+
+    /// What taking owner from `jid` leaves them: what they held before it, but at least
+    /// member in a members-only room. Unknown (the module did not say, or raumwart
+    /// restarted since) is member: harmless in an open room (a Jitsi guest's JID lives
+    /// one visit, and a reset clears affiliations), and it removes nobody.
+    fn revoke_to(&self, jid: &str) -> RevokeTo {
+        match self.before_owner.get(jid).map(String::as_str) {
+            Some("none") if !self.members_only => RevokeTo::None,
+            _ => RevokeTo::Member,
+        }
+    }
+
+    /// Takes owner back from `jid`.
+    fn revoke(&mut self, room: &str, jid: String, out: &mut Outbox) {
+        self.owners.remove(&jid);
+        let to = self.revoke_to(&jid);
+        out.request(Request::RevokeOwner {
+            room: room.to_owned(),
+            jid,
+            to,
+        });
     }
 
     fn has_organizer(&self) -> bool {
@@ -759,7 +819,32 @@ impl Core {
                 jid,
                 affiliation,
                 actor,
-            } => self.affiliation(now, room, jid, affiliation == "owner", actor, out),
+                previous,
+                members_only,
+            } => {
+                let Some(r) = self.rooms.get_mut(&room) else {
+                    return;
+                };
+                if let Some(on) = members_only {
+                    r.members_only = on;
+                }
+                let owner = affiliation == "owner";
+                match previous {
+                    Some(p) if owner && p != "owner" => {
+                        r.before_owner.insert(jid.clone(), p);
+                    }
+                    Some(_) if owner => {}
+                    _ => {
+                        r.before_owner.remove(&jid);
+                    }
+                }
+                self.affiliation(now, room, jid, owner, actor, out)
+            }
+            Event::MembersOnly { room, on } => {
+                if let Some(r) = self.rooms.get_mut(&room) {
+                    r.members_only = on;
+                }
+            }
         }
     }
 
@@ -791,11 +876,7 @@ impl Core {
                 }
             }
             (true, false, false) if r.has_organizer() && !is_service(services, &jid) => {
-                r.owners.remove(&jid);
-                out.request(Request::RevokeOwner {
-                    room: room.clone(),
-                    jid,
-                });
+                r.revoke(&room, jid, out);
             }
             (true, false, _) => {
                 r.owners.insert(jid);
@@ -861,11 +942,7 @@ impl Core {
                 .cloned()
                 .collect();
             for jid in others {
-                r.owners.remove(&jid);
-                out.request(Request::RevokeOwner {
-                    room: room.clone(),
-                    jid,
-                });
+                r.revoke(&room, jid, out);
             }
         }
         self.settle(now, &room, out);
@@ -988,6 +1065,9 @@ impl Core {
         r.organizers.clear();
         r.breakouts_active = false;
         r.persistent = false;
+        // Destroyed: Prosody forgot the room's affiliations and settings with it.
+        r.members_only = false;
+        r.before_owner.clear();
         r.phase = Phase::Idle;
         if !r.people.is_empty() {
             let organizers: BTreeSet<String> = r
@@ -1131,6 +1211,8 @@ impl Core {
                 out.forget_grants(&name);
                 r.breakouts_active = false;
                 r.persistent = false;
+                r.members_only = false;
+                r.before_owner.clear();
                 if deadline > now {
                     r.phase = Phase::Grace { deadline };
                 } else {
@@ -1147,6 +1229,9 @@ impl Core {
             };
             let old = std::mem::take(&mut r.people);
             r.persistent = seen.persistent;
+            r.members_only = seen.members_only;
+            // Affiliations may have changed unseen: unknown is member, which removes nobody.
+            r.before_owner.clear();
             r.owners.clear();
             out.forget_grants(&name);
             r.breakouts_active = seen.occupants.iter().any(|o| o.breakout.is_some());

@@ -119,6 +119,7 @@ fn snapshot_room(name: &str, persistent: bool, occupants: Vec<SnapshotOccupant>)
     SnapshotRoom {
         name: name.into(),
         persistent,
+        members_only: false,
         occupants,
     }
 }
@@ -259,6 +260,8 @@ impl Harness {
         self.event(Event::Destroyed { room: room.into() })
     }
 
+    /// `actor` gives `jid` `affiliation`; `jid` held none before, and the module does
+    /// not say whether the room is members-only (see `affiliation_from`).
     fn affiliation(
         &mut self,
         room: &str,
@@ -266,11 +269,35 @@ impl Harness {
         affiliation: &str,
         actor: &str,
     ) -> Vec<Request> {
+        self.affiliation_from(room, jid, "none", affiliation, actor, None)
+    }
+
+    /// `actor` takes `jid` from `previous` to `affiliation`; `members_only` as the
+    /// module reports the room then.
+    fn affiliation_from(
+        &mut self,
+        room: &str,
+        jid: &str,
+        previous: &str,
+        affiliation: &str,
+        actor: &str,
+        members_only: Option<bool>,
+    ) -> Vec<Request> {
         self.event(Event::Affiliation {
             room: room.into(),
             jid: jid.into(),
             affiliation: affiliation.into(),
             actor: actor.into(),
+            previous: Some(previous.into()),
+            members_only,
+        })
+    }
+
+    /// The members-only setting (Jitsi's lobby) of `room` is submitted.
+    fn members_only(&mut self, room: &str, on: bool) -> Vec<Request> {
+        self.event(Event::MembersOnly {
+            room: room.into(),
+            on,
         })
     }
 
@@ -852,10 +879,16 @@ fn promotion_during_grace_ends_the_grace() {
     assert_eq!(h.phase(MATHE), Phase::Active, "Ben was promoted");
 }
 
+/// Owner taken back from someone who held none before, in an open room.
 fn revoke(room: &str, jid: &str) -> Request {
+    revoke_to(room, jid, RevokeTo::None)
+}
+
+fn revoke_to(room: &str, jid: &str, to: RevokeTo) -> Request {
     Request::RevokeOwner {
         room: room.into(),
         jid: jid.into(),
+        to,
     }
 }
 
@@ -913,6 +946,158 @@ fn an_organizer_returning_takes_owner_back_from_students_once() {
     h.leave(MATHE, ANNA_2);
     h.leave(MATHE, "anna@meet.jitsi/a3");
     assert_eq!(h.join(MATHE, DORA, true), [grant(MATHE, DORA_BARE)]);
+}
+
+/// The case: the lobby is on (lib-jitsi-meet made everyone member, then
+/// members-only), the teacher reloads, focus's auto-owner promotes a student, the teacher
+/// comes back with a new JID and the school password.
+#[test]
+fn an_organizer_returning_to_a_lobby_lesson_gives_the_student_member_back_not_none() {
+    let mut h = Harness::lesson(GRACE);
+    let lobby = Some(false);
+    h.affiliation_from(MATHE, BEN_BARE, "none", "member", ANNA_BARE, lobby);
+    assert_eq!(h.members_only(MATHE, true), []);
+    h.at(10);
+    h.leave(MATHE, ANNA);
+    let promoted = Some(true);
+    assert_eq!(
+        h.affiliation_from(MATHE, BEN_BARE, "member", "owner", FOCUS_BARE, promoted),
+        []
+    );
+    h.at(20);
+    assert_eq!(
+        h.join(MATHE, "anne@meet.jitsi/reload", true),
+        [
+            grant(MATHE, "anne@meet.jitsi"),
+            revoke_to(MATHE, BEN_BARE, RevokeTo::Member)
+        ],
+        "none would remove the student from the lesson (321)"
+    );
+    assert_eq!(h.phase(MATHE), Phase::Active);
+}
+
+/// A lesson in an open room whose organizer left, and focus made Ben, who held
+/// `previous`, owner.
+fn promoted_while_away(previous: &str) -> Harness {
+    let mut h = Harness::lesson(GRACE);
+    h.leave(MATHE, ANNA);
+    h.affiliation_from(MATHE, BEN_BARE, previous, "owner", FOCUS_BARE, Some(false));
+    h
+}
+
+#[test]
+fn owner_is_taken_back_to_what_the_person_held_before() {
+    // An open room: a student who held nothing goes back to nothing, one who was member
+    // (admitted from the lobby, say) back to member.
+    for (previous, to) in [("none", RevokeTo::None), ("member", RevokeTo::Member)] {
+        let mut h = promoted_while_away(previous);
+        assert_eq!(
+            h.join(MATHE, ANNA_2, true),
+            [revoke_to(MATHE, BEN_BARE, to)],
+            "{previous}"
+        );
+    }
+    // An admin gets no moderator rights from raumwart's hand either: member.
+    let mut h = Harness::lesson(GRACE);
+    h.affiliation_from(MATHE, BEN_BARE, "admin", "owner", FOCUS_BARE, Some(false));
+    assert_eq!(
+        h.issued.last().map(|(_, r)| r.clone()),
+        Some(revoke_to(MATHE, BEN_BARE, RevokeTo::Member))
+    );
+}
+
+#[test]
+fn owner_beside_an_organizer_in_a_members_only_room_is_taken_back_to_member() {
+    let mut h = Harness::lesson(GRACE);
+    // The room is members-only as the module reports the change; what Ben held before
+    // is member at least, or he would not be inside.
+    assert_eq!(
+        h.affiliation_from(MATHE, BEN_BARE, "none", "owner", FOCUS_BARE, Some(true)),
+        [revoke_to(MATHE, BEN_BARE, RevokeTo::Member)]
+    );
+}
+
+#[test]
+fn a_lobby_switched_on_after_the_promotion_still_keeps_the_student_in() {
+    let mut h = promoted_while_away("none");
+    // The promoted student turns the lobby on: owners are not made member first.
+    h.members_only(MATHE, true);
+    assert_eq!(
+        h.join(MATHE, ANNA_2, true),
+        [revoke_to(MATHE, BEN_BARE, RevokeTo::Member)]
+    );
+    // Off again: the student who held nothing goes back to nothing.
+    let mut h = Harness::lesson(GRACE);
+    h.members_only(MATHE, true);
+    h.members_only(MATHE, false);
+    h.leave(MATHE, ANNA);
+    h.affiliation_from(MATHE, BEN_BARE, "none", "owner", FOCUS_BARE, Some(false));
+    assert_eq!(
+        h.join(MATHE, ANNA_2, true),
+        [revoke_to(MATHE, BEN_BARE, RevokeTo::None)]
+    );
+}
+
+#[test]
+fn what_nobody_said_is_taken_back_to_member() {
+    // A module that does not report previous affiliations (an earlier release).
+    let mut h = Harness::lesson(GRACE);
+    h.leave(MATHE, ANNA);
+    h.event(Event::Affiliation {
+        room: MATHE.into(),
+        jid: BEN_BARE.into(),
+        affiliation: "owner".into(),
+        actor: FOCUS_BARE.into(),
+        previous: None,
+        members_only: None,
+    });
+    assert_eq!(
+        h.join(MATHE, ANNA_2, true),
+        [revoke_to(MATHE, BEN_BARE, RevokeTo::Member)]
+    );
+    // A restarted daemon learns the owner from the snapshot, not what came before it;
+    // the snapshot says the room is members-only.
+    let mut h = Harness::unsynced(GRACE);
+    let mut room = snapshot_room(MATHE, false, vec![occupant(BEN, false, true)]);
+    room.members_only = true;
+    h.connect(snapshot(vec![room]));
+    assert_eq!(
+        h.join(MATHE, ANNA, true),
+        [
+            grant(MATHE, ANNA_BARE),
+            revoke_to(MATHE, BEN_BARE, RevokeTo::Member)
+        ]
+    );
+}
+
+#[test]
+fn a_reset_forgets_the_lobby_and_what_people_held() {
+    let mut h = Harness::lesson(GRACE);
+    h.affiliation_from(MATHE, BEN_BARE, "none", "member", ANNA_BARE, Some(false));
+    h.members_only(MATHE, true);
+    h.leave(MATHE, BEN);
+    h.leave(MATHE, ANNA);
+    h.done_reset(MATHE, true);
+    assert!(is_idle(&h.status(MATHE)));
+    // The next lesson's room is open again (Prosody destroyed the old one).
+    h.join(MATHE, ANNA_2, true);
+    h.join(MATHE, CARLA, false);
+    h.leave(MATHE, ANNA_2);
+    h.affiliation_from(
+        MATHE,
+        "carla@guest.meet.jitsi",
+        "none",
+        "owner",
+        FOCUS_BARE,
+        None,
+    );
+    assert_eq!(
+        h.join(MATHE, DORA, true),
+        [
+            grant(MATHE, DORA_BARE),
+            revoke_to(MATHE, "carla@guest.meet.jitsi", RevokeTo::None)
+        ]
+    );
 }
 
 #[test]
@@ -2012,7 +2197,7 @@ impl Checker {
                         ctx
                     );
                 }
-                Request::RevokeOwner { room, jid } => {
+                Request::RevokeOwner { room, jid, .. } => {
                     let r = managed(room);
                     prop_assert!(r.is_some(), "revoke in an unmanaged room\n{}", ctx);
                     let r = r.unwrap();
@@ -2176,6 +2361,7 @@ impl Checker {
                 jid,
                 affiliation,
                 actor,
+                ..
             }) => {
                 if let Some(r) = managed(room) {
                     if affiliation == "owner" {
@@ -2360,6 +2546,12 @@ enum Op {
         owner: bool,
         actor: usize,
     },
+    /// Jitsi's lobby on or off, as lib-jitsi-meet does it: everyone inside without an
+    /// affiliation is made member first, then members-only is submitted.
+    Lobby {
+        room: usize,
+        on: bool,
+    },
     /// Prosody answers the oldest request.
     Serve {
         fail: bool,
@@ -2389,6 +2581,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (room, who.clone(), any::<bool>(), who).prop_map(|(room, target, owner, actor)| {
             Op::Affiliate { room, target, owner, actor }
         }),
+        1 => (0..2usize, any::<bool>()).prop_map(|(room, on)| Op::Lobby { room, on }),
         6 => prop::bool::weighted(0.25).prop_map(|fail| Op::Serve { fail }),
         2 => (0..120_000u64).prop_map(|ms| Op::Wait { ms }),
         3 => (0..120_000u64).prop_map(|ms| Op::Tick { ms }),
@@ -2414,6 +2607,9 @@ struct WorldRoom {
     /// Bare JIDs that are organizers in this session, as far as the core can know:
     /// every session of theirs is an organizer (main room and breakout rooms alike).
     organizers: BTreeSet<String>,
+    /// Members-only (the lobby), and the bare JIDs that held member (before any owner).
+    members_only: bool,
+    members: BTreeSet<String>,
 }
 
 impl WorldRoom {
@@ -2471,6 +2667,27 @@ impl Sim {
                 Request::Reset { room, .. } => {
                     let r = managed(room).expect("checked");
                     self.pending.push_back((*id, Pending::Reset { room: r }));
+                }
+                // Taking owner back never removes anyone: in a members-only room, less
+                // than member would (status 321); and whoever held member keeps it.
+                Request::RevokeOwner {
+                    room,
+                    jid,
+                    to: RevokeTo::None,
+                } => {
+                    let w = &self.world[managed(room).expect("checked")];
+                    prop_assert!(
+                        !w.members_only,
+                        "owner taken back to none from {} in a members-only room: {:?}",
+                        jid,
+                        out
+                    );
+                    prop_assert!(
+                        !w.members.contains(jid),
+                        "{} held member, owner taken back to none: {:?}",
+                        jid,
+                        out
+                    );
                 }
                 _ => {}
             }
@@ -2547,6 +2764,7 @@ impl Sim {
                 SnapshotRoom {
                     name: ROOMS[r].into(),
                     persistent: w.persistent,
+                    members_only: w.members_only,
                     occupants: w
                         .occupants
                         .iter()
@@ -2649,6 +2867,8 @@ impl Sim {
                     jid: BARES[target % BARES.len()].into(),
                     affiliation: "owner".into(),
                     actor: BARES[actor % BARES.len()].into(),
+                    previous: Some("member".into()),
+                    members_only: Some(true),
                 })?;
                 prop_assert!(out.is_empty());
             }
@@ -2661,6 +2881,11 @@ impl Sim {
                     w.organizers.insert(BARES[who].into());
                 }
                 let organizer = keyed || (self.connected && w.organizers.contains(BARES[who]));
+                // In a members-only room only members enter: the lobby's password, or the
+                // module's organizer key, makes them one (no event).
+                if w.members_only && !w.owners.contains(BARES[who]) && !is_service_jid(&jid) {
+                    w.members.insert(BARES[who].into());
+                }
                 w.occupants
                     .insert(jid.clone(), Session { keyed, organizer });
                 self.event(Event::Joined {
@@ -2719,10 +2944,18 @@ impl Sim {
                 let (jid, actor) = (self.pick(room, target), self.pick(room, actor));
                 let (jid, actor) = (jid.as_str(), actor.as_str());
                 let w = &mut self.world[room];
+                let previous = if w.owners.contains(jid) {
+                    "owner"
+                } else if w.members.contains(jid) {
+                    "member"
+                } else {
+                    "none"
+                };
                 if owner {
                     w.owners.insert(jid.into());
                 } else {
                     w.owners.remove(jid);
+                    w.members.insert(jid.into());
                 }
                 // Only the core's view counts: a promotion it does not hear of is none.
                 let by_organizer = w
@@ -2741,11 +2974,57 @@ impl Sim {
                         s.organizer = owner;
                     }
                 }
+                let members_only = Some(w.members_only);
                 self.event(Event::Affiliation {
                     room: ROOMS[room].into(),
                     jid: jid.into(),
                     affiliation: if owner { "owner" } else { "member" }.into(),
                     actor: actor.into(),
+                    previous: Some(previous.into()),
+                    members_only,
+                })?;
+            }
+            Op::Lobby { room, on } => {
+                if !self.world[room].exists() {
+                    return Ok(());
+                }
+                let w = &mut self.world[room];
+                // Sent by an owner inside (the teacher's client), else by nobody the
+                // core counts.
+                let actor = w
+                    .occupants
+                    .keys()
+                    .map(|o| bare(o).to_owned())
+                    .find(|o| w.owners.contains(o))
+                    .unwrap_or_else(|| FOCUS_BARE.into());
+                // Organizers are owners (or about to be: their grant is not asked of
+                // this Sim's client, which sees the grant first).
+                let newcomers: BTreeSet<String> = w
+                    .occupants
+                    .keys()
+                    .filter(|o| !is_service_jid(o))
+                    .map(|o| bare(o).to_owned())
+                    .filter(|o| {
+                        !w.owners.contains(o) && !w.members.contains(o) && !w.organizers.contains(o)
+                    })
+                    .collect();
+                if on {
+                    for jid in newcomers {
+                        self.world[room].members.insert(jid.clone());
+                        self.event(Event::Affiliation {
+                            room: ROOMS[room].into(),
+                            jid,
+                            affiliation: "member".into(),
+                            actor: actor.clone(),
+                            previous: Some("none".into()),
+                            members_only: Some(false),
+                        })?;
+                    }
+                }
+                self.world[room].members_only = on;
+                self.event(Event::MembersOnly {
+                    room: ROOMS[room].into(),
+                    on,
                 })?;
             }
             Op::Serve { fail } => match self.pending.pop_front() {
@@ -2838,6 +3117,7 @@ fn raw_input() -> impl Strategy<Value = Input> {
         .prop_map(|(name, persistent, occupants)| SnapshotRoom {
             name,
             persistent,
+            members_only: persistent && occupants.len() % 2 == 1,
             occupants,
         });
     prop_oneof![
@@ -2869,14 +3149,26 @@ fn raw_input() -> impl Strategy<Value = Input> {
         }),
         1 => room.clone().prop_map(|room| Input::Event(Event::BreakoutsActive { room })),
         1 => room.clone().prop_map(|room| Input::Event(Event::Destroyed { room })),
-        2 => (room.clone(), bare_jid.clone(), any::<bool>(), bare_jid.clone()).prop_map(
-            |(room, jid, owner, actor)| Input::Event(Event::Affiliation {
-                room,
-                jid,
-                affiliation: if owner { "owner" } else { "none" }.into(),
-                actor,
-            })
-        ),
+        2 => (
+            room.clone(),
+            bare_jid.clone(),
+            any::<bool>(),
+            bare_jid.clone(),
+            prop::option::of(prop_oneof![Just("none"), Just("member"), Just("owner")]),
+            prop::option::of(any::<bool>()),
+        )
+            .prop_map(|(room, jid, owner, actor, previous, members_only)| {
+                Input::Event(Event::Affiliation {
+                    room,
+                    jid,
+                    affiliation: if owner { "owner" } else { "none" }.into(),
+                    actor,
+                    previous: previous.map(String::from),
+                    members_only,
+                })
+            }),
+        1 => (room.clone(), any::<bool>())
+            .prop_map(|(room, on)| Input::Event(Event::MembersOnly { room, on })),
         // Answers to requests issued or not, awaited or not.
         5 => (0..32u64, any::<bool>()).prop_map(|(id, ok)| Input::Done { id: RequestId(id), ok }),
         4 => Just(Input::Tick),
