@@ -132,6 +132,8 @@ pub struct Options {
     /// The folder of raumwart's Prosody module, relative to the repository: `prosody`,
     /// or a copy of an earlier release's module under `tests/fixtures`.
     pub module_dir: &'static str,
+    /// Jitsi's lobby check on the main MUC (the stand-in `tests/prosody/mod_test_lobby.lua`).
+    pub jitsi_lobby: bool,
 }
 
 /// The default options with another grace period.
@@ -159,6 +161,7 @@ impl Default for Options {
             admin_shell: false,
             prosody_gc: None,
             module_dir: "prosody",
+            jitsi_lobby: false,
         }
     }
 }
@@ -292,11 +295,7 @@ Component "{COMPONENT}"
 "#,
             base = self.base_config(),
             hosts = Self::HOSTS,
-            main_modules = if self.options.module {
-                "\"raumwart\""
-            } else {
-                ""
-            },
+            main_modules = self.main_modules(self.options.module.then(|| "\"raumwart\"".into())),
             breakout_modules = if self.options.module {
                 "\"raumwart_breakout\", \"test_breakout\""
             } else {
@@ -381,7 +380,7 @@ Component "{BREAKOUT}" "muc"
             hosts = Self::HOSTS,
             muc = muc(),
             restrict = self.options.restrict_room_creation,
-            main_modules = modules("XMPP_MUC_MODULES").join(", "),
+            main_modules = self.main_modules(modules("XMPP_MUC_MODULES")),
             breakout_modules = breakout_modules.join(", "),
         );
         fs::write(self.dir.join("conf.d/jitsi-meet.cfg.lua"), jitsi).unwrap();
@@ -413,6 +412,13 @@ Include "conf.d/*.cfg.lua"
             format!("return {{\n\t[\"password\"] = \"{FOCUS_PASSWORD}\";\n}};\n"),
         )
         .unwrap();
+    }
+
+    /// The main MUC's `modules_enabled`: the shape's (quoted), and Jitsi's lobby check.
+    fn main_modules(&self, shape: impl IntoIterator<Item = String>) -> String {
+        let lobby = self.options.jitsi_lobby.then(|| "\"test_lobby\"".into());
+        let all: Vec<String> = shape.into_iter().chain(lobby).collect();
+        all.join(", ")
     }
 
     fn muc_extra_config(&self) -> String {
