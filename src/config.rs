@@ -33,6 +33,9 @@ pub struct Config {
     /// table (without id), or every `[[media_centre]]` block (each with an id).
     pub media_centres: Vec<MediaCentre>,
     pub schools: Vec<School>,
+    /// The secret and password files read by path, each once. Those read through
+    /// `$CREDENTIALS_DIRECTORY/` are not among them: systemd reads their sources as root.
+    pub read_files: Vec<PathBuf>,
 }
 
 impl Config {
@@ -330,6 +333,7 @@ pub fn http_listen(path: &Path) -> Result<SocketAddr, Error> {
         base: Path::new("."),
         credentials: None,
         problems: vec![],
+        read_files: vec![],
     };
     match toml::from_str::<Only>(&text) {
         Ok(only) => {
@@ -388,6 +392,7 @@ pub fn parse_with(
         base: path.parent().unwrap_or(Path::new(".")),
         credentials,
         problems: vec![],
+        read_files: vec![],
     };
     let raw: RawConfig = match toml::from_str(text) {
         Ok(raw) => raw,
@@ -429,6 +434,7 @@ struct Validator<'a> {
     base: &'a Path,
     credentials: Option<&'a dyn Credentials>,
     problems: Vec<Problem>,
+    read_files: Vec<PathBuf>,
 }
 
 impl Validator<'_> {
@@ -464,6 +470,7 @@ impl Validator<'_> {
             jitsi,
             media_centres,
             schools,
+            read_files: std::mem::take(&mut self.read_files),
         }
     }
 
@@ -900,7 +907,13 @@ impl Validator<'_> {
 
     fn read_secret_file(&mut self, file: &str, span: &Range<usize>) -> Secret {
         match self.resolve(file) {
-            Ok(path) => self.read_secret_at(&path, span),
+            Ok(path) => {
+                let by_path = !file.starts_with("$CREDENTIALS_DIRECTORY/");
+                if by_path && !self.read_files.contains(&path) {
+                    self.read_files.push(path.clone());
+                }
+                self.read_secret_at(&path, span)
+            }
             Err(message) => {
                 self.problem(span, message);
                 Secret::new("")

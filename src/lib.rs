@@ -10,6 +10,7 @@ pub mod config;
 pub mod control;
 pub mod core;
 pub mod daemon;
+pub mod daemon_user;
 pub mod http;
 pub mod letter;
 pub mod link;

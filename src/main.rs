@@ -9,6 +9,7 @@ use std::sync::Arc;
 mod school_cmd;
 
 use raumwart::cli::{Cli, Command};
+use raumwart::daemon_user::Daemon;
 use raumwart::metrics::Metrics;
 use raumwart::{config, control, daemon, http, password};
 use tokio::sync::{mpsc, watch};
@@ -46,7 +47,7 @@ fn main() -> ExitCode {
         Command::Check => match config::load(&path) {
             Ok(c) => {
                 print!("{}", check_report(&path, &c));
-                ExitCode::SUCCESS
+                daemon_can_read(&path, &c)
             }
             Err(e) => {
                 eprintln!("{e}");
@@ -118,6 +119,34 @@ fn check_report(path: &Path, c: &config::Config) -> String {
         lines.len(),
         lines.concat()
     )
+}
+
+/// `check` as root reads every file whatever its owner and mode; the daemon runs as its
+/// own user (the unit's `User=`), which may not. Each file it would read is checked
+/// against that user's ids: 78, like the daemon's own start, when it could not.
+fn daemon_can_read(path: &Path, c: &config::Config) -> ExitCode {
+    let user = match Daemon::for_config(path) {
+        Daemon::NotApplicable => return ExitCode::SUCCESS,
+        Daemon::NoSuchUser(name) => {
+            eprintln!(
+                "raumwart: the unit's user {name} does not exist here: not checked whether \
+                 the daemon can read these files"
+            );
+            return ExitCode::SUCCESS;
+        }
+        Daemon::User(user) => user,
+    };
+    let mut ok = true;
+    for file in std::iter::once(path).chain(c.read_files.iter().map(PathBuf::as_path)) {
+        if let Some(why) = user.cannot_read(file) {
+            eprintln!("{why}");
+            ok = false;
+        }
+    }
+    match ok {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::from(EX_CONFIG),
+    }
 }
 
 /// Runs a command against the running daemon through its control socket.

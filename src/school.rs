@@ -3,9 +3,17 @@
 //! Every operation edits the config file with `toml_edit`, so comments and layout stay
 //! as the admin wrote them, and returns a value that says what to print (each has a
 //! `Display`). Before anything is written, the file as it would be is validated like
-//! `raumwart check` ([`config::parse_with`]); new password files are written first (mode
-//! 0600, through a temporary file and a rename) and removed again when anything fails,
-//! and the config file is replaced by a rename. An error leaves the files as they were.
+//! `raumwart check` ([`config::parse_with`]); new password files are written first
+//! (through a temporary file and a rename) and removed again when anything fails, and the
+//! config file is replaced by a rename. An error leaves the files as they were.
+//!
+//! The daemon reads these files as its own user (group `raumwart` in the package), so
+//! every file written gets the owner, group and mode it needs before it is renamed into
+//! place: a replaced file keeps its own, a new password file takes those of the password
+//! files beside it (else the folder's group, mode 0640), a new folder its parent's group.
+//! Run as root on the daemon's configuration, a change the daemon's user could not read
+//! is refused before the config file is replaced, so no command leaves the daemon unable
+//! to reload or start.
 //!
 //! The running daemon is not told here: the caller reloads it after a change, and ends
 //! the sessions of a school's rooms ([`room_nodes`]) before [`remove`].
@@ -13,13 +21,14 @@
 use std::fmt;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value};
 
 use crate::config::{self, Credentials, Secret};
+use crate::daemon_user::Daemon;
 use crate::{password, register, room_names};
 
 /// The most rooms `--rooms N` makes.
@@ -128,6 +137,9 @@ pub enum Error {
     },
     #[error("no random numbers from the OS: {0}")]
     Random(getrandom::Error),
+    /// The daemon's user could not read what the change wrote; nothing was written.
+    #[error("{0}; nothing was written")]
+    DaemonCannotRead(crate::daemon_user::Unreadable),
     #[error(transparent)]
     Register(#[from] register::Error),
 }
@@ -166,6 +178,9 @@ pub struct Added {
     pub rooms: Vec<RoomAccess>,
     pub password_file: PathBuf,
     pub password: Secret,
+    /// The password file is a systemd credential (`$CREDENTIALS_DIRECTORY/`), which the
+    /// daemon reads at its start only.
+    pub credential: bool,
 }
 
 /// `school remove`.
@@ -184,6 +199,8 @@ pub struct NewPassword {
     pub password: Secret,
     /// The rooms it opens, as configured.
     pub rooms: Vec<String>,
+    /// A systemd credential (`$CREDENTIALS_DIRECTORY/`), read at the daemon's start only.
+    pub credential: bool,
 }
 
 /// `school rotate`.
@@ -268,6 +285,7 @@ struct Planned {
     media_centre: Option<String>,
     password_file: PathBuf,
     password: Secret,
+    credential: bool,
 }
 
 impl Planned {
@@ -279,8 +297,52 @@ impl Planned {
             media_centre: self.media_centre,
             password_file: self.password_file,
             password: self.password,
+            credential: self.credential,
         }
     }
+}
+
+/// Whether a `password_file` or `secret_file` value names a systemd credential.
+fn is_credential(reference: &str) -> bool {
+    reference.starts_with("$CREDENTIALS_DIRECTORY/")
+}
+
+/// Whether the config (its text) reads a secret from `$CREDENTIALS_DIRECTORY`: a
+/// `password_file` or `secret_file` value that names it, or no `secret_file` (the
+/// component secret is then the credential `component-secret`). Decided on the parsed
+/// file, so a comment that mentions the folder does not count.
+pub fn uses_credentials(text: &str) -> bool {
+    let Ok(doc) = text.parse::<DocumentMut>() else {
+        return false;
+    };
+    let secret = doc.get("xmpp").and_then(|x| x.get("secret_file"));
+    if secret.is_none() || secret.and_then(Item::as_str).is_some_and(is_credential) {
+        return true;
+    }
+    let file = |t: &dyn toml_edit::TableLike| {
+        t.get("password_file")
+            .and_then(Item::as_str)
+            .is_some_and(is_credential)
+    };
+    let Some(schools) = doc.get("school").and_then(Item::as_array_of_tables) else {
+        return false;
+    };
+    let named = schools.iter().any(|school| {
+        file(school)
+            || school
+                .get("rooms")
+                .and_then(Item::as_array)
+                .is_some_and(|rooms| {
+                    rooms.iter().any(|r| {
+                        r.as_inline_table().is_some_and(|t| {
+                            t.get("password_file")
+                                .and_then(Value::as_str)
+                                .is_some_and(is_credential)
+                        })
+                    })
+                })
+    });
+    named
 }
 
 /// The rooms of a school with nodes and links, from a validated config.
@@ -473,6 +535,7 @@ pub fn rotate(files: &Files, id: &str, room: Option<&str>) -> Result<Rotated, Er
                         password_file: path,
                         password,
                         rooms: vec![r.name.clone()],
+                        credential: is_credential(&reference),
                     });
                 }
             }
@@ -650,6 +713,9 @@ struct Edit<'a> {
     references: Vec<String>,
     /// Password files given new content at commit.
     replaced: Vec<(PathBuf, String)>,
+    /// Of the created and replaced files, those the daemon reads by path itself (not
+    /// through `$CREDENTIALS_DIRECTORY/`, which systemd reads as root).
+    by_path: Vec<PathBuf>,
 }
 
 impl<'a> Edit<'a> {
@@ -672,6 +738,7 @@ impl<'a> Edit<'a> {
             created: vec![],
             references: vec![],
             replaced: vec![],
+            by_path: vec![],
         })
     }
 
@@ -896,6 +963,7 @@ impl<'a> Edit<'a> {
             media_centre: media_centre.map(str::to_owned),
             password_file: path,
             password,
+            credential: is_credential(&reference),
         })
     }
 
@@ -905,6 +973,9 @@ impl<'a> Edit<'a> {
         self.created
             .push((path.clone(), format!("{}\n", password.expose())));
         self.references.push(reference.to_owned());
+        if !is_credential(reference) {
+            self.by_path.push(path.clone());
+        }
         Ok(path)
     }
 
@@ -926,10 +997,14 @@ impl<'a> Edit<'a> {
         }
         self.replaced
             .push((path.clone(), format!("{}\n", password.expose())));
+        if !is_credential(file) {
+            self.by_path.push(path.clone());
+        }
         Ok(NewPassword {
             password_file: path,
             password,
             rooms,
+            credential: is_credential(file),
         })
     }
 
@@ -951,7 +1026,7 @@ impl<'a> Edit<'a> {
                 self.created.iter().zip(&self.references).enumerate()
             {
                 let stand_in = dir.join(format!("{n}.pw"));
-                write_new(&stand_in, content.as_bytes(), 0o600)?;
+                write_new(&stand_in, content.as_bytes(), Access::private())?;
                 let stand_in = stand_in.to_string_lossy().into_owned();
                 for table in doc["school"]
                     .as_array_of_tables_mut()
@@ -991,13 +1066,27 @@ impl<'a> Edit<'a> {
         let text = self.doc.to_string();
         self.write_created(written)?;
         let mut staged = vec![];
+        // What the daemon will read at its next reload, where it is before the renames.
+        let mut daemon_reads = vec![];
         for (path, content) in &self.replaced {
             let temp = temp_beside(path);
             temporary.push(temp.clone());
-            write_new(&temp, content.as_bytes(), 0o600)?;
+            // A new password keeps the file's owner, group and mode.
+            let access = Access::of(&fs::metadata(path).map_err(io(path))?);
+            write_new(&temp, content.as_bytes(), access)?;
+            if self.by_path.contains(path) {
+                daemon_reads.push((temp.clone(), path.clone()));
+            }
             staged.push((temp, path));
         }
+        daemon_reads.extend(
+            self.created
+                .iter()
+                .filter(|(path, _)| self.by_path.contains(path))
+                .map(|(path, _)| (path.clone(), path.clone())),
+        );
         let config = self_check(self.files, &text).map_err(Error::Rejected)?;
+        let mut config_temp = None;
         if text != self.text {
             // Someone else may have changed the file since it was read.
             let now = fs::read_to_string(&self.files.config).map_err(io(&self.files.config))?;
@@ -1007,13 +1096,16 @@ impl<'a> Edit<'a> {
                     self.files.config.display()
                 )));
             }
-            let mode = fs::metadata(&self.files.config)
-                .map_err(io(&self.files.config))?
-                .permissions()
-                .mode();
+            let access =
+                Access::of(&fs::metadata(&self.files.config).map_err(io(&self.files.config))?);
             let temp = temp_beside(&self.files.config);
             temporary.push(temp.clone());
-            write_new(&temp, text.as_bytes(), mode & 0o777)?;
+            write_new(&temp, text.as_bytes(), access)?;
+            daemon_reads.push((temp.clone(), self.files.config.clone()));
+            config_temp = Some(temp);
+        }
+        self.daemon_can_read(&daemon_reads)?;
+        if let Some(temp) = config_temp {
             rename(&temp, &self.files.config)?;
         }
         for (temp, path) in staged {
@@ -1022,22 +1114,36 @@ impl<'a> Edit<'a> {
         Ok(config)
     }
 
+    /// Root can write what the daemon's user cannot read. On the daemon's own config, run
+    /// as root, every file the daemon will read after this change is checked against that
+    /// user (`files`: where each is now, and where it will be).
+    fn daemon_can_read(&self, files: &[(PathBuf, PathBuf)]) -> Result<(), Error> {
+        let user = match Daemon::for_config(&self.files.config) {
+            Daemon::User(user) => user,
+            Daemon::NotApplicable | Daemon::NoSuchUser(_) => return Ok(()),
+        };
+        for (now, then) in files {
+            if let Some(mut why) = user.cannot_read(now) {
+                if why.at == fs::canonicalize(now).unwrap_or_default() {
+                    why.at.clone_from(then);
+                }
+                why.path.clone_from(then);
+                return Err(Error::DaemonCannotRead(why));
+            }
+        }
+        Ok(())
+    }
+
     fn write_created(&self, written: &mut Vec<PathBuf>) -> Result<(), Error> {
         for (path, content) in &self.created {
             if path.exists() {
                 return Err(refused(format!("{} exists already", path.display())));
             }
-            if let Some(dir) = path.parent() {
-                if !dir.exists() {
-                    fs::DirBuilder::new()
-                        .recursive(true)
-                        .mode(0o700)
-                        .create(dir)
-                        .map_err(io(dir))?;
-                }
-            }
+            let dir = path.parent().unwrap_or(Path::new("."));
+            create_folder(dir)?;
+            let access = Access::new_password(dir, &self.password_files_in(dir, path));
             let temp = temp_beside(path);
-            write_new(&temp, content.as_bytes(), 0o600)?;
+            write_new(&temp, content.as_bytes(), access)?;
             if let Err(e) = rename(&temp, path) {
                 let _ = fs::remove_file(&temp);
                 return Err(e);
@@ -1046,6 +1152,129 @@ impl<'a> Edit<'a> {
         }
         Ok(())
     }
+}
+
+impl Edit<'_> {
+    /// The password files the config names in `dir`, other than `new`, that exist.
+    fn password_files_in(&self, dir: &Path, new: &Path) -> Vec<PathBuf> {
+        let named = self.schools().unwrap_or_default();
+        named
+            .iter()
+            .flat_map(Written::files)
+            .filter_map(|f| self.resolve(&f).ok())
+            .filter(|p| p != new && p.parent() == Some(dir) && p.is_file())
+            .collect()
+    }
+}
+
+/// Owner, group and mode for a file that is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Access {
+    /// None: whoever writes it (only root can give a file to another user).
+    uid: Option<u32>,
+    /// None: the writer's group.
+    gid: Option<u32>,
+    mode: u32,
+}
+
+impl Access {
+    /// The writer's own, mode 0600.
+    fn private() -> Access {
+        Access {
+            uid: None,
+            gid: None,
+            mode: 0o600,
+        }
+    }
+
+    /// Those of an existing file, which its replacement keeps.
+    fn of(meta: &fs::Metadata) -> Access {
+        Access {
+            uid: Some(meta.uid()),
+            gid: Some(meta.gid()),
+            mode: meta.mode() & 0o7777,
+        }
+    }
+
+    /// A new password file in `dir`: like the config's password files there
+    /// (`siblings`), else like any file there, else the folder's group with 0640. The
+    /// owner reads and writes it, the group at most reads it, others never.
+    fn new_password(dir: &Path, siblings: &[PathBuf]) -> Access {
+        let beside = || {
+            fs::read_dir(dir).ok()?.flatten().find_map(|e| {
+                let hidden = e.file_name().to_string_lossy().starts_with('.');
+                let meta = e.metadata().ok()?;
+                (!hidden && meta.is_file()).then_some(meta)
+            })
+        };
+        let like = siblings
+            .iter()
+            .find_map(|s| fs::metadata(s).ok())
+            .or_else(beside);
+        match like {
+            Some(meta) => Access {
+                uid: Some(meta.uid()),
+                gid: Some(meta.gid()),
+                mode: (meta.mode() & 0o640) | 0o600,
+            },
+            None => Access {
+                uid: None,
+                gid: fs::metadata(dir).ok().map(|m| m.gid()),
+                mode: 0o640,
+            },
+        }
+    }
+
+    /// A new folder in `parent`: its group, searchable by the group when the parent is.
+    fn folder_in(parent: &Path) -> Access {
+        match fs::metadata(parent) {
+            Ok(meta) => Access {
+                uid: Some(meta.uid()),
+                gid: Some(meta.gid()),
+                mode: (meta.mode() & 0o750) | 0o700,
+            },
+            Err(_) => Access {
+                mode: 0o700,
+                ..Access::private()
+            },
+        }
+    }
+
+    /// Gives `file` (just created by this process) this owner, group and mode. Root
+    /// gives any; another user keeps its own uid and gives the group when it may (a
+    /// group it is not in stays its own: nothing fails for it).
+    fn apply(&self, file: &fs::File, path: &Path) -> Result<(), Error> {
+        let now = file.metadata().map_err(io(path))?;
+        let root = now.uid() == 0;
+        let uid = self.uid.filter(|&u| root && u != now.uid());
+        let gid = self.gid.filter(|&g| g != now.gid());
+        if uid.is_some() || gid.is_some() {
+            match std::os::unix::fs::fchown(file, uid, gid) {
+                Ok(()) => {}
+                Err(e) if !root && e.kind() == std::io::ErrorKind::PermissionDenied => {}
+                Err(e) => return Err(io(path)(e)),
+            }
+        }
+        // After chown, which may clear set-id bits; also restores what the umask took.
+        file.set_permissions(fs::Permissions::from_mode(self.mode))
+            .map_err(io(path))
+    }
+}
+
+/// Creates `dir` and any missing folder above it, each with its parent's group.
+fn create_folder(dir: &Path) -> Result<(), Error> {
+    if dir.as_os_str().is_empty() || dir.exists() {
+        return Ok(());
+    }
+    let parent = dir.parent().unwrap_or(Path::new("/"));
+    create_folder(parent)?;
+    let access = Access::folder_in(parent);
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(dir)
+        .map_err(io(dir))?;
+    let folder = fs::File::open(dir).map_err(io(dir))?;
+    access.apply(&folder, dir)
 }
 
 fn str_of(item: Option<&Item>) -> Option<String> {
@@ -1073,18 +1302,17 @@ fn temp_beside(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.raumwart-{}", std::process::id()))
 }
 
-/// Writes a new file with `mode` and syncs it.
-fn write_new(path: &Path, content: &[u8], mode: u32) -> Result<(), Error> {
+/// Writes a new file with `access` and syncs it. It is created 0600 and given its
+/// owner, group and mode before anything is written or it is renamed into place.
+fn write_new(path: &Path, content: &[u8], access: Access) -> Result<(), Error> {
     let _ = fs::remove_file(path);
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(mode)
+        .mode(0o600)
         .open(path)
         .map_err(io(path))?;
-    // The umask may have taken bits away from a config file's mode.
-    file.set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(io(path))?;
+    access.apply(&file, path)?;
     file.write_all(content).map_err(io(path))?;
     file.sync_all().map_err(io(path))
 }

@@ -6,20 +6,25 @@ use std::process::ExitCode;
 
 use raumwart::cli::SchoolCommand;
 use raumwart::school::{self, CredentialSource, Files, Rooms, UnitCredentials};
-use raumwart::{control, letter, register};
-
-/// Where the packaged and the hand-installed unit live, for `LoadCredential=` lines.
-const UNITS: [&str; 2] = [
-    "/etc/systemd/system/raumwart.service",
-    "/lib/systemd/system/raumwart.service",
-];
+use raumwart::{control, daemon_user, letter, register};
 
 /// What the running daemon must do after a change.
 enum Tell {
     Nothing,
     Reload,
+    /// A password file written is a systemd credential, which systemd copies at start
+    /// only: a reload would keep the old one (or miss a new one).
+    Restart,
     /// End these rooms' sessions before the school's block goes.
     EndSessions(Vec<String>),
+}
+
+/// Restart when a written password file is a credential, else reload.
+fn reload_or_restart(credential: bool) -> Tell {
+    match credential {
+        true => Tell::Restart,
+        false => Tell::Reload,
+    }
 }
 
 pub fn run(config: &Path, socket: Option<PathBuf>, action: SchoolCommand) -> ExitCode {
@@ -37,14 +42,17 @@ pub fn run(config: &Path, socket: Option<PathBuf>, action: SchoolCommand) -> Exi
                 None => Rooms::Named(room),
             };
             school::add(&files, &id, &name, media_centre.as_deref(), &rooms)
-                .map(|a| (a.to_string(), Tell::Reload))
+                .map(|a| (a.to_string(), reload_or_restart(a.credential)))
         }
         SchoolCommand::Remove { id } => school::room_nodes(&files, &id).and_then(|nodes| {
             let ended = tell(config, socket.clone(), Tell::EndSessions(nodes));
             school::remove(&files, &id).map(|r| (format!("{ended}{r}"), Tell::Reload))
         }),
         SchoolCommand::Rotate { id, room } => {
-            school::rotate(&files, &id, room.as_deref()).map(|r| (r.to_string(), Tell::Reload))
+            school::rotate(&files, &id, room.as_deref()).map(|r| {
+                let credential = r.passwords.iter().any(|p| p.credential);
+                (r.to_string(), reload_or_restart(credential))
+            })
         }
         SchoolCommand::List { media_centre } => {
             school::list(&files, media_centre.as_deref()).map(|l| (l.to_string(), Tell::Nothing))
@@ -65,23 +73,20 @@ pub fn run(config: &Path, socket: Option<PathBuf>, action: SchoolCommand) -> Exi
                 id: id_column,
                 name: name_column,
             };
-            let then = if dry_run { Tell::Nothing } else { Tell::Reload };
             let centre = media_centre.as_deref();
-            school::import(&files, &file, &columns, centre, rooms, dry_run)
-                .map(|i| (i.to_string(), then))
+            school::import(&files, &file, &columns, centre, rooms, dry_run).map(|i| {
+                let then = match dry_run {
+                    true => Tell::Nothing,
+                    false => reload_or_restart(i.added.iter().any(|a| a.credential)),
+                };
+                (i.to_string(), then)
+            })
         }
     };
     match outcome {
         Ok((text, then)) => {
             print!("{text}");
-            let credentials = !matches!(files.credentials, CredentialSource::Unset);
-            match then {
-                Tell::Reload if credentials => println!(
-                    "The configuration reads passwords as systemd credentials, which are read at \
-                     start: `systemctl restart raumwart` (sessions go on)."
-                ),
-                then => print!("{}", tell(config, socket, then)),
-            }
+            print!("{}", tell(config, socket, then));
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -89,6 +94,8 @@ pub fn run(config: &Path, socket: Option<PathBuf>, action: SchoolCommand) -> Exi
             ExitCode::from(match e {
                 school::Error::Config(_) | school::Error::Rejected(_) => 78,
                 school::Error::Refused(_) => 65,
+                // What the daemon would say at its start: a file it cannot read.
+                school::Error::DaemonCannotRead(_) => 78,
                 _ => 1,
             })
         }
@@ -96,13 +103,14 @@ pub fn run(config: &Path, socket: Option<PathBuf>, action: SchoolCommand) -> Exi
 }
 
 /// `$CREDENTIALS_DIRECTORY/` in the config: the folder when set (inside the unit), else
-/// the sources the installed unit's `LoadCredential=` lines name.
+/// the sources the installed unit's `LoadCredential=` lines name (with its drop-ins).
 fn files(config: &Path) -> Files {
     let mut files = Files::new(config);
     if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
         files.credentials = CredentialSource::Folder(dir.into());
-    } else if std::fs::read_to_string(config).is_ok_and(|t| t.contains("$CREDENTIALS_DIRECTORY/")) {
-        if let Some(unit) = UNITS.iter().find_map(|u| std::fs::read_to_string(u).ok()) {
+    } else if std::fs::read_to_string(config).is_ok_and(|t| school::uses_credentials(&t)) {
+        let unit = daemon_user::unit_text();
+        if !unit.is_empty() {
             files.credentials = CredentialSource::Unit(UnitCredentials::from_unit(&unit));
         }
     }
@@ -112,8 +120,14 @@ fn files(config: &Path) -> Files {
 /// Tells the running daemon; says what happened, or why not (a daemon that is not
 /// running reads the file at its next start).
 fn tell(config: &Path, socket: Option<PathBuf>, what: Tell) -> String {
-    if matches!(what, Tell::Nothing) {
-        return String::new();
+    match what {
+        Tell::Nothing => return String::new(),
+        Tell::Restart => {
+            return "A password file written is a systemd credential (LoadCredential=), which \
+                    systemd reads at start only: `systemctl restart raumwart` (sessions go on).\n"
+                .into()
+        }
+        _ => {}
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -129,7 +143,7 @@ fn tell(config: &Path, socket: Option<PathBuf>, what: Tell) -> String {
             }
         };
         match what {
-            Tell::Nothing => String::new(),
+            Tell::Nothing | Tell::Restart => String::new(),
             Tell::Reload => match control::request(&control, "POST", "/reload").await {
                 Ok((200, _)) => "The running raumwart has reloaded the configuration.\n".into(),
                 Ok((code, body)) => format!("raumwart refused the reload ({code}): {body}"),

@@ -79,7 +79,8 @@ fn add_appends_a_block_and_keeps_every_comment() {
 
     let file = s.dir.join("schools/gs-neustadt.pw");
     assert_eq!(added.password_file, file);
-    assert_eq!(mode(&file), 0o600);
+    // The mode of the password files beside it.
+    assert_eq!(mode(&file), 0o640);
     let password = fs::read_to_string(&file).unwrap();
     assert_eq!(password, format!("{}\n", added.password.expose()));
     assert!(raumwart::password::check(added.password.expose(), &["gs-neustadt"]).is_ok());
@@ -249,7 +250,8 @@ fn rotate_writes_a_new_password_and_nothing_else() {
     let now = fs::read_to_string(&file).unwrap();
     assert_ne!(now, old);
     assert_eq!(now, format!("{}\n", new.password.expose()));
-    assert_eq!(mode(&file), 0o600);
+    // The mode of the password files beside it.
+    assert_eq!(mode(&file), 0o640);
     assert!(rotated.to_string().contains(new.password.expose()));
     assert_eq!(s.snapshot().len(), 5, "{:?}", s.snapshot());
 
@@ -268,7 +270,8 @@ fn rotate_writes_a_new_password_and_nothing_else() {
     let rotated = school::rotate(&s.files, "gs-musterstadt", Some("gs-musterstadt-2")).unwrap();
     let file = s.dir.join("schools/gs-musterstadt-2.pw");
     assert_eq!(rotated.passwords[0].password_file, file);
-    assert_eq!(mode(&file), 0o600);
+    // The mode of the password files beside it.
+    assert_eq!(mode(&file), 0o640);
     let text = s.config_text();
     assert!(
         text.contains(
@@ -350,16 +353,125 @@ fn password_files_behind_systemd_credentials() {
     };
     let added = school::add(&files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap();
     assert_eq!(added.password_file, s.dir.join("schools/gs-neu.pw"));
+    assert!(
+        added.credential,
+        "a credential: the daemon reads it at its start only"
+    );
     assert!(s
         .config_text()
         .contains("password_file = \"$CREDENTIALS_DIRECTORY/schools_gs-neu.pw\""));
-    school::rotate(&files, "gs-neu", None).unwrap();
+    let rotated = school::rotate(&files, "gs-neu", None).unwrap();
+    assert!(rotated.passwords[0].credential);
     let removed = school::remove(&files, "gs-neu").unwrap();
     assert_eq!(removed.deleted_files, [s.dir.join("schools/gs-neu.pw")]);
 
     // Without the unit, the command says what it needs instead of guessing.
     let err = school::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap_err();
     assert!(err.to_string().contains("$CREDENTIALS_DIRECTORY"), "{err}");
+}
+
+#[test]
+fn credentials_are_in_use_when_a_value_names_them_not_when_a_comment_does() {
+    let s = Setup::new("uses-credentials");
+    let text = s.config_text();
+    assert!(
+        text.contains("$CREDENTIALS_DIRECTORY/"),
+        "the example's comments mention the folder"
+    );
+    assert!(!school::uses_credentials(&text));
+    let added = school::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap();
+    assert!(!added.credential);
+    // A room's own file, the school's file, or no secret_file (the component secret is
+    // then the credential component-secret).
+    let room = text.replace(
+        "password_file = \"schools/rs-beispielheim-konferenz.pw\"",
+        "password_file = \"$CREDENTIALS_DIRECTORY/konferenz.pw\"",
+    );
+    assert_ne!(room, text);
+    assert!(school::uses_credentials(&room));
+    let school = text.replace(
+        "password_file = \"schools/gs-musterstadt.pw\"",
+        "password_file = \"$CREDENTIALS_DIRECTORY/gs.pw\"",
+    );
+    assert!(school::uses_credentials(&school));
+    let secret = text.replace("secret_file = \"component.secret\"\n", "");
+    assert!(school::uses_credentials(&secret));
+}
+
+/// Whether this test runs as root (CI does), who can give files to any group.
+fn root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+fn owner(path: &Path) -> (u32, u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::metadata(path).unwrap();
+    (m.uid(), m.gid(), m.mode() & 0o7777)
+}
+
+fn give(path: &Path, gid: u32, mode: u32) {
+    if root() {
+        std::os::unix::fs::chown(path, Some(0), Some(gid)).unwrap();
+    }
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn written_files_keep_the_owner_group_and_mode_the_daemon_reads_them_with() {
+    use std::os::unix::fs::MetadataExt;
+    let s = Setup::new("access");
+    // As root, a group nobody else has (the package's is raumwart); else the user's own.
+    let gid = if root() {
+        4242
+    } else {
+        fs::metadata(&s.dir).unwrap().gid()
+    };
+    let uid = fs::metadata(&s.dir).unwrap().uid();
+    let schools = s.dir.join("schools");
+    give(&s.dir, gid, 0o750);
+    give(&schools, gid, 0o750);
+    give(&s.files.config, gid, 0o640);
+    for (file, _) in example::PASSWORDS {
+        give(&schools.join(file), gid, 0o640);
+    }
+    // One file of its own kind: a rotation keeps it.
+    give(&schools.join("rs-beispielheim.pw"), gid, 0o440);
+
+    let added = school::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap();
+    assert_eq!(
+        owner(&added.password_file),
+        (uid, gid, 0o640),
+        "new: like its siblings"
+    );
+    assert_eq!(
+        owner(&s.files.config),
+        (uid, gid, 0o640),
+        "the config file keeps its own"
+    );
+    school::rotate(&s.files, "rs-beispielheim", None).unwrap();
+    assert_eq!(
+        owner(&schools.join("rs-beispielheim.pw")),
+        (uid, gid, 0o440)
+    );
+    let rotated = school::rotate(&s.files, "gs-musterstadt", Some("gs-musterstadt-2")).unwrap();
+    assert_eq!(
+        owner(&rotated.passwords[0].password_file),
+        (uid, gid, 0o640)
+    );
+    assert_eq!(owner(&s.files.config), (uid, gid, 0o640));
+
+    // No password file left, no folder: the folder is made with its parent's group,
+    // the file gets the folder's group, mode 0640.
+    for id in ["gs-musterstadt", "rs-beispielheim", "gs-neu"] {
+        school::remove(&s.files, id).unwrap();
+    }
+    fs::remove_dir(&schools).unwrap();
+    let added = school::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap();
+    assert_eq!(added.password_file, schools.join("gs-neu.pw"));
+    assert_eq!(owner(&schools), (uid, gid, 0o750));
+    assert_eq!(owner(&added.password_file), (uid, gid, 0o640));
+    assert_eq!(owner(&s.files.config), (uid, gid, 0o640));
 }
 
 // --- import --------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 //! tests of the school workflow and the letter.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use raumwart::school::Files;
@@ -22,7 +23,10 @@ pub fn setup(name: &str) -> (PathBuf, Files) {
     fs::copy(example, dir.join("config.toml")).unwrap();
     fs::write(dir.join("component.secret"), "secret\n").unwrap();
     for (file, password) in PASSWORDS {
-        fs::write(dir.join("schools").join(file), format!("{password}\n")).unwrap();
+        let path = dir.join("schools").join(file);
+        fs::write(&path, format!("{password}\n")).unwrap();
+        // As the README's install steps leave them (group raumwart there).
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
     }
     let files = Files::new(dir.join("config.toml"));
     (dir, files)
