@@ -118,6 +118,95 @@ fn build_deb(dir: &Path) -> PathBuf {
     deb
 }
 
+/// Owner, group and mode of `path`.
+fn owner(path: &str) -> (u32, u32, u32) {
+    let m = std::fs::metadata(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    (m.uid(), m.gid(), m.mode() & 0o7777)
+}
+
+/// Runs `raumwart ARGS` as the daemon's user, as the unit's ExecStartPre runs `check`.
+fn as_daemon_user(args: &[&str]) -> Output {
+    run(Command::new("setpriv")
+        .args([
+            "--reuid=raumwart",
+            "--regid=raumwart",
+            "--init-groups",
+            "--",
+        ])
+        .arg("/usr/bin/raumwart")
+        .args(args)
+        .env_remove("RAUMWART_CONFIG")
+        .env_remove("RAUMWART_SOCKET"))
+}
+
+/// Starts the daemon as the unit does: `check` as user raumwart (ExecStartPre), then
+/// `run` as user raumwart in the runtime folder systemd makes (RuntimeDirectory=raumwart,
+/// mode 0700); waits until root's `status` reaches it and returns what it says.
+fn start_daemon(guard: &mut Installed, log: &Path) -> String {
+    let check = as_daemon_user(&["check", "--config", "/etc/raumwart/config.toml"]);
+    assert!(
+        check.status.success(),
+        "ExecStartPre (check as user raumwart): {}",
+        text(&check)
+    );
+    ok(Command::new("install").args([
+        "-d",
+        "-m",
+        "0700",
+        "-o",
+        "raumwart",
+        "-g",
+        "raumwart",
+        "/run/raumwart",
+    ]));
+    guard.daemon = Some(
+        // setpriv execs the daemon itself (runuser would fork it and hide it from kill).
+        Command::new("setpriv")
+            .args([
+                "--reuid=raumwart",
+                "--regid=raumwart",
+                "--init-groups",
+                "--",
+            ])
+            .args(["/usr/bin/raumwart", "run"])
+            .args([
+                "--config",
+                "/etc/raumwart/config.toml",
+                "--socket",
+                "/run/raumwart/control",
+            ])
+            .env("RAUMWART_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    // Root's commands find the socket through the daemon, as the README has them.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        let out = raumwart(&["status"]);
+        if out.status.success() || Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        status.status.success(),
+        "raumwart status: {}\ndaemon log: {}",
+        text(&status),
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+    text(&status)
+}
+
+/// Stops the daemon as systemd does (SIGTERM) and waits for it.
+fn stop_daemon(guard: &mut Installed) {
+    if let Some(mut d) = guard.daemon.take() {
+        let _ = Command::new("kill").arg(d.id().to_string()).status();
+        d.wait().unwrap();
+    }
+}
+
 fn write_secret(path: &str, content: &str) {
     // As the README says: install -m 0640 -g raumwart.
     let tmp = format!("{path}.new");
@@ -196,59 +285,11 @@ fn dpkg_installs_a_working_whole_and_purge_leaves_nothing_of_the_schools() {
     assert!(check.status.success(), "{}", text(&check));
     assert!(text(&check).starts_with("/etc/raumwart/config.toml: ok ("));
 
-    // The daemon as the unit runs it: user raumwart, the runtime folder systemd makes
-    // (RuntimeDirectory=raumwart, mode 0700). It reads the 0640 files as group raumwart.
-    ok(Command::new("install").args([
-        "-d",
-        "-m",
-        "0700",
-        "-o",
-        "raumwart",
-        "-g",
-        "raumwart",
-        "/run/raumwart",
-    ]));
-    guard.daemon = Some(
-        // setpriv execs the daemon itself (runuser would fork it and hide it from kill).
-        Command::new("setpriv")
-            .args([
-                "--reuid=raumwart",
-                "--regid=raumwart",
-                "--init-groups",
-                "--",
-            ])
-            .args(["/usr/bin/raumwart", "run"])
-            .args([
-                "--config",
-                "/etc/raumwart/config.toml",
-                "--socket",
-                "/run/raumwart/control",
-            ])
-            .env("RAUMWART_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    // Root's commands find the socket through the daemon, as the README has them.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        let out = raumwart(&["status"]);
-        if out.status.success() || Instant::now() > deadline {
-            break out;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert!(
-        status.status.success(),
-        "raumwart status: {}",
-        text(&status)
-    );
-    assert!(
-        text(&status).contains("gs-musterstadt-1"),
-        "{}",
-        text(&status)
-    );
+    // The daemon as the unit runs it: user raumwart. It reads the 0640 files as group
+    // raumwart.
+    let log = dir.join("daemon.log");
+    let status = start_daemon(&mut guard, &log);
+    assert!(status.contains("gs-musterstadt-1"), "{status}");
     // No Prosody here: end-session reaches the daemon, which says why it cannot.
     let end = raumwart(&["end-session", "gs-musterstadt-1"]);
     assert!(
@@ -269,10 +310,9 @@ fn dpkg_installs_a_working_whole_and_purge_leaves_nothing_of_the_schools() {
     write_secret("/etc/raumwart/schools/gs-musterstadt.pw", &new);
     let reload = raumwart(&["reload"]);
     assert!(reload.status.success(), "{}", text(&reload));
-    if let Some(mut d) = guard.daemon.take() {
-        d.kill().unwrap();
-        d.wait().unwrap();
-    }
+
+    school_commands_leave_a_daemon_that_reloads_and_starts(&mut guard, &log, gid);
+    stop_daemon(&mut guard);
 
     ok(Command::new("dpkg").args(["--purge", "raumwart"]));
     for gone in ["/etc/raumwart", "/usr/bin/raumwart", "/usr/share/raumwart"] {
@@ -281,4 +321,113 @@ fn dpkg_installs_a_working_whole_and_purge_leaves_nothing_of_the_schools() {
     assert_eq!(prosody_files(), prosody_before, "Prosody's files changed");
     drop(guard);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The media centre's commands as the provider's admin runs them: as root, on the
+/// installed package, with the daemon running as its user. Every file they write is one
+/// the daemon reads at the reload they trigger and at its next start.
+fn school_commands_leave_a_daemon_that_reloads_and_starts(
+    guard: &mut Installed,
+    log: &Path,
+    gid: u32,
+) {
+    let config = "/etc/raumwart/config.toml";
+    let config_owner = owner(config);
+    let readable = (0, gid, 0o640);
+    let add = raumwart(&[
+        "school",
+        "add",
+        "gy-test",
+        "--name",
+        "Gymnasium Test",
+        "--rooms",
+        "2",
+    ]);
+    assert!(add.status.success(), "{}", text(&add));
+    // The example's comments mention $CREDENTIALS_DIRECTORY/; its values do not.
+    assert!(
+        text(&add).contains("The running raumwart has reloaded the configuration"),
+        "{}",
+        text(&add)
+    );
+    assert!(!text(&add).contains("systemctl restart"), "{}", text(&add));
+    assert_eq!(owner("/etc/raumwart/schools/gy-test.pw"), readable);
+    assert_eq!(owner(config), config_owner, "the config file keeps its own");
+    let status = raumwart(&["status"]);
+    assert!(text(&status).contains("gy-test-2"), "{}", text(&status));
+
+    let rotate = raumwart(&["school", "rotate", "gy-test"]);
+    assert!(
+        text(&rotate).contains("has reloaded the configuration"),
+        "{}",
+        text(&rotate)
+    );
+    assert_eq!(owner("/etc/raumwart/schools/gy-test.pw"), readable);
+    let rotate = raumwart(&["school", "rotate", "gy-test", "--room", "gy-test-2"]);
+    assert!(
+        text(&rotate).contains("has reloaded the configuration"),
+        "{}",
+        text(&rotate)
+    );
+    assert_eq!(owner("/etc/raumwart/schools/gy-test-2.pw"), readable);
+    assert_eq!(owner(config), config_owner);
+    let check = raumwart(&["check"]);
+    assert!(check.status.success(), "{}", text(&check));
+
+    // `check` as root says what the daemon's user could not read.
+    let file = "/etc/raumwart/schools/gy-test-2.pw";
+    ok(Command::new("chmod").args(["0600", file]));
+    let check = raumwart(&["check"]);
+    assert_eq!(check.status.code(), Some(78), "{}", text(&check));
+    assert!(
+        text(&check).contains(&format!(
+            "the daemon's user raumwart could not read {file}: may not read it (root:raumwart 0600)"
+        )),
+        "{}",
+        text(&check)
+    );
+    ok(Command::new("chmod").args(["0640", file]));
+    ok(Command::new("chmod").args(["0700", "/etc/raumwart/schools"]));
+    let check = raumwart(&["check"]);
+    assert_eq!(check.status.code(), Some(78), "{}", text(&check));
+    assert!(
+        text(&check).contains("no way into /etc/raumwart/schools (root:raumwart 0700)"),
+        "{}",
+        text(&check)
+    );
+    // A command refuses a change the daemon could not read, and writes nothing.
+    let before = std::fs::read_to_string(config).unwrap();
+    let refused = raumwart(&["school", "add", "gy-zwei", "--name", "Zwei", "--rooms", "1"]);
+    assert_eq!(refused.status.code(), Some(78), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("the daemon's user raumwart could not read"),
+        "{}",
+        text(&refused)
+    );
+    assert!(!Path::new("/etc/raumwart/schools/gy-zwei.pw").exists());
+    assert_eq!(std::fs::read_to_string(config).unwrap(), before);
+    ok(Command::new("chmod").args(["0750", "/etc/raumwart/schools"]));
+
+    // A restart as the unit does it: the daemon starts with what the commands wrote.
+    stop_daemon(guard);
+    let status = start_daemon(guard, log);
+    assert!(status.contains("gy-test-1"), "{status}");
+
+    let remove = raumwart(&["school", "remove", "gy-test"]);
+    assert!(remove.status.success(), "{}", text(&remove));
+    assert!(
+        text(&remove).contains("has reloaded the configuration"),
+        "{}",
+        text(&remove)
+    );
+    for gone in [
+        "/etc/raumwart/schools/gy-test.pw",
+        "/etc/raumwart/schools/gy-test-2.pw",
+    ] {
+        assert!(!Path::new(gone).exists(), "{gone} is left");
+    }
+    assert_eq!(owner(config), config_owner);
+    stop_daemon(guard);
+    let status = start_daemon(guard, log);
+    assert!(!status.contains("gy-test"), "{status}");
 }

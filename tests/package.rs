@@ -135,7 +135,23 @@ fn the_package_installs_a_working_whole() {
         sysusers.lines().any(|l| l.starts_with("u raumwart ")),
         "{sysusers}"
     );
-    assert!(unit.contains("\nUser=raumwart\n"));
+    // The user `check` and the school commands check files against is the one the
+    // package makes and the unit runs as.
+    let user = raumwart::daemon_user::DAEMON_USER;
+    assert!(unit.contains(&format!("\nUser={user}\n")), "{unit}");
+    assert!(
+        sysusers
+            .lines()
+            .any(|l| l.starts_with(&format!("u {user} "))),
+        "{sysusers}"
+    );
+    let named = raumwart::daemon_user::Unit::from_text(&unit);
+    assert_eq!(named.user, user);
+    assert_eq!(
+        named.config,
+        Path::new(raumwart::cli::DEFAULT_CONFIG),
+        "the unit runs the configuration the commands edit by default"
+    );
 
     // The packaged configuration, with the secrets put where the README's install steps
     // put them, passes the packaged binary's check.
