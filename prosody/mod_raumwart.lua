@@ -7,7 +7,7 @@
 local st, jid = require "util.stanza", require "util.jid";
 local modulemanager = require "core.modulemanager";
 local new_password = require "util.id".long;
-local time_now, add_task = require "util.time".now, require "util.timer".add_task;
+local time_now = require "util.time".now;
 
 local NS, MUC_NS = "urn:raumwart:0", "http://jabber.org/protocol/muc";
 
@@ -34,33 +34,39 @@ local keyed = {}; -- [room jid][occupant jid]: entered with the school password,
 
 -- Events go as text onto raumwart's component stream (dropped while it is away), joins and
 -- leaves built in one piece: what they allocate, Prosody's collector pays for. Students' events
--- wait up to 50 ms to share one write; any other event, and a snapshot, sends them first.
+-- wait to share one write: up to BATCH of them, or until the oldest is WINDOW old; any other
+-- event, and a snapshot, sends them first, in order. Prosody's loop runs its timers only when
+-- no socket is ready, so under a flood a timer waits for seconds: every hook of this module
+-- sends a batch that is due, and the timer serves only a quiet server. Nothing here stops
+-- Lua's collector: a hold left to such a timer let a guest's flood grow Prosody to 1.5 GB.
 local head = ("<message from='%s' to='%s'><"):format(st.xml_escape(module.host), st.xml_escape(component));
 local tail = " xmlns='" .. NS .. "'/></message>";
 local function esc(v) return v:find("[&<>'\"]") and st.xml_escape(v) or v; end
--- Lua's collector stops Prosody for 1-10 ms at times: not while the daemon acts on an event.
--- Held from the event to 5 ms after the daemon's last request to a room, at most 10 ms, then
--- it runs; the next hold 5 ms later at the earliest.
-local held_since, held_until, released = nil, 0, 0;
-local function release() -- on a global timer: it outlives a reload
-	local now = time_now();
-	if now < held_until and now - held_since < 0.01 then return held_until - now; end
-	held_since, released = nil, now; collectgarbage("restart");
-end
-local function hold()
-	local now, ok, running = time_now(), pcall(collectgarbage, "isrunning"); held_until = now + 0.005;
-	if held_since or now - released < 0.005 or not (ok and running) then return; end
-	held_since = now; collectgarbage("stop"); add_task(0.005, release);
-end
-module:hook("iq/bare", function(event) if jid.bare(event.stanza.attr.from) == component then hold(); end end, 1000);
-local batch = {}; local function flush()
+local BATCH, WINDOW = 32, 0.05;
+local batch, since, timer_set = {}, nil, false;
+local function flush()
 	local link = not stopping and modulemanager.get_module(component, "component");
 	if link and link.connected and link.session and #batch > 0 then link.session.send(table.concat(batch)); end
-	batch = {};
+	batch, since = {}, nil;
 end
+local function on_timer() timer_set = false; flush(); end
 local function send(text, later)
-	batch[#batch + 1] = text;
-	if not later then hold(); flush(); elseif #batch == 1 then module:add_timer(0.05, flush); end
+	local n = #batch + 1; batch[n] = text;
+	if not later or n >= BATCH then return flush(); end
+	local now = time_now();
+	if not since then
+		since = now;
+		if not timer_set then timer_set = true; module:add_timer(WINDOW, on_timer); end
+	elseif now - since >= WINDOW then
+		flush();
+	end
+end
+-- module:hook, with a due batch sent first.
+local function hook(name, handler, priority)
+	module:hook(name, function(event)
+		if since and time_now() - since >= WINDOW then flush(); end
+		return handler(event);
+	end, priority);
 end
 local function emit(name, attr, later)
 	local out = { head, name };
@@ -73,7 +79,7 @@ function raumwart_managed(room_jid) return store.entry(room_jid) ~= nil; end
 -- Creation: unmanaged rooms only where allowed; a managed room is opened by an admin
 -- (focus) or by someone who knows the school password, never by a stranger. Without a
 -- readable map nobody can tell managed rooms: then nothing is created.
-module:hook("muc-room-pre-create", function(event)
+hook("muc-room-pre-create", function(event)
 	local room, stanza, origin = event.room, event.stanza, event.origin;
 	local entry = store.entry(room.jid);
 	if not store.map and store.problem then
@@ -91,20 +97,20 @@ end, 10);
 
 -- password.lib (0) made the creator's password the room's: never the school password.
 -- The creator then enters through the organizer key like everyone who knows it.
-module:hook("muc-room-pre-create", function(event) if event.raumwart_key then event.room:set_password(new_password()); end end, -1);
+hook("muc-room-pre-create", function(event) if event.raumwart_key then event.room:set_password(new_password()); end end, -1);
 
 -- Whoever created it, a managed room starts with a random password nobody knows.
-module:hook("muc-room-created", function(event) if store.entry(event.room.jid) then event.room:set_password(new_password()); end end, -100);
+hook("muc-room-created", function(event) if store.entry(event.room.jid) then event.room:set_password(new_password()); end end, -100);
 
 -- Nor does an owner make the school password the class password.
-module:hook("muc-config-submitted/muc#roomconfig_roomsecret", function(event)
+hook("muc-config-submitted/muc#roomconfig_roomsecret", function(event)
 	local entry = store.entry(event.room.jid); if entry and store.matches(entry, event.value) then return true; end
 end, 1);
 
 -- Organizer key. Runs before Jitsi's lobby check (-4) and at or below
 -- mod_muc_meeting_id's hold (8), so once per join; bans (-10) and the password check
 -- (-20) still follow. The room's own password (the students') costs no hash.
-module:hook("muc-occupant-pre-join", function(event)
+hook("muc-occupant-pre-join", function(event)
 	local room, entry = event.room, (store.entry(event.room.jid));
 	local given, x = store.join_password(event.stanza);
 	local current = room:get_password();
@@ -116,21 +122,21 @@ end, 3);
 
 -- After bans (-10), just before password.lib (-20) refuses the same mismatch. Only
 -- the room is told: never the JID, never the password.
-module:hook("muc-occupant-pre-join", function(event)
+hook("muc-occupant-pre-join", function(event)
 	local room, stanza, current = event.room, event.stanza, event.room:get_password();
 	if not current or current == store.join_password(stanza) then return; end
 	local entry, node = store.entry(room.jid);
 	if entry and not is_service_admin(jid.bare(stanza.attr.from)) then emit("w", { r = node }); end
 end, -15);
 
-module:hook("muc-occupant-joined", function(event)
+hook("muc-occupant-joined", function(event)
 	local room, occupant, key = event.room, event.occupant, event.occupant.raumwart_key;
 	local entry, node = store.entry(room.jid); if not entry then return; end
 	if key then keyed[room.jid] = keyed[room.jid] or {}; keyed[room.jid][occupant.jid] = true; end
 	send(head .. "j r='" .. esc(node) .. "' o='" .. esc(occupant.jid) .. (key and "' k='1'" or "'") .. tail, not key);
 end);
 
-module:hook("muc-occupant-left", function(event)
+hook("muc-occupant-left", function(event)
 	local room, occupant, stanza = event.room, event.occupant, event.stanza;
 	local entry, node = store.entry(room.jid); if not entry then return; end
 	-- No leave: 0.12 reports a nick change as the old nick leaving; a destroy announces
@@ -142,7 +148,7 @@ module:hook("muc-occupant-left", function(event)
 end);
 
 -- Above the tombstone handler (-10): a managed room never leaves a tombstone behind.
-module:hook("muc-room-destroyed", function(event)
+hook("muc-room-destroyed", function(event)
 	local room = event.room; keyed[room.jid] = nil;
 	local entry, node = store.entry(room.jid);
 	-- Prosody stopping empties every room: that ends no session.
@@ -150,7 +156,7 @@ module:hook("muc-room-destroyed", function(event)
 	store.drop_class(node); room:set_persistent(false); emit("d", { r = node });
 end, 1);
 
-module:hook("muc-set-affiliation", function(event)
+hook("muc-set-affiliation", function(event)
 	local room, actor = event.room, event.actor;
 	if type(actor) ~= "string" or jid.bare(actor) == component or not store.entry(room.jid) then return; end
 	emit("a", { r = jid.node(room.jid), j = event.jid, a = event.affiliation, by = jid.bare(actor) });
@@ -163,13 +169,13 @@ local function command(handler) return function(event)
 	event.origin.send(ok or st.error_reply(stanza, "auth", "forbidden")); return true;
 end end
 
-module:hook("iq-set/host/" .. NS .. ":map", command(function(chunk, stanza)
+hook("iq-set/host/" .. NS .. ":map", command(function(chunk, stanza)
 	local ok, kind, condition, text = store.push(chunk);
 	return ok and st.reply(stanza) or st.error_reply(stanza, kind, condition, text);
 end));
 
 -- Everyone in a managed room and (through mod_raumwart_breakout) in its breakout rooms.
-module:hook("iq-get/host/" .. NS .. ":snapshot", command(function(_, stanza)
+hook("iq-get/host/" .. NS .. ":snapshot", command(function(_, stanza)
 	flush();
 	local reply = st.reply(stanza):tag("snapshot", { xmlns = NS, v = store.PROTOCOL, gen = store.map and store.map.gen or "", boot = boot });
 	if store.problem then reply:tag("problem", { code = store.problem }):up(); end
