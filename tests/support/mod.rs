@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod focus;
+pub mod load;
 pub mod privacy;
 pub mod proxy;
 
