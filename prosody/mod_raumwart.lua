@@ -111,13 +111,20 @@ end, 1);
 -- mod_muc_meeting_id's hold (8), so once per join; bans (-10) and the password check
 -- (-20) still follow. The room's own password (the students') costs no hash.
 hook("muc-occupant-pre-join", function(event)
-	local room, entry = event.room, (store.entry(event.room.jid));
-	local given, x = store.join_password(event.stanza);
+	local room, entry, stanza = event.room, (store.entry(event.room.jid)), event.stanza;
+	local given, x = store.join_password(stanza);
 	local current = room:get_password();
 	if not entry or given == current or not store.matches(entry, given) then return; end
 	event.occupant.raumwart_key = true;
 	x:maptags(function(tag) if tag.name ~= "password" then return tag; end end);
 	if current then x:tag("password", { xmlns = MUC_NS }):text(current):up(); end
+	-- Members-only (the lobby): only members enter, through Jitsi's lobby (-4) and
+	-- Prosody's check (-5) alike; the occupant's role was decided as none. A reset's
+	-- destroy takes the affiliation away again.
+	if room:get_members_only() and not room:get_affiliation(stanza.attr.from) then
+		room:set_affiliation(true, jid.bare(stanza.attr.from), "member");
+		event.occupant.role = room:get_default_role("member");
+	end
 end, 3);
 
 -- After bans (-10), just before password.lib (-20) refuses the same mismatch. Only
@@ -159,8 +166,16 @@ end, 1);
 hook("muc-set-affiliation", function(event)
 	local room, actor = event.room, event.actor;
 	if type(actor) ~= "string" or jid.bare(actor) == component or not store.entry(room.jid) then return; end
-	emit("a", { r = jid.node(room.jid), j = event.jid, a = event.affiliation, by = jid.bare(actor) });
+	-- pa, mo: what raumwart gives back if it takes owner away again (never removing anyone).
+	emit("a", { r = jid.node(room.jid), j = event.jid, a = event.affiliation, by = jid.bare(actor),
+		pa = event.previous_affiliation or "none", mo = room:get_members_only() and "1" or "0" });
 end);
+
+-- The lobby switched on or off (after Prosody's handler applied it).
+hook("muc-config-submitted/muc#roomconfig_membersonly", function(event)
+	local room = event.room; if not store.entry(room.jid) then return; end
+	emit("m", { r = jid.node(room.jid), mo = room:get_members_only() and "1" or "0" });
+end, -1);
 
 -- Commands from the daemon, and from nobody else.
 local function command(handler) return function(event)
@@ -183,7 +198,7 @@ hook("iq-get/host/" .. NS .. ":snapshot", command(function(_, stanza)
 	for room in muc.each_room() do
 		if store.entry(room.jid) and not room._data.destroyed then
 			local room_keyed = keyed[room.jid] or {};
-			reply:tag("room", { n = jid.node(room.jid), p = room:get_persistent() and "1" or nil });
+			reply:tag("room", { n = jid.node(room.jid), p = room:get_persistent() and "1" or nil, mo = room:get_members_only() and "1" or nil });
 			for _, occupant in room:each_occupant() do
 				reply:tag("o", { o = occupant.jid, k = room_keyed[occupant.jid] and "1" or nil, a = room:get_affiliation(occupant.bare_jid) }):up();
 			end
