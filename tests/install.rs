@@ -5,15 +5,24 @@
 //! school password takes effect with `raumwart reload`, and `dpkg -P raumwart` removes
 //! /etc/raumwart with every password in it and touches none of Prosody's files.
 //!
+//! An upgrade (`dpkg -i` of a newer package over an older one, with a lesson going on
+//! against a real Prosody) keeps the configuration and the passwords as they were, and
+//! the lesson goes on across the restart systemd does after it.
+//!
 //! It changes the machine while it runs, so it needs root and dpkg; it leaves the machine
 //! as it found it (the package purged and the user removed also when it fails). Without
 //! root it is skipped with a message, except under CI=true, where it must run.
+
+mod support;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+use support::*;
 
 fn run(c: &mut Command) -> Output {
     c.output().unwrap_or_else(|e| panic!("{c:?}: {e}"))
@@ -73,6 +82,31 @@ fn prosody_files() -> BTreeMap<PathBuf, (u64, u32, i64)> {
 struct Installed {
     daemon: Option<Child>,
     user_was_there: bool,
+    /// Released after the purge (fields drop after `drop`).
+    _machine: MutexGuard<'static, ()>,
+}
+
+impl Installed {
+    /// The machine for one test, with no raumwart installed, until the guard is dropped;
+    /// None when the test may not run here.
+    fn take() -> Option<Installed> {
+        if !may_run() {
+            return None;
+        }
+        let machine = machine();
+        let installed = run(Command::new("dpkg-query").args(["-W", "raumwart"]));
+        assert!(
+            !installed.status.success(),
+            "raumwart is installed on this machine; this test would remove it"
+        );
+        Some(Installed {
+            daemon: None,
+            user_was_there: run(Command::new("getent").args(["passwd", "raumwart"]))
+                .status
+                .success(),
+            _machine: machine,
+        })
+    }
 }
 
 impl Drop for Installed {
@@ -104,17 +138,33 @@ fn may_run() -> bool {
     false
 }
 
-fn build_deb(dir: &Path) -> PathBuf {
+/// The tests here install, configure and purge the one package of this machine: one at
+/// a time.
+fn machine() -> MutexGuard<'static, ()> {
+    static MACHINE: Mutex<()> = Mutex::new(());
+    MACHINE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Packages this test build's binary (no release build) as `NAME.deb` in `dir`, with
+/// the package version `version` (cargo-deb's `--deb-version`) or the crate's.
+fn build_deb(dir: &Path, name: &str, version: Option<&str>) -> PathBuf {
     let release = dir.join("target/release");
     std::fs::create_dir_all(&release).unwrap();
-    std::fs::copy(env!("CARGO_BIN_EXE_raumwart"), release.join("raumwart")).unwrap();
-    let deb = dir.join("raumwart.deb");
+    let binary = release.join("raumwart");
+    if !binary.exists() {
+        std::fs::copy(env!("CARGO_BIN_EXE_raumwart"), &binary).unwrap();
+    }
+    let deb = dir.join(format!("{name}.deb"));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    ok(Command::new(cargo)
-        .args(["deb", "--no-build", "--fast", "--quiet", "--output"])
+    let mut c = Command::new(cargo);
+    c.args(["deb", "--no-build", "--fast", "--quiet", "--output"])
         .arg(&deb)
         .env("CARGO_TARGET_DIR", dir.join("target"))
-        .current_dir(env!("CARGO_MANIFEST_DIR")));
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if let Some(version) = version {
+        c.args(["--deb-version", version]);
+    }
+    ok(&mut c);
     deb
 }
 
@@ -217,23 +267,12 @@ fn write_secret(path: &str, content: &str) {
 
 #[test]
 fn dpkg_installs_a_working_whole_and_purge_leaves_nothing_of_the_schools() {
-    if !may_run() {
+    let Some(mut guard) = Installed::take() else {
         return;
-    }
-    let installed = run(Command::new("dpkg-query").args(["-W", "raumwart"]));
-    assert!(
-        !installed.status.success(),
-        "raumwart is installed on this machine; this test would remove it"
-    );
-    let dir = std::env::temp_dir().join(format!("raumwart-install-{}", std::process::id()));
-    let deb = build_deb(&dir);
-    let prosody_before = prosody_files();
-    let mut guard = Installed {
-        daemon: None,
-        user_was_there: run(Command::new("getent").args(["passwd", "raumwart"]))
-            .status
-            .success(),
     };
+    let dir = std::env::temp_dir().join(format!("raumwart-install-{}", std::process::id()));
+    let deb = build_deb(&dir, "raumwart", None);
+    let prosody_before = prosody_files();
 
     ok(Command::new("dpkg").arg("-i").arg(&deb));
     for path in [
@@ -430,4 +469,178 @@ fn school_commands_leave_a_daemon_that_reloads_and_starts(
     stop_daemon(guard);
     let status = start_daemon(guard, log);
     assert!(!status.contains("gy-test"), "{status}");
+}
+
+/// Every file and folder under `dir`: content (files), owner, group and mode.
+fn tree(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32, u32, u32)> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        let m = std::fs::symlink_metadata(&path).unwrap();
+        let content = if m.is_file() {
+            std::fs::read(&path).unwrap()
+        } else {
+            vec![]
+        };
+        out.insert(path.clone(), (content, m.uid(), m.gid(), m.mode()));
+        if m.is_dir() {
+            out.extend(tree(&path));
+        }
+    }
+    out
+}
+
+/// Waits until root's `raumwart status --json` says the daemon is in sync with Prosody.
+fn wait_synced(log: &Path) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let out = raumwart(&["status", "--json"]);
+        let json: Option<serde_json::Value> = serde_json::from_slice(&out.stdout).ok();
+        if json.is_some_and(|j| j["synced"] == true) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not in sync within {WAIT:?}: {}\ndaemon log: {}",
+            text(&out),
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Waits until `/status` shows `room` as `expected` (state, people, organizer present):
+/// the daemon learns of joins from Prosody a moment after the joiner does.
+async fn wait_room(env: &Env, room: &str, expected: (&str, u64, bool), what: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let st = room_status(env, room).await;
+        let seen = (
+            st["state"].as_str().unwrap_or_default(),
+            st["people"].as_u64().unwrap_or_default(),
+            st["organizer_present"] == true,
+        );
+        if seen == expected {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: {room} is {st}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[test]
+fn an_upgrade_keeps_config_and_passwords_and_the_lesson_goes_on() {
+    let Some(mut guard) = Installed::take() else {
+        return;
+    };
+    let env = Env::new(Options::default());
+    // Two versions of the package from this tree: as installed, and one newer.
+    let debs = env.dir.join("debs");
+    let older = build_deb(&debs, "older", None);
+    let newer_version = format!("{}-2", env!("CARGO_PKG_VERSION"));
+    let newer = build_deb(&debs, "newer", Some(&newer_version));
+    ok(Command::new("dpkg").arg("-i").arg(&older));
+
+    // Configured as the README's install steps do, against this test's Prosody: the
+    // harness's daemon config, its secret and passwords in files of group raumwart.
+    let config = std::fs::read_to_string(env.daemon_config_path()).unwrap();
+    std::fs::write("/etc/raumwart/config.toml", config).unwrap();
+    write_secret("/etc/raumwart/component.secret", &format!("{SECRET}\n"));
+    write_secret(
+        "/etc/raumwart/schools/gs.pw",
+        &format!("{SCHOOL_PASSWORD}\n"),
+    );
+    write_secret("/etc/raumwart/schools/rs.pw", OTHER_SCHOOL_PASSWORD);
+    let log = env.dir.join("installed-daemon.log");
+    start_daemon(&mut guard, &log);
+    wait_synced(&log);
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let jid = room_jid(ROOM);
+        let mut focus = env.focus(ROOM).await;
+        let (mut teacher, mut student) = lesson(&env, ROOM).await;
+        let old_owner = teacher.bare();
+        wait_room(
+            &env,
+            ROOM,
+            ("active", 2, true),
+            "the lesson before the upgrade",
+        )
+        .await;
+
+        let etc = (owner("/etc/raumwart"), tree(Path::new("/etc/raumwart")));
+        ok(Command::new("dpkg").arg("-i").arg(&newer));
+        let version = ok(Command::new("dpkg-query").args(["-W", "-f=${Version}", "raumwart"]));
+        assert_eq!(version, newer_version);
+        // Configuration, secrets and passwords: the same content, owner, group and mode.
+        assert_eq!(
+            (owner("/etc/raumwart"), tree(Path::new("/etc/raumwart"))),
+            etc,
+            "/etc/raumwart changed"
+        );
+        let check = raumwart(&["check"]);
+        assert!(check.status.success(), "{}", text(&check));
+        // The upgrade itself stops nothing (prerm stops the unit on remove only) ...
+        let daemon = guard.daemon.as_mut().unwrap();
+        assert!(daemon.try_wait().unwrap().is_none(), "the daemon stopped");
+        let prerm = std::fs::read_to_string("/var/lib/dpkg/info/raumwart.prerm").unwrap();
+        assert!(
+            prerm.contains("[ \"$1\" = remove ]; then\n\tdeb-systemd-invoke stop"),
+            "{prerm}"
+        );
+        // ... and restarts a running unit at its end: with systemd as PID 1 (not here),
+        // `try-restart` after an upgrade ($2 is the old version).
+        let postinst = std::fs::read_to_string("/var/lib/dpkg/info/raumwart.postinst").unwrap();
+        assert!(
+            postinst.contains(
+                "if [ -n \"$2\" ]; then\n\t\t\tdeb-systemd-invoke try-restart raumwart.service"
+            ),
+            "{postinst}"
+        );
+        // That restart, as the unit does it: stop, check as raumwart, start.
+        stop_daemon(&mut guard);
+        start_daemon(&mut guard, &log);
+        wait_synced(&log);
+
+        // The lesson goes on: nobody was removed, the teacher is still organizer, the
+        // class password still opens the room (no reset).
+        wait_room(
+            &env,
+            ROOM,
+            ("active", 2, true),
+            "the lesson after the upgrade",
+        )
+        .await;
+        teacher.sync().await;
+        student.sync().await;
+        let removed = removal_of(&["teacher", "student"]);
+        assert!(
+            !teacher.saw(&removed) && !student.saw(&removed),
+            "the upgrade disturbed the lesson"
+        );
+        // Owners: the teacher and focus (an admin of the MUC), no student.
+        let owners = teacher.affiliations(&jid, "owner").await;
+        assert!(
+            owners.contains(&old_owner) && !owners.contains(&student.bare()),
+            "{owners:?}"
+        );
+        let mut late = env.anonymous().await;
+        late.join(&jid, "late", Some(CLASS_PASSWORD))
+            .await
+            .expect("the class password still opens the room");
+        late.leave(&jid, "late").await;
+
+        // A normal end resets the room.
+        student.leave(&jid, "student").await;
+        teacher.leave(&jid, "teacher").await;
+        focus.gone().await;
+        wait_room(&env, ROOM, ("idle", 0, false), "the reset after the lesson").await;
+        assert_room_is_fresh(&env, ROOM, &old_owner).await;
+    });
+    stop_daemon(&mut guard);
+    drop(guard);
 }
