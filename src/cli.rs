@@ -49,7 +49,9 @@ pub enum Command {
     /// Validate the configuration file
     ///
     /// Exit 0 printing the room nodes Jitsi opens for every configured room, or 78
-    /// listing every problem as FILE:LINE:COLUMN: message.
+    /// listing every problem as FILE:LINE:COLUMN: message. Run as root on the unit's
+    /// configuration, also 78 naming each file the unit's user (raumwart) could not
+    /// read, which root can.
     Check,
     /// Print a new strong password for a password file
     Password,
