@@ -111,6 +111,22 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The managed room it is about (a breakout room's event names its main room).
+    pub fn room(&self) -> &str {
+        match self {
+            Event::Joined { room, .. }
+            | Event::Left { room, .. }
+            | Event::JoinedBreakout { room, .. }
+            | Event::BreakoutsActive { room }
+            | Event::Destroyed { room }
+            | Event::WrongPassword { room }
+            | Event::Affiliation { room, .. }
+            | Event::MembersOnly { room, .. } => room,
+        }
+    }
+}
+
 /// The version of the protocol between raumwart and its Prosody module that this core
 /// speaks. A module that announces another (or none: a release from before versions) is
 /// sent no map: it could misread it and leave rooms open. Its last map keeps protecting.
@@ -452,6 +468,24 @@ const RESET_RETRY: Duration = Duration::from_secs(5);
 /// the breakout rooms (clients leave the main room first, then join the breakout room).
 pub const SWITCH_WINDOW: Duration = Duration::from_secs(3);
 
+/// The moment a room in `phase` wants a tick: the end of its grace period, or its reset's
+/// retry.
+fn deadline(phase: Phase) -> Option<Instant> {
+    match phase {
+        Phase::Grace { deadline } => Some(deadline),
+        Phase::Ending { retry, .. } => retry,
+        _ => None,
+    }
+}
+
+/// Which rooms an input may move into or out of a phase with a deadline.
+enum Touched {
+    None,
+    Room(String),
+    Timed,
+    All,
+}
+
 /// What the core keeps of a request until its answer.
 #[derive(Debug)]
 enum Asked {
@@ -539,6 +573,10 @@ pub struct Core {
     module_ok: bool,
     /// The module's protocol when it is not [`MODULE_PROTOCOL`], and when to ask again.
     mismatch: Option<(Option<u32>, Instant)>,
+    /// The rooms whose phase has a deadline (a grace period, a reset to retry): all that
+    /// `next_deadline` and a tick look at, so that an event costs the same with ten
+    /// managed rooms or 100,000. Kept by `handle` for the rooms an input touches.
+    timed: BTreeSet<String>,
     /// The Prosody run of the last snapshot, and when the connection to it was lost.
     boot: Option<String>,
     lost_at: Option<Instant>,
@@ -563,6 +601,7 @@ impl Core {
             map_refused: false,
             module_ok: false,
             mismatch: None,
+            timed: BTreeSet::new(),
             boot: None,
             lost_at: None,
         }
@@ -623,13 +662,9 @@ impl Core {
                 .filter(|_| self.connected)
                 .map(|(_, recheck)| recheck);
         }
-        self.rooms
-            .values()
-            .filter_map(|r| match r.phase {
-                Phase::Grace { deadline } => Some(deadline),
-                Phase::Ending { retry, .. } => retry,
-                _ => None,
-            })
+        self.timed
+            .iter()
+            .filter_map(|name| deadline(self.rooms.get(name)?.phase))
             .min()
     }
 
@@ -637,6 +672,25 @@ impl Core {
     pub fn handle(&mut self, now: Instant, input: Input) {
         // Taken out while the input is handled, so that room borrows do not bar it.
         let mut out = std::mem::take(&mut self.outbox);
+        // What the input may move to or from a phase with a deadline: one room, the
+        // rooms with deadlines (a tick), or every room (a snapshot, a reload).
+        let touched = match &input {
+            Input::Event(e) => Touched::Room(e.room().to_owned()),
+            Input::Force { room } => Touched::Room(room.clone()),
+            Input::Done { id, .. } => match out.in_flight.get(id) {
+                Some(Asked::Grant { room, .. } | Asked::Reset { room }) => {
+                    Touched::Room(room.clone())
+                }
+                _ => Touched::None,
+            },
+            Input::Tick => Touched::Timed,
+            Input::Snapshot { .. } | Input::Reload(..) => Touched::All,
+            Input::Connected | Input::Disconnected => Touched::None,
+        };
+        let timed = match touched {
+            Touched::Timed => self.timed.iter().cloned().collect(),
+            _ => vec![],
+        };
         match input {
             Input::Connected => {
                 // The snapshot first: it says which protocol the module speaks, and no
@@ -680,7 +734,32 @@ impl Core {
                 }
             }
         }
+        match touched {
+            Touched::None => {}
+            Touched::Room(name) => self.retime(name),
+            Touched::Timed => timed.into_iter().for_each(|name| self.retime(name)),
+            Touched::All => {
+                let rooms = self.rooms.iter();
+                self.timed = rooms
+                    .filter(|(_, r)| deadline(r.phase).is_some())
+                    .map(|(name, _)| name.clone())
+                    .collect();
+            }
+        }
         self.outbox = out;
+    }
+
+    /// Keeps `timed` right for `name` after its phase may have changed.
+    fn retime(&mut self, name: String) {
+        if self
+            .rooms
+            .get(&name)
+            .is_some_and(|r| deadline(r.phase).is_some())
+        {
+            self.timed.insert(name);
+        } else {
+            self.timed.remove(&name);
+        }
     }
 
     /// A snapshot: from a module of another protocol it is only a report; the first of
@@ -1151,14 +1230,11 @@ impl Core {
             return;
         }
         let due: Vec<(String, Phase)> = self
-            .rooms
+            .timed
             .iter()
-            .filter(|(_, r)| match r.phase {
-                Phase::Grace { deadline } => deadline <= now,
-                Phase::Ending { retry, .. } => retry.is_some_and(|t| t <= now),
-                _ => false,
-            })
-            .map(|(n, r)| (n.clone(), r.phase))
+            .filter_map(|name| Some((name, self.rooms.get(name)?.phase)))
+            .filter(|(_, phase)| deadline(*phase).is_some_and(|d| d <= now))
+            .map(|(name, phase)| (name.clone(), phase))
             .collect();
         for (name, phase) in due {
             let empty = self.rooms.get(&name).is_some_and(|r| r.people.is_empty());
