@@ -6,12 +6,14 @@ use clap::Parser;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+#[path = "cmd/school.rs"]
 mod school_cmd;
 
 use raumwart::cli::{Cli, Command};
-use raumwart::daemon_user::Daemon;
+use raumwart::config::daemon_user::Daemon;
+use raumwart::config::{self, password};
 use raumwart::metrics::Metrics;
-use raumwart::{config, control, daemon, http, password};
+use raumwart::{control, daemon, http};
 use tokio::sync::{mpsc, watch};
 use tracing_subscriber::EnvFilter;
 

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use raumwart::letter::{self, Date};
-use raumwart::school::{self, Files, Rooms};
+use raumwart::schools::letter::{self, Date};
+use raumwart::schools::{self as school, Files, Rooms};
 
 fn setup(name: &str) -> (PathBuf, Files) {
     example::setup(&format!("letter-{name}"))

@@ -100,7 +100,7 @@ async fn a_module_refuses_the_map_of_a_daemon_of_an_earlier_release() {
     d.kill9();
     // A daemon of the last release without versions pushes its map as it did: no `v`.
     let config = raumwart::config::load(&env.daemon_config_path()).unwrap();
-    let mut link = raumwart::link::connect(&config.xmpp)
+    let mut link = raumwart::stream::connect(&config.xmpp)
         .await
         .expect("the component connects");
     let salt = [7u8; 16];
@@ -123,7 +123,7 @@ async fn a_module_refuses_the_map_of_a_daemon_of_an_earlier_release() {
     link.send(Stanza::Iq(iq)).await.unwrap();
     let answer = loop {
         match tokio::time::timeout(WAIT, link.next()).await {
-            Ok(raumwart::link::Incoming::Stanza(s)) => match *s {
+            Ok(raumwart::stream::Incoming::Stanza(s)) => match *s {
                 Stanza::Iq(iq) if iq.id() == "old-push" => break iq,
                 _ => continue,
             },

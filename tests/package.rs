@@ -137,7 +137,7 @@ fn the_package_installs_a_working_whole() {
     );
     // The user `check` and the school commands check files against is the one the
     // package makes and the unit runs as.
-    let user = raumwart::daemon_user::DAEMON_USER;
+    let user = raumwart::config::daemon_user::DAEMON_USER;
     assert!(unit.contains(&format!("\nUser={user}\n")), "{unit}");
     assert!(
         sysusers
@@ -145,7 +145,7 @@ fn the_package_installs_a_working_whole() {
             .any(|l| l.starts_with(&format!("u {user} "))),
         "{sysusers}"
     );
-    let named = raumwart::daemon_user::Unit::from_text(&unit);
+    let named = raumwart::config::daemon_user::Unit::from_text(&unit);
     assert_eq!(named.user, user);
     assert_eq!(
         named.config,

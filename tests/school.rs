@@ -1,4 +1,4 @@
-//! The media centre's workflow on the config file: `raumwart::school` add, remove,
+//! The media centre's workflow on the config file: `raumwart::schools` add, remove,
 //! rotate, list and import, on a copy of config.example.toml.
 
 mod example;
@@ -8,8 +8,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use raumwart::config;
-use raumwart::register::Columns;
-use raumwart::school::{self, CredentialSource, Files, Rooms, UnitCredentials};
+use raumwart::schools::import::Columns;
+use raumwart::schools::{self as school, CredentialSource, Files, Rooms, UnitCredentials};
 
 /// A folder holding config.example.toml with its secret and password files.
 struct Setup {
@@ -83,7 +83,7 @@ fn add_appends_a_block_and_keeps_every_comment() {
     assert_eq!(mode(&file), 0o640);
     let password = fs::read_to_string(&file).unwrap();
     assert_eq!(password, format!("{}\n", added.password.expose()));
-    assert!(raumwart::password::check(added.password.expose(), &["gs-neustadt"]).is_ok());
+    assert!(raumwart::config::password::check(added.password.expose(), &["gs-neustadt"]).is_ok());
 
     let config = s.load();
     let new = config

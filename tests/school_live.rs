@@ -1,10 +1,10 @@
-//! `raumwart::school` against the running daemon and a real Prosody: a school added,
+//! `raumwart::schools` against the running daemon and a real Prosody: a school added,
 //! rotated and removed through the library is in force after a reload, and the privacy
 //! sweep finds no nickname, JID or password where raumwart shows or writes data.
 
 mod support;
 
-use raumwart::school::{self, Files, Rooms};
+use raumwart::schools::{self as school, Files, Rooms};
 use support::privacy::Private;
 use support::*;
 

@@ -5,7 +5,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use raumwart::school::Files;
+use raumwart::schools::Files;
 
 /// The example's school passwords, by file in `schools/`.
 pub const PASSWORDS: [(&str, &str); 3] = [

@@ -27,9 +27,12 @@ use std::time::{Duration, SystemTime};
 
 use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value};
 
+use crate::config::daemon_user::Daemon;
 use crate::config::{self, Credentials, Secret};
-use crate::daemon_user::Daemon;
-use crate::{password, register, room_names};
+use crate::config::{password, room_names};
+
+pub mod import;
+pub mod letter;
 
 /// The most rooms `--rooms N` makes.
 pub const MAX_ROOMS: usize = 50;
@@ -139,9 +142,9 @@ pub enum Error {
     Random(getrandom::Error),
     /// The daemon's user could not read what the change wrote; nothing was written.
     #[error("{0}; nothing was written")]
-    DaemonCannotRead(crate::daemon_user::Unreadable),
+    DaemonCannotRead(crate::config::daemon_user::Unreadable),
     #[error(transparent)]
-    Register(#[from] register::Error),
+    Register(#[from] import::Error),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -247,7 +250,7 @@ pub struct Imported {
     /// same id in two media centres' registers, which the admin must sort out.
     pub elsewhere: Vec<(String, String)>,
     /// Rows of the register that were not used, and why.
-    pub skipped: Vec<register::Skipped>,
+    pub skipped: Vec<import::Skipped>,
 }
 
 // --- add -----------------------------------------------------------------------------
@@ -618,14 +621,14 @@ pub fn list(files: &Files, only: Option<&str>) -> Result<Listing, Error> {
 pub fn import(
     files: &Files,
     register_file: &Path,
-    columns: &register::Columns,
+    columns: &import::Columns,
     media_centre: Option<&str>,
     rooms: usize,
     dry_run: bool,
 ) -> Result<Imported, Error> {
     let mut edit = Edit::open(files)?;
     let media_centre = edit.media_centre(media_centre)?;
-    let register = register::read(register_file, columns)?;
+    let register = import::read(register_file, columns)?;
     let known = edit.schools()?;
     let mut skipped = register.skipped;
     let mut unchanged = vec![];
@@ -641,7 +644,7 @@ pub fn import(
             }
             unchanged.push(entry.id);
         } else if seen.contains(&entry.id) {
-            skipped.push(register::Skipped {
+            skipped.push(import::Skipped {
                 row: entry.row,
                 reason: format!("school id {:?} is in the register twice", entry.id),
             });

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::config::{self, Config};
-use crate::school::{self, Error, Files};
+use crate::schools::{self, Error, Files};
 
 /// A calendar date, for the letter's date line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,7 +143,7 @@ pub fn write(files: &Files, school: &str, out: &Path, date: Date) -> Result<Writ
             source,
         })
     })?;
-    let config = school::validate(files, &text)?;
+    let config = schools::validate(files, &text)?;
     let letter = render(&config, school, date)?;
     let io = |source| Error::Io {
         path: out.to_owned(),

@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use raumwart::cli::SchoolCommand;
-use raumwart::school::{self, CredentialSource, Files, Rooms, UnitCredentials};
-use raumwart::{control, daemon_user, letter, register};
+use raumwart::config::daemon_user;
+use raumwart::control;
+use raumwart::schools::{self as school, CredentialSource, Files, Rooms, UnitCredentials};
+use raumwart::schools::{import as register, letter};
 
 /// What the running daemon must do after a change.
 enum Tell {

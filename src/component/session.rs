@@ -13,10 +13,10 @@ use tokio_xmpp::parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError
 use tokio_xmpp::Stanza;
 use tracing::{debug, error, info, warn};
 
+use crate::component::protocol;
+use crate::component::stream::{Incoming, Invalid, Link};
 use crate::config::Xmpp;
 use crate::core::{Input, Request, RequestId, RequestKind};
-use crate::link::{Incoming, Invalid, Link};
-use crate::protocol;
 
 pub const IQ_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -24,7 +24,7 @@ pub const IQ_TIMEOUT: Duration = Duration::from_secs(10);
 pub fn explain(e: &tokio_xmpp::Error, config: &Xmpp) -> String {
     let (server, name) = (&config.server, &config.component);
     match e {
-        e if crate::link::name_in_use(e) => format!(
+        e if crate::component::stream::name_in_use(e) => format!(
             "another raumwart is already connected to Prosody at {server} as {name}: standing by"
         ),
         tokio_xmpp::Error::Auth(_) => format!(

@@ -17,7 +17,9 @@ use toml::Spanned;
 
 use crate::core::{MapEntry, RoomMap};
 pub use crate::core::{Policy, Secret, Unmanaged, DEFAULT_END_MESSAGE};
-use crate::{password, room_names};
+pub mod daemon_user;
+pub mod password;
+pub mod room_names;
 
 /// Name of the component secret inside `$CREDENTIALS_DIRECTORY` when `secret_file` is unset.
 pub const SECRET_CREDENTIAL: &str = "component-secret";

@@ -14,7 +14,7 @@ use anyhow::Context;
 use tokio::net::{UnixListener, UnixStream};
 use tracing::{debug, warn};
 
-use crate::http::{self, Server, Via};
+use crate::daemon::http::{self, Server, Via};
 
 /// The bound socket; removes the socket file (and a private folder) when dropped.
 pub struct Socket {

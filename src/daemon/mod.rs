@@ -11,12 +11,16 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::sleep_until;
 use tracing::{debug, error, info, warn};
 
+pub mod control;
+pub mod http;
+pub mod metrics;
+
+use self::http::{Query, Request, Response};
+use self::metrics::{phase_name, Metrics};
+use crate::component::session::{self, Session};
+use crate::component::stream::{self, Incoming};
 use crate::config::{self, Config};
 use crate::core::{describe_module_protocol, Core, Input, Note, Output, Phase, MODULE_PROTOCOL};
-use crate::http::{Query, Request, Response};
-use crate::link::{self, Incoming};
-use crate::metrics::{phase_name, Metrics};
-use crate::xmpp::{self, Session};
 
 /// With the request timeout (10 s), a Prosody that stopped answering is noticed within
 /// 14 s; the README promises 15 s.
@@ -49,7 +53,7 @@ pub struct Control {
     pub queries: mpsc::Receiver<Request>,
 }
 
-type Connected = Result<Box<link::Link>, tokio_xmpp::Error>;
+type Connected = Result<Box<stream::Link>, tokio_xmpp::Error>;
 type Connecting = Pin<Box<dyn Future<Output = Connected>>>;
 
 enum Conn {
@@ -193,10 +197,9 @@ impl Daemon {
         match happened {
             Happened::RetryDue => {
                 let xmpp = self.config.xmpp.clone();
-                self.conn =
-                    Conn::Connecting(Box::pin(
-                        async move { link::connect(&xmpp).await.map(Box::new) },
-                    ));
+                self.conn = Conn::Connecting(Box::pin(async move {
+                    stream::connect(&xmpp).await.map(Box::new)
+                }));
             }
             Happened::Connected(Ok(component)) => {
                 let session = match Session::new(*component, &self.config.xmpp) {
@@ -216,11 +219,11 @@ impl Daemon {
                 self.conn = Conn::Up(Box::new(session));
                 self.feed(Input::Connected, Instant::now()).await;
             }
-            Happened::Connected(Err(e)) if link::name_in_use(&e) => {
+            Happened::Connected(Err(e)) if stream::name_in_use(&e) => {
                 if !self.standby {
                     self.standby = true;
                     self.metrics.connected.set(0);
-                    info!("{}", xmpp::explain(&e, &self.config.xmpp));
+                    info!("{}", session::explain(&e, &self.config.xmpp));
                 }
                 self.conn = Conn::Waiting(Instant::now() + STANDBY_RETRY);
             }
@@ -240,7 +243,7 @@ impl Daemon {
                 self.delay = self.delay.min(cap);
                 error!(
                     "{}; retrying in {:?}",
-                    xmpp::explain(&e, &self.config.xmpp),
+                    session::explain(&e, &self.config.xmpp),
                     self.delay
                 );
                 self.wait_and_retry(cap);
@@ -284,7 +287,7 @@ impl Daemon {
         }
     }
 
-    async fn apply(&mut self, outcome: xmpp::Outcome, cause: Instant) {
+    async fn apply(&mut self, outcome: session::Outcome, cause: Instant) {
         for (kind, ok, seconds) in outcome.answered {
             self.metrics.answered(kind, ok, seconds);
         }

@@ -1,0 +1,6 @@
+//! Talking to Prosody: the XEP-0114 stream, one session over it, and the wire protocol
+//! of the Prosody module. The only code that speaks XMPP.
+
+pub mod protocol;
+pub mod session;
+pub mod stream;
