@@ -4,13 +4,17 @@
 //! talks to Prosody, `daemon` runs the loop that owns core and session, `schools` edits
 //! the register for the media centre.
 
+#![warn(unreachable_pub)]
+
 pub mod cli;
 pub mod config;
 pub mod core;
-pub mod daemon;
 pub mod schools;
 
+mod cmd;
 mod component;
+mod daemon;
 
+pub use cmd::run;
 pub use component::{protocol, stream};
-pub use daemon::{control, http, metrics};
+pub use daemon::{control, http, metrics, BACKOFF_MAX};

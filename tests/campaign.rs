@@ -222,7 +222,7 @@ const SCHOOL_PASSWORD_TYPO: &str = "Tafel-Kreide-Pausenhof-48";
 /// long that took.
 async fn in_sync(env: &Env) -> Duration {
     let start = Instant::now();
-    let limit = client::after(raumwart::daemon::BACKOFF_MAX);
+    let limit = client::after(raumwart::BACKOFF_MAX);
     loop {
         let addr = format!("127.0.0.1:{}", env.http).parse().unwrap();
         if let Ok((200, _)) = raumwart::http::request(addr, "GET", "/healthz").await {

@@ -1,14 +1,13 @@
-//! `raumwart school …`: the media centre's workflow (`raumwart::school`, `letter`,
-//! `register` do the work) and telling the running daemon about it.
+//! `raumwart school …`: the media centre's workflow (`crate::schools` does the work) and
+//! telling the running daemon about it.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use raumwart::cli::SchoolCommand;
-use raumwart::config::daemon_user;
-use raumwart::control;
-use raumwart::schools::{self as school, CredentialSource, Files, Rooms, UnitCredentials};
-use raumwart::schools::{import as register, letter};
+use crate::cli::SchoolCommand;
+use crate::config::daemon_user;
+use crate::daemon::control;
+use crate::schools::{self, import, letter, CredentialSource, Files, Rooms, UnitCredentials};
 
 /// What the running daemon must do after a change.
 enum Tell {
@@ -29,62 +28,61 @@ fn reload_or_restart(credential: bool) -> Tell {
     }
 }
 
-pub fn run(config: &Path, socket: Option<PathBuf>, action: SchoolCommand) -> ExitCode {
+pub(super) fn run(config: &Path, socket: Option<PathBuf>, action: SchoolCommand) -> ExitCode {
     let files = files(config);
-    let outcome = match action {
-        SchoolCommand::Add {
-            id,
-            name,
-            media_centre,
-            rooms,
-            room,
-        } => {
-            let rooms = match rooms {
-                Some(n) => Rooms::Count(n),
-                None => Rooms::Named(room),
-            };
-            school::add(&files, &id, &name, media_centre.as_deref(), &rooms)
-                .map(|a| (a.to_string(), reload_or_restart(a.credential)))
-        }
-        SchoolCommand::Remove { id } => school::room_nodes(&files, &id).and_then(|nodes| {
-            let ended = tell(config, socket.clone(), Tell::EndSessions(nodes));
-            school::remove(&files, &id).map(|r| (format!("{ended}{r}"), Tell::Reload))
-        }),
-        SchoolCommand::Rotate { id, room } => {
-            school::rotate(&files, &id, room.as_deref()).map(|r| {
-                let credential = r.passwords.iter().any(|p| p.credential);
-                (r.to_string(), reload_or_restart(credential))
-            })
-        }
-        SchoolCommand::List { media_centre } => {
-            school::list(&files, media_centre.as_deref()).map(|l| (l.to_string(), Tell::Nothing))
-        }
-        SchoolCommand::Letter { id, out } => {
-            letter::write(&files, &id, &out, letter::Date::today())
-                .map(|w| (w.to_string(), Tell::Nothing))
-        }
-        SchoolCommand::Import {
-            file,
-            id_column,
-            name_column,
-            media_centre,
-            rooms,
-            dry_run,
-        } => {
-            let columns = register::Columns {
-                id: id_column,
-                name: name_column,
-            };
-            let centre = media_centre.as_deref();
-            school::import(&files, &file, &columns, centre, rooms, dry_run).map(|i| {
-                let then = match dry_run {
-                    true => Tell::Nothing,
-                    false => reload_or_restart(i.added.iter().any(|a| a.credential)),
+    let outcome =
+        match action {
+            SchoolCommand::Add {
+                id,
+                name,
+                media_centre,
+                rooms,
+                room,
+            } => {
+                let rooms = match rooms {
+                    Some(n) => Rooms::Count(n),
+                    None => Rooms::Named(room),
                 };
-                (i.to_string(), then)
-            })
-        }
-    };
+                schools::add(&files, &id, &name, media_centre.as_deref(), &rooms)
+                    .map(|a| (a.to_string(), reload_or_restart(a.credential)))
+            }
+            SchoolCommand::Remove { id } => schools::room_nodes(&files, &id).and_then(|nodes| {
+                let ended = tell(config, socket.clone(), Tell::EndSessions(nodes));
+                schools::remove(&files, &id).map(|r| (format!("{ended}{r}"), Tell::Reload))
+            }),
+            SchoolCommand::Rotate { id, room } => schools::rotate(&files, &id, room.as_deref())
+                .map(|r| {
+                    let credential = r.passwords.iter().any(|p| p.credential);
+                    (r.to_string(), reload_or_restart(credential))
+                }),
+            SchoolCommand::List { media_centre } => schools::list(&files, media_centre.as_deref())
+                .map(|l| (l.to_string(), Tell::Nothing)),
+            SchoolCommand::Letter { id, out } => {
+                letter::write(&files, &id, &out, letter::Date::today())
+                    .map(|w| (w.to_string(), Tell::Nothing))
+            }
+            SchoolCommand::Import {
+                file,
+                id_column,
+                name_column,
+                media_centre,
+                rooms,
+                dry_run,
+            } => {
+                let columns = import::Columns {
+                    id: id_column,
+                    name: name_column,
+                };
+                let centre = media_centre.as_deref();
+                schools::import(&files, &file, &columns, centre, rooms, dry_run).map(|i| {
+                    let then = match dry_run {
+                        true => Tell::Nothing,
+                        false => reload_or_restart(i.added.iter().any(|a| a.credential)),
+                    };
+                    (i.to_string(), then)
+                })
+            }
+        };
     match outcome {
         Ok((text, then)) => {
             print!("{text}");
@@ -94,10 +92,10 @@ pub fn run(config: &Path, socket: Option<PathBuf>, action: SchoolCommand) -> Exi
         Err(e) => {
             eprintln!("raumwart: {e}");
             ExitCode::from(match e {
-                school::Error::Config(_) | school::Error::Rejected(_) => 78,
-                school::Error::Refused(_) => 65,
+                schools::Error::Config(_) | schools::Error::Rejected(_) => 78,
+                schools::Error::Refused(_) => 65,
                 // What the daemon would say at its start: a file it cannot read.
-                school::Error::DaemonCannotRead(_) => 78,
+                schools::Error::DaemonCannotRead(_) => 78,
                 _ => 1,
             })
         }
@@ -110,7 +108,7 @@ fn files(config: &Path) -> Files {
     let mut files = Files::new(config);
     if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
         files.credentials = CredentialSource::Folder(dir.into());
-    } else if std::fs::read_to_string(config).is_ok_and(|t| school::uses_credentials(&t)) {
+    } else if std::fs::read_to_string(config).is_ok_and(|t| schools::uses_credentials(&t)) {
         let unit = daemon_user::unit_text();
         if !unit.is_empty() {
             files.credentials = CredentialSource::Unit(UnitCredentials::from_unit(&unit));

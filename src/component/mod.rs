@@ -2,5 +2,5 @@
 //! of the Prosody module. The only code that speaks XMPP.
 
 pub mod protocol;
-pub mod session;
+pub(crate) mod session;
 pub mod stream;

@@ -18,10 +18,10 @@ use crate::component::stream::{Incoming, Invalid, Link};
 use crate::config::Xmpp;
 use crate::core::{Input, Request, RequestId, RequestKind};
 
-pub const IQ_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const IQ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Turns a connection error into a sentence an admin can act on.
-pub fn explain(e: &tokio_xmpp::Error, config: &Xmpp) -> String {
+pub(crate) fn explain(e: &tokio_xmpp::Error, config: &Xmpp) -> String {
     let (server, name) = (&config.server, &config.component);
     match e {
         e if crate::component::stream::name_in_use(e) => format!(
@@ -63,13 +63,13 @@ impl Purpose {
 
 /// What the daemon loop must do about a stanza or an answer.
 #[derive(Debug, Default)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// Inputs for the core, in order.
-    pub inputs: Vec<Input>,
+    pub(crate) inputs: Vec<Input>,
     /// Answers to the core's requests: (kind, ok, seconds from cause to answer).
-    pub answered: Vec<(RequestKind, bool, f64)>,
+    pub(crate) answered: Vec<(RequestKind, bool, f64)>,
     /// The connection is unusable and must be dropped.
-    pub lost: Option<String>,
+    pub(crate) lost: Option<String>,
 }
 
 /// An IQ in flight: what it is for, and the address whose answer counts.
@@ -100,7 +100,7 @@ impl Push {
     }
 }
 
-pub struct Session {
+pub(crate) struct Session {
     link: Link,
     muc: Jid,
     lobby: Option<String>,
@@ -110,7 +110,7 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(link: Link, config: &Xmpp) -> anyhow::Result<Self> {
+    pub(crate) fn new(link: Link, config: &Xmpp) -> anyhow::Result<Self> {
         Ok(Session {
             link,
             muc: Jid::from_str(&config.muc)?,
@@ -121,26 +121,26 @@ impl Session {
         })
     }
 
-    pub async fn next(&mut self) -> Incoming {
+    pub(crate) async fn next(&mut self) -> Incoming {
         self.link.next().await
     }
 
-    pub async fn close(&mut self) {
+    pub(crate) async fn close(&mut self) {
         self.link.close().await;
     }
 
     /// The earliest deadline of a request in flight.
-    pub fn next_timeout(&self) -> Option<Instant> {
+    pub(crate) fn next_timeout(&self) -> Option<Instant> {
         self.pending.values().map(|p| p.deadline).min()
     }
 
-    pub fn ping_outstanding(&self) -> bool {
+    pub(crate) fn ping_outstanding(&self) -> bool {
         self.pending
             .values()
             .any(|p| matches!(p.purpose, Purpose::Ping))
     }
 
-    pub async fn ping(&mut self) -> Result<(), String> {
+    pub(crate) async fn ping(&mut self) -> Result<(), String> {
         let to = self.muc.clone();
         self.send_iq(Purpose::Ping, Instant::now(), to, false, protocol::ping())
             .await
@@ -148,7 +148,7 @@ impl Session {
 
     /// Sends the IQs for the core's request `id`; `cause` is when the triggering input
     /// arrived.
-    pub async fn send(
+    pub(crate) async fn send(
         &mut self,
         id: RequestId,
         request: Request,
@@ -243,7 +243,7 @@ impl Session {
     }
 
     /// Requests that got no answer in time count as failed.
-    pub fn expire(&mut self, now: Instant) -> Outcome {
+    pub(crate) fn expire(&mut self, now: Instant) -> Outcome {
         let expired: Vec<String> = self
             .pending
             .iter()
@@ -267,7 +267,7 @@ impl Session {
         take_answered(&mut self.pending, id, from)
     }
 
-    pub async fn on_stanza(&mut self, stanza: Stanza) -> Outcome {
+    pub(crate) async fn on_stanza(&mut self, stanza: Stanza) -> Outcome {
         let mut outcome = Outcome::default();
         let sent = match stanza {
             Stanza::Iq(Iq::Result {
@@ -301,7 +301,7 @@ impl Session {
 
     /// A stanza the parser refused is skipped; a request among them still gets its
     /// error, so the sender is not left waiting.
-    pub async fn on_invalid(&mut self, bad: Invalid) -> Outcome {
+    pub(crate) async fn on_invalid(&mut self, bad: Invalid) -> Outcome {
         debug!(
             stanza = bad.name,
             error = bad.error,

@@ -44,13 +44,13 @@ const BACKOFF_MAX_REFUSED: Duration = Duration::from_secs(1);
 const STANDBY_RETRY: Duration = Duration::from_secs(1);
 
 /// What reaches the loop from outside.
-pub struct Control {
+pub(crate) struct Control {
     /// The configuration file, read again on a reload.
-    pub config_path: PathBuf,
-    pub shutdown: watch::Receiver<bool>,
+    pub(crate) config_path: PathBuf,
+    pub(crate) shutdown: watch::Receiver<bool>,
     /// SIGHUP: read the configuration file again.
-    pub reloads: mpsc::Receiver<()>,
-    pub queries: mpsc::Receiver<Request>,
+    pub(crate) reloads: mpsc::Receiver<()>,
+    pub(crate) queries: mpsc::Receiver<Request>,
 }
 
 type Connected = Result<Box<stream::Link>, tokio_xmpp::Error>;
@@ -136,7 +136,11 @@ impl WrongPasswords {
     }
 }
 
-pub async fn run(config: Config, metrics: Arc<Metrics>, mut ctl: Control) -> anyhow::Result<()> {
+pub(crate) async fn run(
+    config: Config,
+    metrics: Arc<Metrics>,
+    mut ctl: Control,
+) -> anyhow::Result<()> {
     let core = Core::new(config.room_map(), config.policy.clone());
     let mut d = Daemon {
         config,
