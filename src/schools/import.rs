@@ -11,6 +11,9 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::{Edit, Files, Imported, Rooms};
+use crate::config::Secret;
+
 /// The two columns to read, by their header text (case and surrounding spaces ignored).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Columns {
@@ -273,6 +276,73 @@ fn parse_csv(text: &str, delimiter: char) -> Vec<(usize, Vec<String>)> {
         records.push((records.len() + 1, record));
     }
     records
+}
+
+// --- adding the register's schools ---------------------------------------------------
+
+/// `raumwart school import FILE --id-column COL --name-column COL [--media-centre ID]
+/// [--rooms N] [--dry-run]`: adds the register's schools that are not configured yet,
+/// each with `rooms` rooms, all of `media_centre` (a register is one media centre's; it
+/// is needed when there are several). Only the id and name columns are read; a school
+/// configured already stays where it is, of whichever media centre.
+pub fn import(
+    files: &Files,
+    register_file: &Path,
+    columns: &Columns,
+    media_centre: Option<&str>,
+    rooms: usize,
+    dry_run: bool,
+) -> Result<Imported, super::Error> {
+    let mut edit = Edit::open(files)?;
+    let media_centre = edit.media_centre(media_centre)?;
+    let register = read(register_file, columns)?;
+    let known = edit.schools()?;
+    let mut skipped = register.skipped;
+    let mut unchanged = vec![];
+    let mut planned = vec![];
+    let mut seen: Vec<String> = vec![];
+    let mut elsewhere = vec![];
+    for entry in register.schools {
+        if let Some(school) = known.iter().find(|s| s.id == entry.id) {
+            if let (Some(theirs), Some(ours)) = (&school.media_centre, &media_centre) {
+                if theirs != ours {
+                    elsewhere.push((entry.id.clone(), theirs.clone()));
+                }
+            }
+            unchanged.push(entry.id);
+        } else if seen.contains(&entry.id) {
+            skipped.push(Skipped {
+                row: entry.row,
+                reason: format!("school id {:?} is in the register twice", entry.id),
+            });
+        } else {
+            seen.push(entry.id.clone());
+            let rooms = Rooms::Count(rooms);
+            planned.push(edit.add(&entry.id, &entry.name, media_centre.as_deref(), &rooms)?);
+        }
+    }
+    let config = if dry_run || planned.is_empty() {
+        edit.validate()?
+    } else {
+        edit.commit()?
+    };
+    let added = planned
+        .into_iter()
+        .map(|p| {
+            let mut added = p.finish(&config);
+            if dry_run {
+                added.password = Secret::new("");
+            }
+            added
+        })
+        .collect();
+    Ok(Imported {
+        dry_run,
+        added,
+        unchanged,
+        elsewhere,
+        skipped,
+    })
 }
 
 #[cfg(test)]
