@@ -990,7 +990,7 @@ impl Twins {
                 }
                 Input::Tick
             }
-            Real::Force { room } => Input::Force {
+            Real::Force { room } => Input::EndSession {
                 room: managed(*room),
             },
             Real::Disconnect => Input::Disconnected,
@@ -1087,7 +1087,7 @@ impl Twins {
                 }
                 Input::Tick
             }
-            Rejected::ForceStranger { room } => Input::Force {
+            Rejected::ForceStranger { room } => Input::EndSession {
                 room: strange(*room),
             },
         })
@@ -1118,7 +1118,7 @@ fn a_join_for_a_stranger_room_counts_no_join() {
         keyed: false,
     };
     assert_eq!(step(&mut fed, now, Input::Event(stranger)), []);
-    let force = || Input::Force { room: MATHE.into() };
+    let force = || Input::EndSession { room: MATHE.into() };
     assert_eq!(step(&mut plain, now, force()), step(&mut fed, now, force()));
     assert_eq!(state(&plain), state(&fed));
 }

@@ -123,7 +123,7 @@ async fn a_module_refuses_the_map_of_a_daemon_of_an_earlier_release() {
     link.send(Stanza::Iq(iq)).await.unwrap();
     let answer = loop {
         match tokio::time::timeout(WAIT, link.next()).await {
-            Ok(raumwart::stream::Incoming::Stanza(s)) => match *s {
+            Ok(raumwart::stream::Received::Stanza(s)) => match *s {
                 Stanza::Iq(iq) if iq.id() == "old-push" => break iq,
                 _ => continue,
             },

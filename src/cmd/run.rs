@@ -53,14 +53,14 @@ pub(super) fn run(path: PathBuf, socket: Option<PathBuf>) -> ExitCode {
             control = %control_socket.path.display(),
             "raumwart starting"
         );
-        let control = daemon::Control {
+        let inbox = daemon::Inbox {
             config_path: path,
             shutdown,
             reloads,
             queries,
         };
         tokio::select! {
-            result = daemon::run(config, metrics, control) => result,
+            result = daemon::run(config, metrics, inbox) => result,
             () = control::serve(control_listener, &control_socket, server) => Ok(()),
         }
     });

@@ -14,7 +14,7 @@ use tokio_xmpp::Stanza;
 use tracing::{debug, error, info, warn};
 
 use crate::component::protocol;
-use crate::component::stream::{Incoming, Invalid, Link};
+use crate::component::stream::{Invalid, Link, Received};
 use crate::config::Xmpp;
 use crate::core::{Input, Request, RequestId, RequestKind};
 
@@ -121,7 +121,7 @@ impl Session {
         })
     }
 
-    pub(crate) async fn next(&mut self) -> Incoming {
+    pub(crate) async fn next(&mut self) -> Received {
         self.link.next().await
     }
 

@@ -38,7 +38,7 @@ pub struct Invalid {
 }
 
 #[derive(Debug)]
-pub enum Incoming {
+pub enum Received {
     Stanza(Box<Stanza>),
     Invalid(Invalid),
     /// The stream is over; the text says why.
@@ -104,28 +104,28 @@ pub async fn connect(config: &Xmpp) -> Result<Link, tokio_xmpp::Error> {
 impl Link {
     /// The next thing Prosody sends. Idle soft timeouts are swallowed: liveness is the
     /// ping's business.
-    pub async fn next(&mut self) -> Incoming {
+    pub async fn next(&mut self) -> Received {
         loop {
             let item = match self.stream.next().await {
-                None => return Incoming::Closed("Prosody closed the connection".into()),
+                None => return Received::Closed("Prosody closed the connection".into()),
                 Some(item) => item,
             };
             match item {
                 Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(s))) => {
-                    return Incoming::Stanza(Box::new(s))
+                    return Received::Stanza(Box::new(s))
                 }
                 Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(e))) => {
-                    return Incoming::Closed(format!("stream error from Prosody: {e:?}"))
+                    return Received::Closed(format!("stream error from Prosody: {e:?}"))
                 }
                 // Nonzas have no business on an established component stream.
                 Ok(FallibleStreamElement::Ok(_)) => {}
-                Ok(FallibleStreamElement::Err(e)) => return Incoming::Invalid(invalid(e)),
+                Ok(FallibleStreamElement::Err(e)) => return Received::Invalid(invalid(e)),
                 Err(ReadError::SoftTimeout | ReadError::ParseError(_)) => {}
                 Err(ReadError::HardError(e)) => {
-                    return Incoming::Closed(format!("connection to Prosody failed: {e}"))
+                    return Received::Closed(format!("connection to Prosody failed: {e}"))
                 }
                 Err(ReadError::StreamFooterReceived) => {
-                    return Incoming::Closed("Prosody closed the stream".into())
+                    return Received::Closed("Prosody closed the stream".into())
                 }
             }
         }

@@ -180,7 +180,7 @@ pub enum EndReason {
     LastOrganizerLeft,
     /// No organizer came back within the grace period.
     GraceExpired,
-    /// Ended by the media centre's hotline.
+    /// Ended by the media centre's hotline ([`Input::EndSession`]); "forced" in metrics.
     Forced,
     /// Prosody or someone else destroyed the room.
     RoomDestroyed,
@@ -305,7 +305,7 @@ pub enum Input {
     /// A new configuration: rooms may come and go, passwords and policy change.
     Reload(RoomMap, Policy),
     /// End the session in `room` now (the hotline's `end-session`).
-    Force {
+    EndSession {
         room: String,
     },
 }
@@ -676,7 +676,7 @@ impl Core {
         // rooms with deadlines (a tick), or every room (a snapshot, a reload).
         let touched = match &input {
             Input::Event(e) => Touched::Room(e.room().to_owned()),
-            Input::Force { room } => Touched::Room(room.clone()),
+            Input::EndSession { room } => Touched::Room(room.clone()),
             Input::Done { id, .. } => match out.in_flight.get(id) {
                 Some(Asked::Grant { room, .. } | Asked::Reset { room }) => {
                     Touched::Room(room.clone())
@@ -725,7 +725,7 @@ impl Core {
             }
             Input::Tick => self.tick(now, &mut out),
             Input::Reload(map, policy) => self.reload(map, policy, &mut out),
-            Input::Force { room } => {
+            Input::EndSession { room } => {
                 if let Some(r) = self.rooms.get_mut(&room) {
                     if !r.people.is_empty() {
                         r.session_start.get_or_insert(now);

@@ -1872,7 +1872,7 @@ fn force_ends_a_running_lesson_with_the_message() {
     let mut h = Harness::lesson(GRACE);
     h.at(30);
     assert_eq!(
-        h.input(Input::Force { room: MATHE.into() }),
+        h.input(Input::EndSession { room: MATHE.into() }),
         [reset(MATHE, EndReason::Forced, true)]
     );
     assert_eq!(ending_reason(h.phase(MATHE)), Some(EndReason::Forced));
@@ -1884,13 +1884,13 @@ fn force_ends_a_running_lesson_with_the_message() {
 fn force_resets_an_idle_room_and_ignores_unmanaged_ones() {
     let mut h = Harness::new(GRACE);
     assert_eq!(
-        h.input(Input::Force { room: MATHE.into() }),
+        h.input(Input::EndSession { room: MATHE.into() }),
         [reset(MATHE, EndReason::Forced, false)]
     );
     h.done_reset(MATHE, true);
     assert!(is_idle(&h.status(MATHE)));
     assert_eq!(
-        h.input(Input::Force {
+        h.input(Input::EndSession {
             room: ELSEWHERE.into()
         }),
         []
@@ -1904,7 +1904,7 @@ fn force_during_grace_takes_over_the_reset() {
     h.leave(MATHE, ANNA);
     h.at(110);
     assert_eq!(
-        h.input(Input::Force { room: MATHE.into() }),
+        h.input(Input::EndSession { room: MATHE.into() }),
         [reset(MATHE, EndReason::Forced, true)]
     );
     assert_eq!(h.core.next_deadline(), None);

@@ -61,7 +61,8 @@ impl Response {
     }
 }
 
-pub type Request = (Query, oneshot::Sender<Response>);
+/// A query to the daemon loop, with where its answer goes.
+pub type Ask = (Query, oneshot::Sender<Response>);
 
 /// A slow or silent client is dropped after this long without a full request head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
@@ -113,7 +114,7 @@ pub fn route(method: &str, target: &str, via: Via) -> Result<Query, Response> {
 /// What every connection needs: the way to the daemon and where the control socket is.
 #[derive(Clone)]
 pub struct Server {
-    pub to_daemon: mpsc::Sender<Request>,
+    pub to_daemon: mpsc::Sender<Ask>,
     pub control_socket: Option<Arc<PathBuf>>,
 }
 

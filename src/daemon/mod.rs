@@ -15,10 +15,10 @@ pub mod control;
 pub mod http;
 pub mod metrics;
 
-use self::http::{Query, Request, Response};
+use self::http::{Ask, Query, Response};
 use self::metrics::{phase_name, Metrics};
 use crate::component::session::{self, Session};
-use crate::component::stream::{self, Incoming};
+use crate::component::stream::{self, Received};
 use crate::config::{self, Config};
 use crate::core::{describe_module_protocol, Core, Input, Note, Output, Phase, MODULE_PROTOCOL};
 
@@ -44,13 +44,13 @@ const BACKOFF_MAX_REFUSED: Duration = Duration::from_secs(1);
 const STANDBY_RETRY: Duration = Duration::from_secs(1);
 
 /// What reaches the loop from outside.
-pub(crate) struct Control {
+pub(crate) struct Inbox {
     /// The configuration file, read again on a reload.
     pub(crate) config_path: PathBuf,
     pub(crate) shutdown: watch::Receiver<bool>,
     /// SIGHUP: read the configuration file again.
     pub(crate) reloads: mpsc::Receiver<()>,
-    pub(crate) queries: mpsc::Receiver<Request>,
+    pub(crate) queries: mpsc::Receiver<Ask>,
 }
 
 type Connected = Result<Box<stream::Link>, tokio_xmpp::Error>;
@@ -65,7 +65,7 @@ enum Conn {
 enum Happened {
     Connected(Connected),
     RetryDue,
-    Incoming(Incoming),
+    Received(Received),
 }
 
 impl Conn {
@@ -77,7 +77,7 @@ impl Conn {
                 Happened::RetryDue
             }
             Conn::Connecting(fut) => Happened::Connected(fut.await),
-            Conn::Up(s) => Happened::Incoming(s.next().await),
+            Conn::Up(s) => Happened::Received(s.next().await),
         }
     }
 
@@ -139,14 +139,14 @@ impl WrongPasswords {
 pub(crate) async fn run(
     config: Config,
     metrics: Arc<Metrics>,
-    mut ctl: Control,
+    mut inbox: Inbox,
 ) -> anyhow::Result<()> {
     let core = Core::new(config.room_map(), config.policy.clone());
     let mut d = Daemon {
         config,
         core,
         metrics,
-        config_path: ctl.config_path.clone(),
+        config_path: inbox.config_path.clone(),
         conn: Conn::Waiting(Instant::now()),
         delay: BACKOFF_MIN,
         connections: 0,
@@ -170,7 +170,7 @@ pub(crate) async fn run(
             .min()
             .unwrap_or(far);
         tokio::select! {
-            _ = ctl.shutdown.changed() => {
+            _ = inbox.shutdown.changed() => {
                 let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
                 if let Some(s) = d.conn.session() {
                     s.close().await;
@@ -178,11 +178,11 @@ pub(crate) async fn run(
                 return Ok(());
             }
             happened = d.conn.next() => d.on_connection(happened).await,
-            Some((query, reply)) = ctl.queries.recv() => {
+            Some((query, reply)) = inbox.queries.recv() => {
                 let answer = d.answer(query).await;
                 let _ = reply.send(answer);
             }
-            Some(()) = ctl.reloads.recv() => {
+            Some(()) = inbox.reloads.recv() => {
                 let _ = d.reload_file().await;
             }
             _ = ping.tick() => d.ping().await,
@@ -252,15 +252,15 @@ impl Daemon {
                 );
                 self.wait_and_retry(cap);
             }
-            Happened::Incoming(Incoming::Closed(why)) => self.lost(why),
-            Happened::Incoming(Incoming::Stanza(stanza)) => {
+            Happened::Received(Received::Closed(why)) => self.lost(why),
+            Happened::Received(Received::Stanza(stanza)) => {
                 let cause = Instant::now();
                 debug!(target: TIMING, at_us = unix_us(), "in");
                 let Some(s) = self.conn.session() else { return };
                 let outcome = s.on_stanza(*stanza).await;
                 self.apply(outcome, cause).await;
             }
-            Happened::Incoming(Incoming::Invalid(bad)) => {
+            Happened::Received(Received::Invalid(bad)) => {
                 let cause = Instant::now();
                 let Some(s) = self.conn.session() else { return };
                 let outcome = s.on_invalid(bad).await;
@@ -540,7 +540,7 @@ impl Daemon {
                     return Response::text(503, "not connected to Prosody; try again shortly\n");
                 }
                 info!(room, "session ended by request");
-                self.feed(Input::Force { room: room.clone() }, Instant::now())
+                self.feed(Input::EndSession { room: room.clone() }, Instant::now())
                     .await;
                 Response::text(200, format!("ending the session in {room}\n"))
             }
