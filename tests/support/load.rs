@@ -200,7 +200,8 @@ impl Flood {
             let to = format!("{room_jid}/{}", self.nick());
             let stanzas = format!(
                 "<presence to='{to}'><x xmlns='{MUC}'><password>{password}</password></x></presence>\
-                 <presence to='{to}' type='unavailable'/>"
+                 <presence to='{to}' type='unavailable'/>",
+                password = password.replace('&', "&amp;").replace('<', "&lt;"),
             );
             let round = Round {
                 stanzas: stanzas.into_bytes(),
