@@ -1,5 +1,7 @@
-//! The daemon loop: owns the core, the metrics and the component session; reconnects
-//! with backoff; serves HTTP queries, reloads, signals and the systemd watchdog.
+//! The daemon loop: owns the core, the metrics, the stream to Prosody and the component
+//! session over it; feeds both state machines what arrives and the time, writes what
+//! the session wants sent; reconnects with backoff; serves HTTP queries, reloads,
+//! signals and the systemd watchdog.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -17,7 +19,7 @@ pub mod metrics;
 
 use self::http::{Ask, Query, Response};
 use self::metrics::{phase_name, Metrics};
-use crate::component::session::{self, Session};
+use crate::component::session::{self, Outcome, Session};
 use crate::component::stream::{self, Received};
 use crate::config::{self, Config};
 use crate::core::{describe_module_protocol, Core, Input, Note, Output, Phase, MODULE_PROTOCOL};
@@ -56,10 +58,16 @@ pub(crate) struct Inbox {
 type Connected = Result<Box<stream::Link>, tokio_xmpp::Error>;
 type Connecting = Pin<Box<dyn Future<Output = Connected>>>;
 
+/// A connection that is up: the stream, and the session over it.
+struct Up {
+    link: stream::Link,
+    session: Session,
+}
+
 enum Conn {
     Waiting(Instant),
     Connecting(Connecting),
-    Up(Box<Session>),
+    Up(Box<Up>),
 }
 
 enum Happened {
@@ -77,14 +85,20 @@ impl Conn {
                 Happened::RetryDue
             }
             Conn::Connecting(fut) => Happened::Connected(fut.await),
-            Conn::Up(s) => Happened::Received(s.next().await),
+            Conn::Up(up) => Happened::Received(up.link.next().await),
         }
     }
 
     fn session(&mut self) -> Option<&mut Session> {
         match self {
-            Conn::Up(s) => Some(s),
+            Conn::Up(up) => Some(&mut up.session),
             _ => None,
+        }
+    }
+
+    async fn close(&mut self) {
+        if let Conn::Up(up) = self {
+            up.link.close().await;
         }
     }
 }
@@ -161,7 +175,7 @@ pub(crate) async fn run(
     loop {
         let far = Instant::now() + Duration::from_secs(3600);
         let session_timeout = match &d.conn {
-            Conn::Up(s) => s.next_timeout(),
+            Conn::Up(up) => up.session.next_timeout(),
             _ => None,
         };
         let wake = [d.core.next_deadline(), session_timeout]
@@ -172,9 +186,7 @@ pub(crate) async fn run(
         tokio::select! {
             _ = inbox.shutdown.changed() => {
                 let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
-                if let Some(s) = d.conn.session() {
-                    s.close().await;
-                }
+                d.conn.close().await;
                 return Ok(());
             }
             happened = d.conn.next() => d.on_connection(happened).await,
@@ -205,8 +217,8 @@ impl Daemon {
                     stream::connect(&xmpp).await.map(Box::new)
                 }));
             }
-            Happened::Connected(Ok(component)) => {
-                let session = match Session::new(*component, &self.config.xmpp) {
+            Happened::Connected(Ok(link)) => {
+                let session = match Session::new(&self.config.xmpp) {
                     Ok(s) => s,
                     Err(e) => return self.lost(format!("{e}")),
                 };
@@ -220,7 +232,8 @@ impl Daemon {
                 if std::mem::take(&mut self.standby) {
                     info!("taking over from the other raumwart");
                 }
-                self.conn = Conn::Up(Box::new(session));
+                let link = *link;
+                self.conn = Conn::Up(Box::new(Up { link, session }));
                 self.feed(Input::Connected, Instant::now()).await;
             }
             Happened::Connected(Err(e)) if stream::name_in_use(&e) => {
@@ -257,14 +270,14 @@ impl Daemon {
                 let cause = Instant::now();
                 debug!(target: TIMING, at_us = unix_us(), "in");
                 let Some(s) = self.conn.session() else { return };
-                let outcome = s.on_stanza(*stanza).await;
-                self.apply(outcome, cause).await;
+                s.handle_stanza(cause, *stanza);
+                self.pump(cause).await;
             }
             Happened::Received(Received::Invalid(bad)) => {
                 let cause = Instant::now();
                 let Some(s) = self.conn.session() else { return };
-                let outcome = s.on_invalid(bad).await;
-                self.apply(outcome, cause).await;
+                s.handle_invalid(bad);
+                self.pump(cause).await;
             }
         }
     }
@@ -291,37 +304,53 @@ impl Daemon {
         }
     }
 
-    async fn apply(&mut self, outcome: session::Outcome, cause: Instant) {
-        for (kind, ok, seconds) in outcome.answered {
-            self.metrics.answered(kind, ok, seconds);
-        }
-        for input in outcome.inputs {
-            if let Input::Event(_) = input {
-                self.metrics.events.inc();
+    /// Writes what the session wants sent, then hands on what it has to say: inputs to
+    /// the core (whose requests go back into the session and out in the next round),
+    /// answers to the metrics, and last a lost connection. `cause` is when the input
+    /// that started it all arrived.
+    async fn pump(&mut self, cause: Instant) {
+        loop {
+            let Conn::Up(up) = &mut self.conn else { return };
+            while let Some(stanza) = up.session.poll_transmit() {
+                if let Err(e) = up.link.send(stanza).await {
+                    return self.lost(e);
+                }
             }
-            self.feed(input, cause).await;
-        }
-        if let Some(why) = outcome.lost {
-            self.lost(why);
+            let Some(outcome) = up.session.poll_outcome() else {
+                return;
+            };
+            match outcome {
+                Outcome::Answered { kind, ok, took } => {
+                    self.metrics.answered(kind, ok, took.as_secs_f64());
+                }
+                Outcome::Input(input) => {
+                    if let Input::Event(_) = input {
+                        self.metrics.events.inc();
+                    }
+                    self.core.handle(Instant::now(), input);
+                    self.drain(cause);
+                }
+                Outcome::Lost(why) => return self.lost(why),
+            }
         }
     }
 
     /// Hands an input to the core, sends its requests, reports its notes.
     async fn feed(&mut self, input: Input, cause: Instant) {
         self.core.handle(Instant::now(), input);
-        self.drain(cause).await;
+        self.drain(cause);
+        self.pump(cause).await;
     }
 
-    async fn drain(&mut self, cause: Instant) {
+    /// Takes the core's outputs: notes are reported, requests go to the session (and
+    /// are written by the next `pump`).
+    fn drain(&mut self, cause: Instant) {
         while let Some(output) = self.core.poll_output() {
             match output {
                 Output::Note(note) => self.note(note),
                 Output::Request { id, request } => {
-                    let Some(s) = self.conn.session() else {
-                        continue;
-                    };
-                    if let Err(e) = s.send(id, request, cause).await {
-                        self.lost(e);
+                    if let Some(s) = self.conn.session() {
+                        s.send_request(Instant::now(), id, request, cause);
                     }
                 }
             }
@@ -409,22 +438,19 @@ impl Daemon {
     }
 
     async fn ping(&mut self) {
+        let now = Instant::now();
         let Some(s) = self.conn.session() else { return };
         // One at a time: an unanswered ping is noticed when its request times out.
-        if s.ping_outstanding() {
-            return;
-        }
-        if let Err(e) = s.ping().await {
-            self.lost(e);
-        }
+        s.ping(now);
+        self.pump(now).await;
     }
 
     async fn on_timer(&mut self) {
         let now = Instant::now();
         let due = now + TIMER_SLACK;
         if let Some(s) = self.conn.session() {
-            let outcome = s.expire(due);
-            self.apply(outcome, now).await;
+            s.handle_timeout(due);
+            self.pump(now).await;
         }
         let deadline = self.core.next_deadline();
         debug!(
@@ -435,7 +461,8 @@ impl Daemon {
         );
         if deadline.is_some_and(|d| d <= due) {
             self.core.handle(due, Input::Tick);
-            self.drain(now).await;
+            self.drain(now);
+            self.pump(now).await;
             debug!(target: TIMING, at_us = unix_us(), "sent");
         }
     }
@@ -485,9 +512,7 @@ impl Daemon {
         self.feed(Input::Reload(map, policy), Instant::now()).await;
         if reconnect {
             info!("XMPP settings changed: reconnecting");
-            if let Some(s) = self.conn.session() {
-                s.close().await;
-            }
+            self.conn.close().await;
             self.lost("reconnecting for new settings".into());
             self.delay = BACKOFF_MIN;
             self.conn = Conn::Waiting(Instant::now());

@@ -1,7 +1,15 @@
 //! One component session with Prosody: stanza <-> input and request translation, IQ
-//! tracking with timeouts. The loop that owns it, and reconnects, is in `daemon`.
+//! tracking with timeouts. Sans-IO like the core: no clock, no socket, nothing awaited.
+//!
+//! Stanzas and time go in (`handle_stanza`, `handle_invalid`, `handle_timeout`), and so
+//! do the core's requests (`send_request`) and pings (`ping`); what comes out is drained
+//! after each call: `poll_transmit` (stanzas for the stream, in order) and `poll_outcome`
+//! (inputs for the core, answers for the metrics, and last the connection lost).
+//! `next_timeout` is the earliest deadline of an IQ in flight. The loop that owns the
+//! stream and this session, and reconnects, is in `daemon`; the tests in `tests.rs` drive
+//! it in virtual time.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -14,10 +22,11 @@ use tokio_xmpp::Stanza;
 use tracing::{debug, error, info, warn};
 
 use crate::component::protocol;
-use crate::component::stream::{Invalid, Link, Received};
+use crate::component::stream::Invalid;
 use crate::config::Xmpp;
 use crate::core::{Input, Request, RequestId, RequestKind};
 
+/// How long an IQ may go unanswered before it counts as failed (a ping: as lost).
 pub(crate) const IQ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Turns a connection error into a sentence an admin can act on.
@@ -61,16 +70,25 @@ impl Purpose {
     }
 }
 
-/// What the daemon loop must do about a stanza or an answer.
-#[derive(Debug, Default)]
-pub(crate) struct Outcome {
-    /// Inputs for the core, in order.
-    pub(crate) inputs: Vec<Input>,
-    /// Answers to the core's requests: (kind, ok, seconds from cause to answer).
-    pub(crate) answered: Vec<(RequestKind, bool, f64)>,
-    /// The connection is unusable and must be dropped.
-    pub(crate) lost: Option<String>,
+/// What the session has for the daemon's loop besides stanzas to send.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Outcome {
+    /// An input for the core.
+    Input(Input),
+    /// The answer to a core request (or its timeout), for the metrics: `took` is from
+    /// the input that caused the request to its answer.
+    Answered {
+        kind: RequestKind,
+        ok: bool,
+        took: Duration,
+    },
+    /// The connection is unusable and must be dropped. Always the last outcome: the
+    /// inputs that came before it are handed out first.
+    Lost(String),
 }
+
+/// Where IQ ids come from. They must be unguessable (see `request_id`); tests may count.
+pub(crate) type Ids = Box<dyn FnMut() -> Result<String, String>>;
 
 /// An IQ in flight: what it is for, and the address whose answer counts.
 #[derive(Debug)]
@@ -101,55 +119,91 @@ impl Push {
 }
 
 pub(crate) struct Session {
-    link: Link,
     muc: Jid,
     lobby: Option<String>,
     me: Jid,
+    ids: Ids,
     pending: HashMap<String, InFlight>,
     pushes: HashMap<RequestId, Push>,
+    transmit: VecDeque<Stanza>,
+    outcomes: VecDeque<Outcome>,
+    lost: Option<String>,
 }
 
 impl Session {
-    pub(crate) fn new(link: Link, config: &Xmpp) -> anyhow::Result<Self> {
+    /// A session whose IQ ids are 128 random bits each.
+    pub(crate) fn new(config: &Xmpp) -> anyhow::Result<Self> {
+        Self::with_ids(config, Box::new(request_id))
+    }
+
+    pub(crate) fn with_ids(config: &Xmpp, ids: Ids) -> anyhow::Result<Self> {
         Ok(Session {
-            link,
             muc: Jid::from_str(&config.muc)?,
             lobby: config.lobby_muc.clone(),
             me: Jid::from_str(&format!("{}/raumwart", config.component))?,
+            ids,
             pending: HashMap::new(),
             pushes: HashMap::new(),
+            transmit: VecDeque::new(),
+            outcomes: VecDeque::new(),
+            lost: None,
         })
     }
 
-    pub(crate) async fn next(&mut self) -> Received {
-        self.link.next().await
+    /// The next stanza to write to the stream.
+    pub(crate) fn poll_transmit(&mut self) -> Option<Stanza> {
+        self.transmit.pop_front()
     }
 
-    pub(crate) async fn close(&mut self) {
-        self.link.close().await;
+    /// The next outcome; `Outcome::Lost` comes once, after all others.
+    pub(crate) fn poll_outcome(&mut self) -> Option<Outcome> {
+        self.outcomes
+            .pop_front()
+            .or_else(|| self.lost.take().map(Outcome::Lost))
     }
 
-    /// The earliest deadline of a request in flight.
+    /// The earliest deadline of an IQ in flight: call `handle_timeout` then.
     pub(crate) fn next_timeout(&self) -> Option<Instant> {
         self.pending.values().map(|p| p.deadline).min()
     }
 
-    pub(crate) fn ping_outstanding(&self) -> bool {
-        self.pending
-            .values()
-            .any(|p| matches!(p.purpose, Purpose::Ping))
+    fn lose(&mut self, why: String) {
+        self.lost.get_or_insert(why);
     }
 
-    pub(crate) async fn ping(&mut self) -> Result<(), String> {
+    /// Pings the MUC service, one ping at a time: an unanswered ping is noticed when it
+    /// times out, and loses the connection.
+    pub(crate) fn ping(&mut self, now: Instant) {
+        let outstanding = self
+            .pending
+            .values()
+            .any(|p| matches!(p.purpose, Purpose::Ping));
+        if outstanding {
+            return;
+        }
         let to = self.muc.clone();
-        self.send_iq(Purpose::Ping, Instant::now(), to, false, protocol::ping())
-            .await
+        if let Err(e) = self.send_iq(now, Purpose::Ping, now, to, false, protocol::ping()) {
+            self.lose(e);
+        }
     }
 
     /// Sends the IQs for the core's request `id`; `cause` is when the triggering input
     /// arrived.
-    pub(crate) async fn send(
+    pub(crate) fn send_request(
         &mut self,
+        now: Instant,
+        id: RequestId,
+        request: Request,
+        cause: Instant,
+    ) {
+        if let Err(e) = self.request(now, id, request, cause) {
+            self.lose(e);
+        }
+    }
+
+    fn request(
+        &mut self,
+        now: Instant,
         id: RequestId,
         request: Request,
         cause: Instant,
@@ -158,29 +212,27 @@ impl Session {
         let muc = self.muc.clone();
         match request {
             Request::PushMap(map) => {
-                // Counted as they go: no answer is read before all are sent.
                 for chunk in protocol::map_chunks(&map) {
                     let push = self.pushes.entry(id).or_insert(Push { left: 0, ok: true });
                     push.left += 1;
-                    self.send_iq(purpose, cause, muc.clone(), true, chunk)
-                        .await?;
+                    self.send_iq(now, purpose, cause, muc.clone(), true, chunk)?;
                 }
             }
             Request::Snapshot => {
                 let el = protocol::snapshot_request();
-                self.send_iq(purpose, cause, muc, false, el).await?;
+                self.send_iq(now, purpose, cause, muc, false, el)?;
             }
             Request::GrantOwner { room, jid } => {
                 debug!(room, jid, "granting owner");
                 let to = self.room_jid(&room)?;
                 let el = protocol::grant_owner(&jid);
-                self.send_iq(purpose, cause, to, true, el).await?;
+                self.send_iq(now, purpose, cause, to, true, el)?;
             }
             Request::RevokeOwner { room, jid, to } => {
                 debug!(room, jid, to = to.as_str(), "taking owner back");
                 let el = protocol::revoke_owner(&jid, to);
                 let to = self.room_jid(&room)?;
-                self.send_iq(purpose, cause, to, true, el).await?;
+                self.send_iq(now, purpose, cause, to, true, el)?;
             }
             Request::Reset {
                 room,
@@ -193,11 +245,11 @@ impl Session {
                 for breakout in breakouts.into_iter().chain(lobby) {
                     let to = Jid::from_str(&breakout).map_err(|e| format!("{breakout}: {e}"))?;
                     let el = protocol::destroy(message.as_deref());
-                    self.send_iq(Purpose::Breakout, cause, to, true, el).await?;
+                    self.send_iq(now, Purpose::Breakout, cause, to, true, el)?;
                 }
                 let to = self.room_jid(&room)?;
                 let el = protocol::destroy(message.as_deref());
-                self.send_iq(purpose, cause, to, true, el).await?;
+                self.send_iq(now, purpose, cause, to, true, el)?;
             }
         }
         Ok(())
@@ -207,15 +259,16 @@ impl Session {
         Jid::from_str(&format!("{room}@{}", self.muc)).map_err(|e| format!("room {room}: {e}"))
     }
 
-    async fn send_iq(
+    fn send_iq(
         &mut self,
+        now: Instant,
         purpose: Purpose,
         cause: Instant,
         to: Jid,
         set: bool,
         payload: Element,
     ) -> Result<(), String> {
-        let id = request_id()?;
+        let id = (self.ids)()?;
         let iq = if set {
             Iq::Set {
                 from: Some(self.me.clone()),
@@ -231,107 +284,93 @@ impl Session {
                 payload,
             }
         };
-        let deadline = Instant::now() + IQ_TIMEOUT;
         let flight = InFlight {
             purpose,
             to,
             cause,
-            deadline,
+            deadline: now + IQ_TIMEOUT,
         };
         self.pending.insert(id, flight);
-        self.link.send(Stanza::Iq(iq)).await
+        self.transmit.push_back(Stanza::Iq(iq));
+        Ok(())
     }
 
-    /// Requests that got no answer in time count as failed.
-    pub(crate) fn expire(&mut self, now: Instant) -> Outcome {
-        let expired: Vec<String> = self
+    /// IQs that got no answer by `now` count as failed.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        let mut expired: Vec<(Instant, String)> = self
             .pending
             .iter()
             .filter(|(_, p)| p.deadline <= now)
-            .map(|(id, _)| id.clone())
+            .map(|(id, p)| (p.deadline, id.clone()))
             .collect();
-        let mut outcome = Outcome::default();
-        for id in expired {
+        expired.sort();
+        for (_, id) in expired {
             if let Some(p) = self.pending.remove(&id) {
                 warn!(
                     what = p.purpose.what(),
                     "no answer from Prosody within {IQ_TIMEOUT:?}"
                 );
-                self.answered(p, Err(None), &mut outcome);
+                self.answered(now, p, Err(None));
             }
         }
-        outcome
     }
 
     fn take_answered(&mut self, id: &str, from: Option<&Jid>) -> Option<InFlight> {
         take_answered(&mut self.pending, id, from)
     }
 
-    pub(crate) async fn on_stanza(&mut self, stanza: Stanza) -> Outcome {
-        let mut outcome = Outcome::default();
-        let sent = match stanza {
+    pub(crate) fn handle_stanza(&mut self, now: Instant, stanza: Stanza) {
+        match stanza {
             Stanza::Iq(Iq::Result {
                 from, id, payload, ..
             }) => {
                 if let Some(p) = self.take_answered(&id, from.as_ref()) {
-                    self.answered(p, Ok(payload), &mut outcome);
+                    self.answered(now, p, Ok(payload));
                 }
-                Ok(())
             }
             Stanza::Iq(Iq::Error {
                 from, id, error, ..
             }) => {
                 if let Some(p) = self.take_answered(&id, from.as_ref()) {
-                    self.answered(p, Err(Some(error)), &mut outcome);
+                    self.answered(now, p, Err(Some(error)));
                 }
-                Ok(())
             }
             Stanza::Iq(Iq::Get { from, to, id, .. } | Iq::Set { from, to, id, .. }) => {
                 self.refuse_iq(from, to, id, DefinedCondition::ServiceUnavailable)
-                    .await
             }
-            Stanza::Message(msg) => self.on_message(msg, &mut outcome).await,
-            Stanza::Presence(_) => Ok(()),
-        };
-        if let Err(e) = sent {
-            outcome.lost = Some(e);
+            Stanza::Message(msg) => self.on_message(msg),
+            Stanza::Presence(_) => {}
         }
-        outcome
     }
 
     /// A stanza the parser refused is skipped; a request among them still gets its
     /// error, so the sender is not left waiting.
-    pub(crate) async fn on_invalid(&mut self, bad: Invalid) -> Outcome {
+    pub(crate) fn handle_invalid(&mut self, bad: Invalid) {
         debug!(
             stanza = bad.name,
             error = bad.error,
             "skipped a stanza that could not be parsed"
         );
-        let mut outcome = Outcome::default();
         let request = matches!(bad.type_.as_deref(), Some("get" | "set"));
         if let (true, "iq", Some(id)) = (request, bad.name, bad.id) {
             let jid = |j: Option<String>| j.and_then(|j| Jid::from_str(&j).ok());
             let (from, to) = (jid(bad.from), jid(bad.to));
-            let condition = DefinedCondition::BadRequest;
-            if let Err(e) = self.refuse_iq(from, to, id, condition).await {
-                outcome.lost = Some(e);
-            }
+            self.refuse_iq(from, to, id, DefinedCondition::BadRequest);
         }
-        outcome
     }
 
     /// raumwart offers no service of its own to anyone. The error comes from exactly
     /// the address the request was sent to (RFC 6120 §8.2.3): clients match an answer
     /// by sender and id.
-    async fn refuse_iq(
+    fn refuse_iq(
         &mut self,
         from: Option<Jid>,
         to: Option<Jid>,
         id: String,
         condition: DefinedCondition,
-    ) -> Result<(), String> {
+    ) {
         let Some(requester) = from else {
-            return Ok(());
+            return;
         };
         let me = to.unwrap_or_else(|| self.me.to_bare().into());
         let error = StanzaError::new(
@@ -347,16 +386,16 @@ impl Session {
             error,
             payload: None,
         };
-        self.link.send(Stanza::Iq(reply)).await
+        self.transmit.push_back(Stanza::Iq(reply));
     }
 
-    async fn on_message(&mut self, msg: Message, outcome: &mut Outcome) -> Result<(), String> {
+    fn on_message(&mut self, msg: Message) {
         if msg.type_ == MessageType::Error {
-            return Ok(());
+            return;
         }
         if msg.from.as_ref() != Some(&self.muc) {
             debug!(from = ?msg.from, "refused a message from outside the MUC service");
-            let Some(from) = msg.from else { return Ok(()) };
+            let Some(from) = msg.from else { return };
             let mut reply = Message::new_with_type(MessageType::Error, Some(from));
             reply.from = Some(msg.to.unwrap_or_else(|| self.me.to_bare().into()));
             reply.id = msg.id;
@@ -367,28 +406,28 @@ impl Session {
                 "only the MUC service may send events to raumwart",
             );
             reply.payloads.push(error.into());
-            return self.link.send(Stanza::Message(reply)).await;
+            self.transmit.push_back(Stanza::Message(reply));
+            return;
         }
         for el in &msg.payloads {
             match protocol::parse_events(el) {
                 Ok(events) => {
                     for event in events {
                         debug!(?event, "event");
-                        outcome.inputs.push(Input::Event(event));
+                        self.outcomes.push_back(Outcome::Input(Input::Event(event)));
                     }
                 }
                 Err(e) => debug!("skipped an event from the module: {e}"),
             }
         }
-        Ok(())
     }
 
     /// `answer` is the result payload, or the error (None: no answer in time).
     fn answered(
         &mut self,
+        now: Instant,
         iq: InFlight,
         answer: Result<Option<Element>, Option<StanzaError>>,
-        outcome: &mut Outcome,
     ) {
         let condition = match &answer {
             Err(Some(e)) => Some(e.defined_condition.clone()),
@@ -398,7 +437,7 @@ impl Session {
             // Any answer, even an error, shows Prosody is alive; none means it is not.
             Purpose::Ping => {
                 if let Err(None) = answer {
-                    outcome.lost = Some(format!(
+                    self.lose(format!(
                         "Prosody did not answer a ping within {IQ_TIMEOUT:?}"
                     ));
                 }
@@ -418,12 +457,13 @@ impl Session {
                     Ok(Some(el)) => match protocol::parse_snapshot(&el) {
                         Ok(snapshot) => {
                             debug!(rooms = snapshot.rooms.len(), "snapshot received");
-                            outcome.inputs.push(Input::Snapshot { id, snapshot });
+                            let input = Input::Snapshot { id, snapshot };
+                            self.outcomes.push_back(Outcome::Input(input));
                         }
-                        Err(e) => outcome.lost = Some(format!("unreadable snapshot: {e}")),
+                        Err(e) => self.lose(format!("unreadable snapshot: {e}")),
                     },
-                    Ok(None) => outcome.lost = Some("empty snapshot answer".into()),
-                    Err(_) => outcome.lost = Some(format!("snapshot refused ({condition:?})")),
+                    Ok(None) => self.lose("empty snapshot answer".into()),
+                    Err(_) => self.lose(format!("snapshot refused ({condition:?})")),
                 }
                 return;
             }
@@ -454,9 +494,11 @@ impl Session {
         if !ok && kind != RequestKind::PushMap {
             warn!(room = %iq.to, "{} failed ({condition:?})", kind.as_str());
         }
-        let took = iq.cause.elapsed().as_secs_f64();
-        outcome.answered.push((kind, ok, took));
-        outcome.inputs.push(Input::Done { id, ok });
+        let took = now.saturating_duration_since(iq.cause);
+        self.outcomes
+            .push_back(Outcome::Answered { kind, ok, took });
+        self.outcomes
+            .push_back(Outcome::Input(Input::Done { id, ok }));
     }
 }
 
@@ -486,46 +528,4 @@ fn request_id() -> Result<String, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_answer_counts_only_from_the_address_asked() {
-        let muc = Jid::from_str("conference.meet.jitsi").unwrap();
-        let room = Jid::from_str("r@conference.meet.jitsi").unwrap();
-        let guest = Jid::from_str("g@meet.jitsi/x").unwrap();
-        let now = Instant::now();
-        let mut pending = HashMap::new();
-        let flight = InFlight {
-            purpose: Purpose::Ping,
-            to: muc.clone(),
-            cause: now,
-            deadline: now,
-        };
-        pending.insert("a".to_owned(), flight);
-        for forged in [Some(&guest), Some(&room), None] {
-            assert!(take_answered(&mut pending, "a", forged).is_none());
-        }
-        assert!(take_answered(&mut pending, "b", Some(&muc)).is_none());
-        assert!(take_answered(&mut pending, "a", Some(&muc)).is_some());
-        assert!(pending.is_empty());
-    }
-
-    #[test]
-    fn a_map_push_is_answered_once_by_its_last_chunk_and_taken_only_whole() {
-        let mut push = Push { left: 3, ok: true };
-        assert_eq!(push.answer(true), None);
-        assert_eq!(push.answer(false), None);
-        assert_eq!(push.answer(true), Some(false));
-        let mut push = Push { left: 1, ok: true };
-        assert_eq!(push.answer(true), Some(true));
-    }
-
-    #[test]
-    fn request_ids_are_random_and_distinct() {
-        let ids: std::collections::HashSet<String> =
-            (0..1000).map(|_| request_id().unwrap()).collect();
-        assert_eq!(ids.len(), 1000);
-        assert!(ids.iter().all(|id| id.len() == 32));
-    }
-}
+mod tests;
