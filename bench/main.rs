@@ -20,18 +20,18 @@
 //! and the run exits non-zero, after writing what it measured.
 //!
 //! It runs the real Prosody (Debian's package) with and without the module, the real
-//! daemon, and real c2s clients from the test harness.
-
-#[path = "../tests/support/mod.rs"]
-mod support;
+//! daemon, and real c2s clients from the test kit (testkit/).
 
 use std::fmt::Write as _;
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
-use support::client::{self, Client};
-use support::load::{self, cpu_ms, rss_mb, Flood};
-use support::*;
+use testkit::client::{self, Client};
+use testkit::load::{self, cpu_ms, rss_mb, Flood};
+use testkit::*;
+
+/// This crate's folder and binary, for the kit.
+const REPO: Repo = testkit::repo!();
 
 /// Sizes of one run.
 #[derive(Clone, Copy)]
@@ -668,7 +668,7 @@ const WHAT_WAS_DONE: &str = "\
   daemon acts on (a wrong guess, a colleague's join, a request of the daemon) stopped
   the collector, and the timer that was to restart it did not run for seconds. Phase 5
   with that module: Prosody from 18.7 MB to 1,287 MB within 12 s, and it stayed there;
-  tests/flood.rs (debug-built clients, the machine busy) saw peaks of 74 and 103 MB in
+  tests/live/flood.rs (debug-built clients, the machine busy) saw peaks of 74 and 103 MB in
   two of three runs. The batch of students' events hung on a timer too: in that test
   they reached the daemon up to 0.8 s late. The module no longer stops the collector,
   sends its batch at 32 events or from any of its hooks once the oldest is 50 ms old, and
@@ -794,7 +794,7 @@ impl Drop for Side {
 }
 
 async fn side(plan: Plan, module: bool) -> Side {
-    let env = Env::new(bench_options(module, "60s"));
+    let env = Env::new(REPO, bench_options(module, "60s"));
     scaled_config(&env, plan.rooms, "60s");
     let daemon = if module {
         Some(start_daemon(&env).await)
@@ -1105,7 +1105,7 @@ async fn latencies(plan: Plan, trace: bool) -> Latencies {
     if trace {
         options.log = "warn,raumwart::timing=debug";
     }
-    let mut env = Env::new(options);
+    let mut env = Env::new(REPO, options);
     if trace {
         with_clock_module(&mut env);
     }
@@ -1269,7 +1269,7 @@ fn signed_ms(from: Instant, to: Instant) -> f64 {
 
 /// Phase 3: (ms from start to in sync, RSS MB, CPU ms per 1,000 events) at `n` rooms.
 async fn scale(n: usize) -> (f64, f64, f64) {
-    let env = Env::new(bench_options(true, "60s"));
+    let env = Env::new(REPO, bench_options(true, "60s"));
     scaled_config(&env, n, "60s");
     let started = Instant::now();
     let mut d = env.spawn_daemon();
@@ -1312,7 +1312,7 @@ async fn wait_healthy(env: &Env) {
 
 /// Phase 3b: ms from restart to in sync with `n` rooms in session.
 async fn resync(n: usize) -> f64 {
-    let env = Env::new(bench_options(true, "60s"));
+    let env = Env::new(REPO, bench_options(true, "60s"));
     scaled_config(&env, n, "60s");
     let mut d = start_daemon(&env).await;
     let mut focus = Client::login(env.c2s, AUTH, "focus", FOCUS_PASSWORD).await;
@@ -1337,7 +1337,7 @@ const UNANSWERED: Duration = Duration::from_secs(5);
 /// Phase 4: (attempts, admitted, unanswered within UNANSWERED) joins without password
 /// into rooms created while the daemon is down or restarting.
 async fn window(attempts: usize) -> (usize, usize, usize) {
-    let env = Env::new(bench_options(true, "60s"));
+    let env = Env::new(REPO, bench_options(true, "60s"));
     scaled_config(&env, attempts, "60s");
     let mut d = start_daemon(&env).await;
     d.kill9();
@@ -1416,10 +1416,10 @@ fn with_c2s_limit(env: &mut Env) {
 }
 
 /// One guest floods a lesson (room r-0) for `plan.flood` from several connections, as
-/// tests/flood.rs does; meanwhile an organizer opens rooms r-1, r-2, ... one after the
+/// tests/live/flood.rs does; meanwhile an organizer opens rooms r-1, r-2, ... one after the
 /// other (owner granted, then reset as they leave). With `limits`, Prosody runs mod_limits.
 async fn flood_run(plan: Plan, limits: bool) -> FloodRun {
-    let mut env = Env::new(bench_options(true, "60s"));
+    let mut env = Env::new(REPO, bench_options(true, "60s"));
     if limits {
         with_c2s_limit(&mut env);
     }

@@ -1,5 +1,5 @@
 //! Plays one short lesson against a running Prosody with the module and a running
-//! raumwart, printing each step (see `play.rs`). `dev/run-local.sh` runs it; by hand:
+//! raumwart, printing each step (the test kit's `lesson`). `dev/run-local.sh` runs it; by hand:
 //!
 //! ```sh
 //! cargo run --example lesson -- --c2s 15222 --room gs-musterstadt-1@conference.meet.jitsi \
@@ -8,12 +8,10 @@
 //!
 //! Test-only client code: an example target, never part of the `raumwart` binary.
 
-#[path = "../../tests/support/client.rs"]
-mod client;
-mod play;
-
 use std::process::Command;
 use std::time::Duration;
+
+use testkit::lesson;
 
 fn main() {
     let mut args = std::env::args().skip(1).peekable();
@@ -56,7 +54,7 @@ fn main() {
         .trim_end()
         .to_owned();
     let socket = socket.unwrap_or_else(|| usage("--socket is required"));
-    let lesson = play::Lesson {
+    let lesson = lesson::Lesson {
         c2s: c2s.unwrap_or_else(|| usage("--c2s is required")),
         domain,
         room_jid: room.unwrap_or_else(|| usage("--room is required")),

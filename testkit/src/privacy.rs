@@ -1,0 +1,147 @@
+//! The privacy sweep: nothing a test's people are known by (nickname, JID) and no
+//! password may appear in raumwart's log lines at info or above, in `/metrics`, in the
+//! status (JSON and table), or in a file raumwart or its module wrote (Prosody's data
+//! folder) other than the password files.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{http_get, Daemon, Env};
+
+/// The private values one test uses.
+#[derive(Default)]
+pub struct Private {
+    values: Vec<String>,
+}
+
+impl Private {
+    pub fn new() -> Private {
+        Private::default()
+    }
+
+    /// A nickname, JID (full: its bare form and node are added too) or password.
+    pub fn add(&mut self, value: impl Into<String>) -> &mut Private {
+        let value = value.into();
+        if let Some((bare, _)) = value.split_once('/') {
+            self.values.push(bare.to_owned());
+        }
+        if let Some((node, _)) = value.split_once('@') {
+            // Anonymous nodes are random and long; short ones would match anything.
+            if node.len() >= 8 {
+                self.values.push(node.to_owned());
+            }
+        }
+        self.values.push(value);
+        self
+    }
+
+    /// Fails naming `place` and the value when any private value is in `text`.
+    pub fn assert_absent(&self, place: &str, text: &str) {
+        for value in &self.values {
+            assert!(
+                !text.contains(value.as_str()),
+                "privacy: {value:?} appears in {place}:\n{text}"
+            );
+        }
+    }
+
+    /// Checks every place raumwart shows or writes data.
+    pub async fn sweep(&self, env: &Env, daemon: &Daemon) {
+        self.assert_absent(
+            "raumwart's log at info and above",
+            &info_lines(&daemon.log_text()),
+        );
+        let (_, metrics) = http_get(env, "/metrics").await;
+        self.assert_absent("/metrics", &metrics);
+        let (_, status) = http_get(env, "/status").await;
+        self.assert_absent("/status", &status);
+        for json in [false, true] {
+            let mut command = Command::new(env.repo.binary);
+            command
+                .arg("status")
+                .arg("--config")
+                .arg(env.daemon_config_path());
+            if json {
+                command.arg("--json");
+            }
+            let out = command.output().expect("raumwart status runs");
+            self.assert_absent("`raumwart status`", &String::from_utf8_lossy(&out.stdout));
+            self.assert_absent("`raumwart status`", &String::from_utf8_lossy(&out.stderr));
+        }
+        // What the module stores: Prosody's data folder (the room map).
+        for file in files_under(&env.dir.join("data")) {
+            let text = String::from_utf8_lossy(&fs::read(&file).unwrap_or_default()).into_owned();
+            self.assert_absent(&file.display().to_string(), &text);
+        }
+        // The config the daemon reads (password files are the only place a password is).
+        let config = fs::read_to_string(env.daemon_config_path()).unwrap_or_default();
+        self.assert_absent("the config file", &config);
+    }
+}
+
+/// raumwart's log lines at INFO, WARN and ERROR (tracing's format, colours off).
+pub fn info_lines(log: &str) -> String {
+    log.lines()
+        .filter(|l| {
+            [" INFO ", " WARN ", " ERROR "]
+                .iter()
+                .any(|level| l.contains(level))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = vec![];
+    let Ok(entries) = fs::read_dir(dir) else {
+        return files;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// What no test may find where raumwart shows or writes data, whatever the test: a
+/// guest's JID, the nicknames the tests use, the test passwords.
+pub fn assert_impersonal(place: &str, text: &str) {
+    let guest_jid = format!("@{}", crate::DOMAIN);
+    for private in [
+        guest_jid.as_str(),
+        crate::SCHOOL_PASSWORD,
+        crate::OTHER_SCHOOL_PASSWORD,
+        crate::CLASS_PASSWORD,
+        "teacher",
+        "student",
+        "colleague",
+    ] {
+        assert!(
+            !text.contains(private),
+            "privacy: {private:?} in {place}:\n{text}"
+        );
+    }
+}
+
+/// GET `path` from the daemon's HTTP port without a runtime (for `Drop`); None when
+/// it does not answer.
+pub fn get_blocking(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let timeout = std::time::Duration::from_secs(2);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout).ok()?;
+    stream.set_read_timeout(Some(timeout)).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    Some(answer)
+}

@@ -1,0 +1,26 @@
+//! The tests that start a real Prosody each (the kit's `Env`) and the real raumwart
+//! beside it. `.ci/run` runs them again against Prosody 13 in both config shapes.
+//! `cargo test --test live`, or one file: `cargo test --test live lifecycle::`.
+
+mod campaign;
+mod demo;
+mod faults;
+mod flood;
+mod hostile;
+mod http_endpoint;
+mod lifecycle;
+mod lobby;
+mod module;
+mod module_skew;
+mod operations;
+mod prosody_versions;
+mod restart;
+mod room_names;
+mod school_cli;
+mod school_live;
+mod session_rules;
+mod shards;
+mod standby;
+
+/// This crate's folder and binary, for the kit.
+const REPO: testkit::Repo = testkit::repo!();

@@ -1,0 +1,856 @@
+//! The media centre's workflow on the config file: `raumwart::schools` add, remove,
+//! rotate, list and import, on a copy of config.example.toml.
+
+use crate::example;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use raumwart::config;
+use raumwart::schools::import::Columns;
+use raumwart::schools::{self as school, CredentialSource, Files, Rooms, UnitCredentials};
+
+/// A folder holding config.example.toml with its secret and password files.
+struct Setup {
+    dir: PathBuf,
+    files: Files,
+}
+
+impl Setup {
+    fn new(name: &str) -> Setup {
+        let (dir, files) = example::setup(&format!("school-{name}"));
+        Setup { dir, files }
+    }
+
+    fn config_text(&self) -> String {
+        fs::read_to_string(&self.files.config).unwrap()
+    }
+
+    fn load(&self) -> config::Config {
+        let text = self.config_text();
+        config::parse(&self.files.config, &text, None).expect("the config stays valid")
+    }
+
+    /// Every file in the folder, with its content.
+    fn snapshot(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut all = vec![];
+        for dir in [self.dir.clone(), self.dir.join("schools")] {
+            for entry in fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_file() {
+                    all.push((path.clone(), fs::read(&path).unwrap()));
+                }
+            }
+        }
+        all.sort();
+        all
+    }
+}
+
+fn mode(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn add_appends_a_block_and_keeps_every_comment() {
+    let s = Setup::new("add");
+    let before = s.config_text();
+    let added = school::add(
+        &s.files,
+        "gs-neustadt",
+        "Grundschule Neustadt",
+        None,
+        &Rooms::Count(3),
+    )
+    .expect("added");
+
+    let after = s.config_text();
+    assert!(
+        after.starts_with(&before),
+        "the file before the new block changed:\n{after}"
+    );
+    assert_eq!(
+        &after[before.len()..],
+        "\n[[school]]\nid = \"gs-neustadt\"\nname = \"Grundschule Neustadt\"\n\
+         password_file = \"schools/gs-neustadt.pw\"\n\
+         rooms = [\"gs-neustadt-1\", \"gs-neustadt-2\", \"gs-neustadt-3\"]\n"
+    );
+
+    let file = s.dir.join("schools/gs-neustadt.pw");
+    assert_eq!(added.password_file, file);
+    // The mode of the password files beside it.
+    assert_eq!(mode(&file), 0o640);
+    let password = fs::read_to_string(&file).unwrap();
+    assert_eq!(password, format!("{}\n", added.password.expose()));
+    assert!(raumwart::config::password::check(added.password.expose(), &["gs-neustadt"]).is_ok());
+
+    let config = s.load();
+    let new = config
+        .schools
+        .iter()
+        .find(|x| x.id == "gs-neustadt")
+        .unwrap();
+    assert_eq!(new.rooms.len(), 3);
+    assert!(new
+        .rooms
+        .iter()
+        .all(|r| r.password.expose() == added.password.expose()));
+
+    let printed = added.to_string();
+    for wanted in [
+        "added school gs-neustadt (Grundschule Neustadt) with 3 room(s)",
+        "\"gs-neustadt-1\" -> https://meet.kmz-beispiel.de/gs-neustadt-1",
+        "\"gs-neustadt-3\" -> https://meet.kmz-beispiel.de/gs-neustadt-3",
+        added.password.expose(),
+    ] {
+        assert!(printed.contains(wanted), "{wanted:?} not in:\n{printed}");
+    }
+    // No temporary file is left behind.
+    assert_eq!(s.snapshot().len(), 6, "{:?}", s.snapshot());
+}
+
+#[test]
+fn add_with_named_rooms_as_people_type_them() {
+    let s = Setup::new("add-named");
+    let rooms = Rooms::Named(vec![
+        "Grundschule Müllheim 1".into(),
+        "gs-muellheim-lehrer".into(),
+    ]);
+    let added = school::add(
+        &s.files,
+        "gs-muellheim",
+        "Grundschule Müllheim",
+        None,
+        &rooms,
+    )
+    .unwrap();
+    assert_eq!(added.rooms.len(), 2);
+    assert_eq!(
+        added.rooms[0].nodes,
+        [
+            "grundschulem%c3%bcllheim1",
+            "grundschule%20m%c3%bcllheim%201"
+        ]
+    );
+    assert_eq!(
+        added.rooms[0].link.as_deref(),
+        Some("https://meet.kmz-beispiel.de/grundschule%20m%c3%bcllheim%201")
+    );
+    assert!(s
+        .config_text()
+        .contains("rooms = [\"Grundschule Müllheim 1\", \"gs-muellheim-lehrer\"]\n"));
+    s.load();
+}
+
+#[test]
+fn a_refused_add_writes_nothing() {
+    let s = Setup::new("add-refused");
+    let before = s.snapshot();
+    let cases: Vec<(&str, Rooms, &str)> = vec![
+        ("gs-musterstadt", Rooms::Count(2), "exists already"),
+        ("GS Neu", Rooms::Count(2), "may use only"),
+        ("gs-neu", Rooms::Count(0), "1 to 50 rooms"),
+        ("gs-neu", Rooms::Named(vec![]), "at least one room"),
+        // Valid on its own, but the room belongs to another school: refused by the
+        // same validation as `raumwart check`, after the password file was written.
+        (
+            "gs-neu",
+            Rooms::Named(vec!["gs-musterstadt-1".into()]),
+            "nothing was written",
+        ),
+        (
+            "gs-neu",
+            Rooms::Named(vec!["raum/1".into()]),
+            "nothing was written",
+        ),
+    ];
+    for (id, rooms, why) in cases {
+        let err = school::add(&s.files, id, "Neue Schule", None, &rooms).unwrap_err();
+        assert!(err.to_string().contains(why), "{id} {rooms:?}: {err}");
+        assert_eq!(s.snapshot(), before, "{id} {rooms:?} left something behind");
+    }
+    let err = school::add(
+        &s.files,
+        "gs-neu",
+        "Neue Schule",
+        None,
+        &Rooms::Named(vec!["gs-musterstadt-1".into()]),
+    )
+    .unwrap_err();
+    assert!(matches!(err, school::Error::Rejected(_)), "{err}");
+    assert!(err.to_string().contains("listed twice"), "{err}");
+}
+
+#[test]
+fn an_invalid_config_is_reported_like_check_and_left_alone() {
+    let s = Setup::new("invalid");
+    fs::write(s.dir.join("schools/gs-musterstadt.pw"), "kurz\n").unwrap();
+    let before = s.snapshot();
+    let err = school::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("config.toml:") && text.contains("easy to guess"),
+        "{text}"
+    );
+    assert!(!text.contains("kurz"), "{text}");
+    assert_eq!(s.snapshot(), before);
+}
+
+#[test]
+fn remove_deletes_the_block_and_its_password_files() {
+    let s = Setup::new("remove");
+    let nodes = school::room_nodes(&s.files, "rs-beispielheim").unwrap();
+    assert_eq!(nodes, ["rs-beispielheim-1", "rs-beispielheim-konferenz"]);
+    let removed = school::remove(&s.files, "rs-beispielheim").unwrap();
+    assert_eq!(removed.nodes, nodes);
+    assert_eq!(removed.deleted_files.len(), 2);
+    assert!(!s.dir.join("schools/rs-beispielheim.pw").exists());
+    assert!(!s.dir.join("schools/rs-beispielheim-konferenz.pw").exists());
+    assert!(s.dir.join("schools/gs-musterstadt.pw").exists());
+    let text = s.config_text();
+    assert!(!text.contains("rs-beispielheim"), "{text}");
+    // The comment that was about this school went with it; the others stay.
+    assert!(!text.contains("A room may have its own password"), "{text}");
+    assert!(text.contains("# One block per school."), "{text}");
+    assert_eq!(s.load().schools.len(), 1);
+    assert!(removed.to_string().contains("rs-beispielheim-konferenz"));
+
+    // The first block's comments introduce all schools: they stay when it goes.
+    let removed = school::remove(&s.files, "gs-musterstadt").unwrap();
+    assert_eq!(
+        removed.deleted_files,
+        [s.dir.join("schools/gs-musterstadt.pw")]
+    );
+    let text = s.config_text();
+    assert!(text.contains("# One block per school."), "{text}");
+    assert!(!text.contains("[[school]]"), "{text}");
+    s.load();
+
+    let err = school::remove(&s.files, "gs-musterstadt").unwrap_err();
+    assert!(err.to_string().contains("there is no school"), "{err}");
+    // And a school can be added to a file without any.
+    school::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap();
+    assert_eq!(s.load().schools.len(), 1);
+}
+
+#[test]
+fn rotate_writes_a_new_password_and_nothing_else() {
+    let s = Setup::new("rotate");
+    let before = s.config_text();
+    let old = fs::read_to_string(s.dir.join("schools/rs-beispielheim.pw")).unwrap();
+    let rotated = school::rotate(&s.files, "rs-beispielheim", None).unwrap();
+    assert_eq!(s.config_text(), before, "the config is unchanged");
+    let [new] = rotated.passwords.as_slice() else {
+        panic!("{rotated:?}")
+    };
+    assert_eq!(new.rooms, ["rs-beispielheim-1"]);
+    let file = s.dir.join("schools/rs-beispielheim.pw");
+    assert_eq!(new.password_file, file);
+    let now = fs::read_to_string(&file).unwrap();
+    assert_ne!(now, old);
+    assert_eq!(now, format!("{}\n", new.password.expose()));
+    // The mode of the password files beside it.
+    assert_eq!(mode(&file), 0o640);
+    assert!(rotated.to_string().contains(new.password.expose()));
+    assert_eq!(s.snapshot().len(), 5, "{:?}", s.snapshot());
+
+    // A room of its own password keeps its file; one that shared the school's gets one.
+    let rotated = school::rotate(
+        &s.files,
+        "rs-beispielheim",
+        Some("rs-beispielheim-konferenz"),
+    )
+    .unwrap();
+    assert_eq!(
+        rotated.passwords[0].password_file,
+        s.dir.join("schools/rs-beispielheim-konferenz.pw")
+    );
+    assert_eq!(s.config_text(), before);
+    let rotated = school::rotate(&s.files, "gs-musterstadt", Some("gs-musterstadt-2")).unwrap();
+    let file = s.dir.join("schools/gs-musterstadt-2.pw");
+    assert_eq!(rotated.passwords[0].password_file, file);
+    // The mode of the password files beside it.
+    assert_eq!(mode(&file), 0o640);
+    let text = s.config_text();
+    assert!(
+        text.contains(
+            "rooms = [\"gs-musterstadt-1\", { name = \"gs-musterstadt-2\", password_file = \"schools/gs-musterstadt-2.pw\" }]"
+        ),
+        "{text}"
+    );
+    let config = s.load();
+    let passwords: Vec<(&str, &str)> = config.schools[0]
+        .rooms
+        .iter()
+        .map(|r| (r.name.as_str(), r.password.expose()))
+        .collect();
+    assert_eq!(
+        passwords,
+        [
+            ("gs-musterstadt-1", "Tafel-Kreide-Pausenhof-47"),
+            ("gs-musterstadt-2", rotated.passwords[0].password.expose()),
+        ]
+    );
+    let err = school::rotate(&s.files, "gs-musterstadt", Some("nowhere")).unwrap_err();
+    assert!(err.to_string().contains("has no room"), "{err}");
+}
+
+#[test]
+fn list_shows_rooms_and_ages_never_a_password() {
+    let s = Setup::new("list");
+    let listing = school::list(&s.files, None).unwrap();
+    let ids: Vec<&str> = listing.0.iter().map(|l| l.id.as_str()).collect();
+    assert_eq!(ids, ["gs-musterstadt", "rs-beispielheim"]);
+    assert_eq!(listing.0[1].passwords.len(), 2);
+    assert!(listing
+        .0
+        .iter()
+        .flat_map(|l| &l.passwords)
+        .all(|p| p.age.is_some()));
+    let printed = listing.to_string();
+    let mut lines = printed.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "ID               NAME                     ROOMS                                         PASSWORD AGE"
+    );
+    assert!(
+        printed.contains("gs-musterstadt-1, gs-musterstadt-2"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(" s (rs-beispielheim-konferenz)"),
+        "{printed}"
+    );
+    for password in ["Tafel", "Zirkel", "Nebel"] {
+        assert!(!printed.contains(password), "{printed}");
+    }
+    assert_eq!(school::age_text(std::time::Duration::from_secs(90)), "90 s");
+    assert_eq!(
+        school::age_text(std::time::Duration::from_secs(3 * 86_400)),
+        "3 d"
+    );
+}
+
+/// The layout of systemd/raumwart.service: password files as `$CREDENTIALS_DIRECTORY/
+/// schools_<file>`, loaded from a folder; an admin command finds them through the unit.
+#[test]
+fn password_files_behind_systemd_credentials() {
+    let s = Setup::new("credentials");
+    let text = s
+        .config_text()
+        .replace("\"schools/", "\"$CREDENTIALS_DIRECTORY/schools_")
+        .replace("secret_file = \"component.secret\"\n", "");
+    fs::write(&s.files.config, text).unwrap();
+    let unit = format!(
+        "[Service]\nLoadCredential=component-secret:{}\nLoadCredential=schools:{}\n",
+        s.dir.join("component.secret").display(),
+        s.dir.join("schools").display()
+    );
+    let files = Files {
+        config: s.files.config.clone(),
+        credentials: CredentialSource::Unit(UnitCredentials::from_unit(&unit)),
+    };
+    let added = school::add(&files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap();
+    assert_eq!(added.password_file, s.dir.join("schools/gs-neu.pw"));
+    assert!(
+        added.credential,
+        "a credential: the daemon reads it at its start only"
+    );
+    assert!(s
+        .config_text()
+        .contains("password_file = \"$CREDENTIALS_DIRECTORY/schools_gs-neu.pw\""));
+    let rotated = school::rotate(&files, "gs-neu", None).unwrap();
+    assert!(rotated.passwords[0].credential);
+    let removed = school::remove(&files, "gs-neu").unwrap();
+    assert_eq!(removed.deleted_files, [s.dir.join("schools/gs-neu.pw")]);
+
+    // Without the unit, the command says what it needs instead of guessing.
+    let err = school::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap_err();
+    assert!(err.to_string().contains("$CREDENTIALS_DIRECTORY"), "{err}");
+}
+
+#[test]
+fn credentials_are_in_use_when_a_value_names_them_not_when_a_comment_does() {
+    let s = Setup::new("uses-credentials");
+    let text = s.config_text();
+    assert!(
+        text.contains("$CREDENTIALS_DIRECTORY/"),
+        "the example's comments mention the folder"
+    );
+    assert!(!school::uses_credentials(&text));
+    let added = school::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap();
+    assert!(!added.credential);
+    // A room's own file, the school's file, or no secret_file (the component secret is
+    // then the credential component-secret).
+    let room = text.replace(
+        "password_file = \"schools/rs-beispielheim-konferenz.pw\"",
+        "password_file = \"$CREDENTIALS_DIRECTORY/konferenz.pw\"",
+    );
+    assert_ne!(room, text);
+    assert!(school::uses_credentials(&room));
+    let school = text.replace(
+        "password_file = \"schools/gs-musterstadt.pw\"",
+        "password_file = \"$CREDENTIALS_DIRECTORY/gs.pw\"",
+    );
+    assert!(school::uses_credentials(&school));
+    let secret = text.replace("secret_file = \"component.secret\"\n", "");
+    assert!(school::uses_credentials(&secret));
+}
+
+/// Whether this test runs as root (CI does), who can give files to any group.
+fn root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+fn owner(path: &Path) -> (u32, u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::metadata(path).unwrap();
+    (m.uid(), m.gid(), m.mode() & 0o7777)
+}
+
+fn give(path: &Path, gid: u32, mode: u32) {
+    if root() {
+        std::os::unix::fs::chown(path, Some(0), Some(gid)).unwrap();
+    }
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn written_files_keep_the_owner_group_and_mode_the_daemon_reads_them_with() {
+    use std::os::unix::fs::MetadataExt;
+    let s = Setup::new("access");
+    // As root, a group nobody else has (the package's is raumwart); else the user's own.
+    let gid = if root() {
+        4242
+    } else {
+        fs::metadata(&s.dir).unwrap().gid()
+    };
+    let uid = fs::metadata(&s.dir).unwrap().uid();
+    let schools = s.dir.join("schools");
+    give(&s.dir, gid, 0o750);
+    give(&schools, gid, 0o750);
+    give(&s.files.config, gid, 0o640);
+    for (file, _) in example::PASSWORDS {
+        give(&schools.join(file), gid, 0o640);
+    }
+    // One file of its own kind: a rotation keeps it.
+    give(&schools.join("rs-beispielheim.pw"), gid, 0o440);
+
+    let added = school::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap();
+    assert_eq!(
+        owner(&added.password_file),
+        (uid, gid, 0o640),
+        "new: like its siblings"
+    );
+    assert_eq!(
+        owner(&s.files.config),
+        (uid, gid, 0o640),
+        "the config file keeps its own"
+    );
+    school::rotate(&s.files, "rs-beispielheim", None).unwrap();
+    assert_eq!(
+        owner(&schools.join("rs-beispielheim.pw")),
+        (uid, gid, 0o440)
+    );
+    let rotated = school::rotate(&s.files, "gs-musterstadt", Some("gs-musterstadt-2")).unwrap();
+    assert_eq!(
+        owner(&rotated.passwords[0].password_file),
+        (uid, gid, 0o640)
+    );
+    assert_eq!(owner(&s.files.config), (uid, gid, 0o640));
+
+    // No password file left, no folder: the folder is made with its parent's group,
+    // the file gets the folder's group, mode 0640.
+    for id in ["gs-musterstadt", "rs-beispielheim", "gs-neu"] {
+        school::remove(&s.files, id).unwrap();
+    }
+    fs::remove_dir(&schools).unwrap();
+    let added = school::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap();
+    assert_eq!(added.password_file, schools.join("gs-neu.pw"));
+    assert_eq!(owner(&schools), (uid, gid, 0o750));
+    assert_eq!(owner(&added.password_file), (uid, gid, 0o640));
+    assert_eq!(owner(&s.files.config), (uid, gid, 0o640));
+}
+
+// --- import --------------------------------------------------------------------------
+
+fn register(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/register")
+        .join(name)
+}
+
+fn columns() -> Columns {
+    Columns {
+        id: "Kürzel".into(),
+        name: "Schule".into(),
+    }
+}
+
+/// What the registers hold besides id and name: none of it may reach raumwart.
+const CONTACT_DATA: &[&str] = &[
+    "Sabine",
+    "Brandt",
+    "Schulleiterin",
+    "0761 4455",
+    "s.brandt@",
+    "Jonas",
+    "Keller",
+    "Konrektor",
+    "0170 998877",
+    "keller@",
+    "Lindenweg",
+    "Marktplatz",
+    "Hinterhaus",
+    "Petra",
+    "Sommer",
+    "Sekretariat",
+    "Hauptstraße",
+    "Uwe",
+    "Tanne",
+    "Hausmeister",
+    "Feldweg",
+    "ohne Kürzel",
+];
+
+#[test]
+fn import_adds_the_new_schools_of_each_register_kind() {
+    for name in [
+        "schulen.csv",
+        "schulen.xlsx",
+        "schulen.ods",
+        "schulen-cp1252.csv",
+    ] {
+        let s = Setup::new(&format!("import-{name}"));
+        let before = s.snapshot();
+        let dry = school::import(&s.files, &register(name), &columns(), None, 2, true)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(s.snapshot(), before, "{name}: --dry-run wrote something");
+        let printed_dry = dry.to_string();
+        assert!(
+            printed_dry
+                .contains("would add school gs-lindenhof (Grundschule Lindenhof) with 2 room(s)"),
+            "{name}:\n{printed_dry}"
+        );
+
+        let imported =
+            school::import(&s.files, &register(name), &columns(), None, 2, false).unwrap();
+        let ids: Vec<&str> = imported.added.iter().map(|a| a.school.as_str()).collect();
+        assert_eq!(ids, ["gs-lindenhof", "rs-am-markt"], "{name}");
+        assert_eq!(imported.unchanged, ["gs-musterstadt"], "{name}");
+        let skipped: Vec<String> = imported.skipped.iter().map(ToString::to_string).collect();
+        assert_eq!(skipped, ["row 5: no school id"], "{name}");
+        let config = s.load();
+        let names: Vec<Option<&str>> = config.schools.iter().map(|x| x.name.as_deref()).collect();
+        assert_eq!(
+            names,
+            [
+                Some("Grundschule Musterstadt"),
+                Some("Realschule Beispielheim"),
+                Some("Grundschule Lindenhof"),
+                Some("Realschule Am Markt (Außenstelle)"),
+            ],
+            "{name}"
+        );
+        let printed = imported.to_string();
+        assert!(
+            printed.contains("configured already, left alone: gs-musterstadt"),
+            "{printed}"
+        );
+
+        // Nothing from the other columns in any file, in what is printed, in the result.
+        let mut everything = printed_dry + &printed + &format!("{imported:?}");
+        for (_, content) in s.snapshot() {
+            everything.push_str(&String::from_utf8_lossy(&content));
+        }
+        for private in CONTACT_DATA {
+            assert!(
+                !everything.contains(private),
+                "{name}: {private:?} reached raumwart:\n{everything}"
+            );
+        }
+
+        // Again: everything is configured now.
+        let again = school::import(&s.files, &register(name), &columns(), None, 2, false).unwrap();
+        assert!(again.added.is_empty());
+        assert!(again.to_string().contains("no new schools"));
+    }
+}
+
+#[test]
+fn import_errors_name_no_cell_but_the_id() {
+    let s = Setup::new("import-errors");
+    let wrong = Columns {
+        id: "Kennung".into(),
+        name: "Schule".into(),
+    };
+    let err =
+        school::import(&s.files, &register("schulen.xlsx"), &wrong, None, 2, false).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: no column \"kennung\" in the first row (the header row)",
+            register("schulen.xlsx").display()
+        )
+    );
+    let broken = s.dir.join("kaputt.xlsx");
+    fs::write(&broken, "Sabine Brandt, 0761 4455").unwrap();
+    let err = school::import(&s.files, &broken, &columns(), None, 2, false).unwrap_err();
+    assert!(
+        err.to_string().contains("cannot read this spreadsheet"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("Sabine"), "{err}");
+}
+
+// --- several media centres -----------------------------------------------------------
+
+/// The example with its one [media_centre] table split into two [[media_centre]]
+/// blocks; gs-musterstadt is Beispielkreis's, rs-beispielheim Nachbarkreis's.
+fn two_media_centres(s: &Setup) {
+    let text = s
+        .config_text()
+        .replace(
+            "[media_centre]\n",
+            "[[media_centre]]\nid = \"kmz-beispielkreis\"\n",
+        )
+        .replace(
+            "id = \"gs-musterstadt\"\n",
+            "id = \"gs-musterstadt\"\nmedia_centre = \"kmz-beispielkreis\"\n",
+        )
+        .replace(
+            "id = \"rs-beispielheim\"\n",
+            "id = \"rs-beispielheim\"\nmedia_centre = \"kmz-nachbarkreis\"\n",
+        );
+    let text = format!(
+        "{text}\n[[media_centre]]\nid = \"kmz-nachbarkreis\"\nname = \"Kreismedienzentrum Nachbarkreis\"\n"
+    );
+    fs::write(&s.files.config, text).unwrap();
+    s.load();
+}
+
+#[test]
+fn with_several_media_centres_add_names_the_school_s_own() {
+    let s = Setup::new("add-media-centre");
+    two_media_centres(&s);
+    let before = s.snapshot();
+    for (centre, why) in [
+        (None, "several media centres (\"kmz-beispielkreis\", \"kmz-nachbarkreis\"): say which with --media-centre ID"),
+        (Some("kmz-nirgendwo"), "there is no media centre \"kmz-nirgendwo\"; the media centres are \"kmz-beispielkreis\", \"kmz-nachbarkreis\""),
+    ] {
+        let err = school::add(&s.files, "gs-neu", "Neue Schule", centre, &Rooms::Count(1))
+            .unwrap_err();
+        assert!(matches!(err, school::Error::Refused(_)), "{err}");
+        assert!(err.to_string().contains(why), "{err}");
+        assert_eq!(s.snapshot(), before, "{centre:?} left something behind");
+    }
+
+    let text = s.config_text();
+    let added = school::add(
+        &s.files,
+        "gs-neu",
+        "Neue Schule",
+        Some("kmz-nachbarkreis"),
+        &Rooms::Count(1),
+    )
+    .unwrap();
+    assert_eq!(added.media_centre.as_deref(), Some("kmz-nachbarkreis"));
+    assert!(
+        added.to_string().starts_with(
+            "added school gs-neu (Neue Schule), media centre kmz-nachbarkreis, with 1 room(s)"
+        ),
+        "{added}"
+    );
+    // After the last school's block, everything else as it was.
+    let block = "\n[[school]]\nid = \"gs-neu\"\nname = \"Neue Schule\"\n\
+                 media_centre = \"kmz-nachbarkreis\"\npassword_file = \"schools/gs-neu.pw\"\n\
+                 rooms = [\"gs-neu-1\"]\n";
+    let after = s.config_text();
+    assert!(after.contains(block), "{after}");
+    assert_eq!(after.replacen(block, "", 1), text);
+    let config = s.load();
+    assert_eq!(config.media_centre_id("gs-neu"), Some("kmz-nachbarkreis"));
+    assert_eq!(
+        config.media_centre_of("gs-neu").unwrap().name,
+        "Kreismedienzentrum Nachbarkreis"
+    );
+}
+
+#[test]
+fn with_one_media_centre_block_add_names_it_and_the_one_table_needs_no_name() {
+    let s = Setup::new("add-one-media-centre");
+    // The one [media_centre] table: no id to give, none to write.
+    let err = school::add(
+        &s.files,
+        "gs-neu",
+        "Neue Schule",
+        Some("kmz-beispielkreis"),
+        &Rooms::Count(1),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("declares no [[media_centre]] blocks"),
+        "{err}"
+    );
+    school::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap();
+    assert!(!s
+        .config_text()
+        .contains("name = \"Neue Schule\"\nmedia_centre"));
+
+    // One block: the new school is its, and says so in its block.
+    let text = s.config_text().replace(
+        "[media_centre]\n",
+        "[[media_centre]]\nid = \"kmz-beispielkreis\"\n",
+    );
+    fs::write(&s.files.config, text).unwrap();
+    let added = school::add(&s.files, "gs-zwei", "Zweite Schule", None, &Rooms::Count(1)).unwrap();
+    assert_eq!(added.media_centre.as_deref(), Some("kmz-beispielkreis"));
+    assert!(s.config_text().contains(
+        "id = \"gs-zwei\"\nname = \"Zweite Schule\"\nmedia_centre = \"kmz-beispielkreis\"\n"
+    ));
+    assert_eq!(
+        s.load().media_centre_id("gs-zwei"),
+        Some("kmz-beispielkreis")
+    );
+}
+
+#[test]
+fn list_shows_each_school_s_media_centre_and_filters_by_it() {
+    let s = Setup::new("list-media-centres");
+    two_media_centres(&s);
+    let listing = school::list(&s.files, None).unwrap();
+    let centres: Vec<(&str, Option<&str>)> = listing
+        .0
+        .iter()
+        .map(|l| (l.id.as_str(), l.media_centre.as_deref()))
+        .collect();
+    assert_eq!(
+        centres,
+        [
+            ("gs-musterstadt", Some("kmz-beispielkreis")),
+            ("rs-beispielheim", Some("kmz-nachbarkreis")),
+        ]
+    );
+    let printed = listing.to_string();
+    let lines: Vec<&str> = printed.lines().collect();
+    assert!(
+        lines[0].starts_with("ID               MEDIA CENTRE       NAME"),
+        "{printed}"
+    );
+    assert!(
+        lines[2].starts_with("rs-beispielheim  kmz-nachbarkreis   Realschule Beispielheim"),
+        "{printed}"
+    );
+
+    let only = school::list(&s.files, Some("kmz-nachbarkreis")).unwrap();
+    let ids: Vec<&str> = only.0.iter().map(|l| l.id.as_str()).collect();
+    assert_eq!(ids, ["rs-beispielheim"]);
+    let err = school::list(&s.files, Some("kmz-nirgendwo")).unwrap_err();
+    assert!(err.to_string().contains("no media centre"), "{err}");
+
+    // The one [media_centre] table: no column (the test above checks the header).
+    let s = Setup::new("list-one-media-centre");
+    let listing = school::list(&s.files, None).unwrap();
+    assert!(listing.0.iter().all(|l| l.media_centre.is_none()));
+    assert!(!listing.to_string().contains("MEDIA CENTRE"));
+}
+
+#[test]
+fn import_gives_the_new_schools_the_register_s_media_centre() {
+    let s = Setup::new("import-media-centre");
+    two_media_centres(&s);
+    let before = s.snapshot();
+    let err = school::import(
+        &s.files,
+        &register("schulen.csv"),
+        &columns(),
+        None,
+        1,
+        false,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("--media-centre ID"), "{err}");
+    assert_eq!(s.snapshot(), before);
+
+    let imported = school::import(
+        &s.files,
+        &register("schulen.csv"),
+        &columns(),
+        Some("kmz-nachbarkreis"),
+        1,
+        false,
+    )
+    .unwrap();
+    assert!(imported
+        .added
+        .iter()
+        .all(|a| a.media_centre.as_deref() == Some("kmz-nachbarkreis")));
+    // gs-musterstadt is in this register but Beispielkreis's: left alone, and said so.
+    assert_eq!(
+        imported.elsewhere,
+        [("gs-musterstadt".to_owned(), "kmz-beispielkreis".to_owned())]
+    );
+    let printed = imported.to_string();
+    assert!(
+        printed.contains("added school gs-lindenhof (Grundschule Lindenhof), media centre kmz-nachbarkreis, with 1 room(s)"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("school gs-musterstadt is configured for media centre kmz-beispielkreis"),
+        "{printed}"
+    );
+    let config = s.load();
+    assert_eq!(
+        config.media_centre_id("gs-lindenhof"),
+        Some("kmz-nachbarkreis")
+    );
+    assert_eq!(
+        config.media_centre_id("rs-am-markt"),
+        Some("kmz-nachbarkreis")
+    );
+    assert_eq!(
+        config.media_centre_id("gs-musterstadt"),
+        Some("kmz-beispielkreis")
+    );
+}
+
+/// The example's commented form for several media centres, taken instead of its one
+/// table, is valid: the documentation cannot drift from what `check` accepts.
+#[test]
+fn the_example_s_form_for_several_media_centres_is_valid() {
+    let s = Setup::new("example-media-centres");
+    let text = s.config_text();
+    // From the table to the end of the commented blocks, the blocks uncommented.
+    let table = text.find("[media_centre]\n").unwrap();
+    let blocks = text.find("# [[media_centre]]\n").unwrap();
+    let blocks_end = blocks + text[blocks..].find("\n\n").unwrap() + 2;
+    let uncommented: String = text[blocks..blocks_end]
+        .lines()
+        .map(|l| format!("{}\n", l.trim_start_matches('#').trim_start()))
+        .collect();
+    let text = format!("{}{}{}", &text[..table], uncommented, &text[blocks_end..])
+        .replace(
+            "# media_centre = \"kmz-beispielkreis\"",
+            "media_centre = \"kmz-beispielkreis\"",
+        )
+        .replace(
+            "id = \"rs-beispielheim\"\n",
+            "id = \"rs-beispielheim\"\nmedia_centre = \"kmz-nachbarkreis\"\n",
+        );
+    assert!(!text.contains("\n[media_centre]"), "{text}");
+    fs::write(&s.files.config, &text).unwrap();
+    let config = s.load();
+    let ids: Vec<Option<&str>> = config
+        .media_centres
+        .iter()
+        .map(|m| m.id.as_deref())
+        .collect();
+    assert_eq!(ids, [Some("kmz-beispielkreis"), Some("kmz-nachbarkreis")]);
+    assert_eq!(
+        config.media_centre_id("gs-musterstadt"),
+        Some("kmz-beispielkreis")
+    );
+}
