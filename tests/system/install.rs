@@ -134,7 +134,9 @@ fn may_run() -> bool {
         std::env::var("CI").as_deref() != Ok("true"),
         "the install test must run in CI: it needs root and dpkg"
     );
-    eprintln!("SKIPPED tests/system/install.rs: installing the package needs root and dpkg (CI runs it)");
+    eprintln!(
+        "SKIPPED tests/system/install.rs: installing the package needs root and dpkg (CI runs it)"
+    );
     false
 }
 
