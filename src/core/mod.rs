@@ -369,6 +369,18 @@ pub enum Phase {
     },
 }
 
+impl Phase {
+    /// The phase's name in status, metrics labels and the status table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Idle => "idle",
+            Phase::Active => "active",
+            Phase::Grace { .. } => "grace",
+            Phase::Ending { .. } => "ending",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Person {
     bare: String,

@@ -15,7 +15,7 @@ use prometheus::{
 };
 
 use crate::config::Config;
-use crate::core::{Core, Phase, RequestKind};
+use crate::core::{Core, RequestKind};
 
 pub struct Metrics {
     registry: Registry,
@@ -44,15 +44,6 @@ pub struct Metrics {
 }
 
 const STATES: [&str; 4] = ["idle", "active", "grace", "ending"];
-
-pub fn phase_name(phase: Phase) -> &'static str {
-    match phase {
-        Phase::Idle => "idle",
-        Phase::Active => "active",
-        Phase::Grace { .. } => "grace",
-        Phase::Ending { .. } => "ending",
-    }
-}
 
 impl Metrics {
     pub fn new() -> Metrics {
@@ -297,7 +288,7 @@ impl Metrics {
                     .add(0);
             }
             self.rooms
-                .with_label_values(&[centre, r.school, phase_name(r.phase)])
+                .with_label_values(&[centre, r.school, r.phase.as_str()])
                 .inc();
             self.people
                 .with_label_values(&[centre, r.school])

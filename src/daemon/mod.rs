@@ -18,7 +18,7 @@ pub mod http;
 pub mod metrics;
 
 use self::http::{Ask, Query, Response};
-use self::metrics::{phase_name, Metrics};
+use self::metrics::Metrics;
 use crate::component::session::{self, Outcome, Session};
 use crate::component::stream::{self, Received};
 use crate::config::{self, Config};
@@ -582,7 +582,7 @@ impl Daemon {
                     "room": r.name,
                     "school": r.school,
                     "media_centre": self.config.media_centre_id(r.school),
-                    "state": phase_name(r.phase),
+                    "state": r.phase.as_str(),
                     "people": r.people,
                     "organizer_present": r.organizer_present,
                     "session_age_seconds": r.session_start.map(|s| now.saturating_duration_since(s).as_secs()),

@@ -20,21 +20,21 @@ use super::{
 
 /// A school block as written.
 #[derive(Debug, Clone)]
-pub(super) struct Written {
+pub(super) struct SchoolBlock {
     pub(super) id: String,
     pub(super) name: Option<String>,
     pub(super) media_centre: Option<String>,
     pub(super) password_file: Option<String>,
-    pub(super) rooms: Vec<WrittenRoom>,
+    pub(super) rooms: Vec<BlockRoom>,
 }
 
 #[derive(Debug, Clone)]
-pub(super) struct WrittenRoom {
+pub(super) struct BlockRoom {
     pub(super) name: String,
     pub(super) password_file: Option<String>,
 }
 
-impl Written {
+impl SchoolBlock {
     pub(super) fn files(&self) -> Vec<String> {
         self.password_file
             .iter()
@@ -88,7 +88,7 @@ impl<'a> Edit<'a> {
         self_check(self.files, &self.text).map_err(Error::Config)
     }
 
-    pub(super) fn schools(&self) -> Result<Vec<Written>, Error> {
+    pub(super) fn schools(&self) -> Result<Vec<SchoolBlock>, Error> {
         // A school that names no media centre belongs to the only block, if there is one.
         let only = match self.media_centre_ids().as_deref() {
             Some([only]) => Some(only.clone()),
@@ -102,7 +102,7 @@ impl<'a> Edit<'a> {
             .ok_or_else(|| refused("schools must be written as [[school]] blocks"))?;
         Ok(aot
             .iter()
-            .map(|t| Written {
+            .map(|t| SchoolBlock {
                 id: str_of(t.get("id")).unwrap_or_default(),
                 name: str_of(t.get("name")),
                 media_centre: str_of(t.get("media_centre")).or_else(|| only.clone()),
@@ -113,11 +113,11 @@ impl<'a> Edit<'a> {
                     .map(|a| {
                         a.iter()
                             .filter_map(|v| match v {
-                                Value::String(s) => Some(WrittenRoom {
+                                Value::String(s) => Some(BlockRoom {
                                     name: s.value().clone(),
                                     password_file: None,
                                 }),
-                                Value::InlineTable(t) => Some(WrittenRoom {
+                                Value::InlineTable(t) => Some(BlockRoom {
                                     name: t.get("name")?.as_str()?.to_owned(),
                                     password_file: t
                                         .get("password_file")
@@ -235,7 +235,7 @@ impl<'a> Edit<'a> {
         };
         let taken = schools
             .iter()
-            .flat_map(Written::files)
+            .flat_map(SchoolBlock::files)
             .any(|f| f == reference)
             || self
                 .created
@@ -323,7 +323,7 @@ impl<'a> Edit<'a> {
     /// Plans a new password in an existing password file.
     pub(super) fn replace(
         &mut self,
-        school: &Written,
+        school: &SchoolBlock,
         file: &str,
         rooms: Vec<String>,
     ) -> Result<NewPassword, Error> {
@@ -501,7 +501,7 @@ impl Edit<'_> {
         let named = self.schools().unwrap_or_default();
         named
             .iter()
-            .flat_map(Written::files)
+            .flat_map(SchoolBlock::files)
             .filter_map(|f| self.resolve(&f).ok())
             .filter(|p| p != new && p.parent() == Some(dir) && p.is_file())
             .collect()
