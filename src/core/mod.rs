@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub mod fixtures;
 mod policy;
 
 pub use policy::{Policy, Secret, Unmanaged, DEFAULT_END_MESSAGE};

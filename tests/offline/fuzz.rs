@@ -14,17 +14,18 @@
 //! Failures are not persisted to files: a failing case prints its seed and minimal input;
 //! keep such an input as a plain test.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use raumwart::config::{self, Policy, Secret, Unmanaged};
+use raumwart::config;
+use raumwart::core::fixtures::{policy, room_map, snapshot, FOCUS_BARE, MATHE, PHYSIK};
 use raumwart::core::{
-    Core, Event, Input, MapEntry, Output, Phase, Request, RequestId, RoomMap, Snapshot,
-    SnapshotOccupant, SnapshotRoom, MODULE_PROTOCOL,
+    Core, Event, Input, Output, Phase, Request, RequestId, SnapshotOccupant, SnapshotRoom,
+    MODULE_PROTOCOL,
 };
 use raumwart::http::{self, Query, Via};
 use raumwart::protocol::{self, NS};
@@ -47,37 +48,9 @@ fn config(default: u32) -> ProptestConfig {
     }
 }
 
-// --- the core, as in src/core/tests.rs -----------------------------------------------
+// --- the core, with the fixtures of its specification (raumwart::core::fixtures) ------
 
-const MATHE: &str = "mathe-5a";
-const PHYSIK: &str = "physik-7b";
 const MANAGED: [&str; 2] = [MATHE, PHYSIK];
-const FOCUS_BARE: &str = "focus@auth.meet.jitsi";
-
-fn room_map() -> RoomMap {
-    let entry = |school: &str, password: &str| MapEntry {
-        school: school.into(),
-        password: Secret::new(password),
-    };
-    let mut rooms = BTreeMap::new();
-    rooms.insert(MATHE.to_owned(), entry("gs-nord", "schulpasswort-1"));
-    rooms.insert(PHYSIK.to_owned(), entry("rs-sued", "schulpasswort-2"));
-    RoomMap {
-        gen: "test".into(),
-        grace: std::time::Duration::from_secs(60),
-        unmanaged: Unmanaged::Allow,
-        rooms,
-    }
-}
-
-fn policy(grace: Duration) -> Policy {
-    Policy {
-        service_jids: vec![FOCUS_BARE.into(), "internal.auth.meet.jitsi".into()],
-        unmanaged_rooms: Unmanaged::Allow,
-        grace_period: grace,
-        end_message: "Die Stunde ist beendet.".into(),
-    }
-}
 
 /// A core that is connected and in sync with a Prosody without rooms.
 fn synced_core(now: Instant) -> Core {
@@ -88,21 +61,11 @@ fn synced_core(now: Instant) -> Core {
         now,
         Input::Snapshot {
             id,
-            snapshot: module_snapshot(vec![]),
+            snapshot: snapshot(vec![]),
         },
     );
     assert!(core.synced());
     core
-}
-
-/// What a module of this protocol with `room_map()` in force answers.
-fn module_snapshot(rooms: Vec<SnapshotRoom>) -> Snapshot {
-    Snapshot {
-        protocol: Some(MODULE_PROTOCOL),
-        gen: room_map().gen,
-        rooms,
-        ..Snapshot::default()
-    }
 }
 
 /// Hands `input` to the core and takes everything it has to say.
@@ -1014,7 +977,7 @@ impl Twins {
                         }),
                     }
                 }
-                let snapshot = module_snapshot(rooms);
+                let snapshot = snapshot(rooms);
                 let id = self.snapshot.expect("asked for with Connected");
                 Input::Snapshot { id, snapshot }
             }
