@@ -1,0 +1,361 @@
+//! Phase 2: how fast raumwart reacts: owner granted, room reset, grace expired.
+
+use crate::*;
+
+/// The targets, as the results table and the checks use them.
+pub(crate) const GRANT_P99_MS: f64 = 2.0;
+
+pub(crate) const RESET_P99_MS: f64 = 2.0;
+
+pub(crate) const GRACE_P99_MS: f64 = 3.0;
+
+/// The grace period of phase 2's grace samples.
+pub(crate) const LATENCY_GRACE: &str = "1s";
+
+/// Phase 2, as a section of BENCHMARKS.md.
+pub(crate) async fn latency_phase(plan: Plan, out: &mut String, checks: &mut Checks) {
+    writeln!(out, "## 2. Reaction latency\n").unwrap();
+    writeln!(
+        out,
+        "From the presence echo that triggers it to what a client sees, {} samples each; \
+         the grace expiry from the teacher's leave echo plus the grace period (1 s) to the \
+         student's removal, signed (negative: the daemon acted before the client-side \
+         deadline).\n",
+        plan.latency_samples
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "| reaction | p50 ms | p99 ms | min ms | max ms | target p99 |\n|---|---|---|---|---|---|"
+    )
+    .unwrap();
+    let l = latencies(plan, false).await;
+    for (name, samples, target) in [
+        ("organizer join -> owner granted", &l.grant, GRANT_P99_MS),
+        (
+            "last organizer leaves -> room reset",
+            &l.reset,
+            RESET_P99_MS,
+        ),
+        ("grace deadline -> everyone out", &l.grace, GRACE_P99_MS),
+    ] {
+        writeln!(
+            out,
+            "| {name} | {:.2} | {:.2} | {:.2} | {:.2} | < {target} ms |",
+            percentile(samples, 0.5),
+            percentile(samples, 0.99),
+            percentile(samples, 0.0),
+            percentile(samples, 1.0)
+        )
+        .unwrap();
+    }
+    check_latencies(checks, &l);
+}
+
+pub(crate) fn check_latencies(checks: &mut Checks, l: &Latencies) {
+    for (what, v, target) in [
+        ("organizer join -> owner, p99", &l.grant, GRANT_P99_MS),
+        (
+            "last organizer leaves -> reset, p99",
+            &l.reset,
+            RESET_P99_MS,
+        ),
+        (
+            "grace deadline -> everyone out, p99",
+            &l.grace,
+            GRACE_P99_MS,
+        ),
+    ] {
+        let p99 = percentile(v, 0.99);
+        checks.claim(
+            what,
+            format!("{p99:.2} ms ({} samples)", v.len()),
+            &format!("< {target} ms"),
+            p99 < target,
+        );
+    }
+}
+
+/// Focus opens `jid`, the teacher enters with the school password, is made owner and
+/// leaves; the room is reset. Returns (ms to owner after the join echo, ms to the reset
+/// after the leave echo).
+pub(crate) async fn short_session(focus: &mut Client, t: &mut Client, jid: &str) -> (f64, f64) {
+    focus.join(jid, "focus", None).await.unwrap();
+    t.join(jid, "teacher", Some(SCHOOL_PASSWORD)).await.unwrap();
+    t.wait_affiliation(jid, "teacher", "owner").await;
+    let grant = ms(t.joined_at, t.arrived);
+    t.leave(jid, "teacher").await;
+    let left = t.arrived;
+    focus.wait_removed(jid, "focus").await;
+    (grant, ms(left, focus.arrived))
+}
+
+/// Phase 2's samples in ms, and with `--trace` where the grace expiry's time went.
+pub(crate) struct Latencies {
+    pub(crate) grant: Vec<f64>,
+    pub(crate) reset: Vec<f64>,
+    pub(crate) grace: Vec<f64>,
+    pub(crate) trace: Option<String>,
+}
+
+/// The daemon's timing lines: (microseconds since the epoch, what, late_us).
+pub(crate) fn timing_lines(log: &str) -> Vec<(i128, String, i128)> {
+    let field = |line: &str, name: &str| -> Option<i128> {
+        let rest = line.split(&format!(" {name}=")).nth(1)?;
+        rest.split_whitespace().next()?.parse().ok()
+    };
+    log.lines()
+        .filter_map(|line| {
+            let at = field(line, "at_us")?;
+            let what = ["in", "timer", "sent"]
+                .into_iter()
+                .find(|w| line.contains(&format!(" {w} ")) || line.ends_with(&format!(" {w}")))?;
+            Some((at, what.to_owned(), field(line, "late_us").unwrap_or(0)))
+        })
+        .collect()
+}
+
+/// Wall-clock microseconds of a moment measured with `Instant` (recent: no drift).
+pub(crate) fn unix_us(at: Instant) -> i128 {
+    let (now, wall) = (Instant::now(), std::time::SystemTime::now());
+    let wall = wall
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i128;
+    wall - now.saturating_duration_since(at).as_micros() as i128
+}
+
+/// Splits each grace sample (teacher's leave echo c1, student's removal c2, both wall
+/// clock us) with the daemon's timing lines into: leave event seen by the daemon after
+/// the client (skew), timer lateness against the daemon's own deadline, daemon work from
+/// timer to destroy sent, and Prosody plus the client from destroy sent to the removal
+/// seen; also Prosody's answer to the destroy.
+pub(crate) fn grace_breakdown(samples: &[(i128, i128)], log: &str) -> String {
+    let lines = timing_lines(log);
+    let mut parts: Vec<[f64; 6]> = vec![];
+    for &(c1, c2) in samples {
+        let ms = |us: i128| us as f64 / 1000.0;
+        let Some(sent) = lines
+            .iter()
+            .position(|(at, w, _)| w == "sent" && *at > c1 + 500_000 && *at < c2 + 100_000)
+        else {
+            continue;
+        };
+        let Some(timer) = lines[..sent].iter().rposition(|(_, w, _)| w == "timer") else {
+            continue;
+        };
+        let event = lines[..timer]
+            .iter()
+            .filter(|(at, w, _)| w == "in" && (at - c1).abs() < 100_000)
+            .min_by_key(|(at, _, _)| (at - c1).abs());
+        let answer = lines[sent..].iter().find(|(_, w, _)| w == "in");
+        let (Some(event), Some(answer)) = (event, answer) else {
+            continue;
+        };
+        let sent_at = lines[sent].0;
+        parts.push([
+            ms(c2 - c1 - 1_000_000),
+            ms(event.0 - c1),
+            ms(lines[timer].2),
+            ms(sent_at - lines[timer].0),
+            ms(c2 - sent_at),
+            ms(answer.0 - sent_at),
+        ]);
+    }
+    let names = [
+        "total: leave echo + grace -> removal seen",
+        "leave event at the daemon - leave echo at the client",
+        "timer fired - daemon's deadline (negative: early by design)",
+        "timer fired -> destroy sent (daemon)",
+        "destroy sent -> removal seen (Prosody + client)",
+        "destroy sent -> Prosody's answer at the daemon",
+    ];
+    let mut out = format!(
+        "grace expiry split over {} of {} samples (ms):\n",
+        parts.len(),
+        samples.len()
+    );
+    for (i, name) in names.iter().enumerate() {
+        let v: Vec<f64> = parts.iter().map(|p| p[i]).collect();
+        writeln!(
+            out,
+            "  {name}: p50 {:.2}, p99 {:.2}, min {:.2}, max {:.2}",
+            percentile(&v, 0.5),
+            percentile(&v, 0.99),
+            percentile(&v, 0.0),
+            percentile(&v, 1.0)
+        )
+        .unwrap();
+    }
+    parts.sort_by(|a, b| b[0].total_cmp(&a[0]));
+    out += "  slowest (total = skew, timer, daemon, Prosody+client; answer):\n";
+    for p in parts.iter().take(8) {
+        writeln!(
+            out,
+            "    {:.2} = {:.2}, {:.2}, {:.2}, {:.2}; {:.2}",
+            p[0], p[1], p[2], p[3], p[4], p[5]
+        )
+        .unwrap();
+    }
+    out
+}
+
+/// Phase 2: grant, reset and grace latencies in ms. `trace` turns on the daemon's
+/// timing lines and splits the grace samples with them.
+pub(crate) async fn latencies(plan: Plan, trace: bool) -> Latencies {
+    let mut options = bench_options(true, LATENCY_GRACE);
+    if trace {
+        options.log = "warn,raumwart::timing=debug";
+    }
+    let mut env = Env::new(REPO, options);
+    if trace {
+        with_clock_module(&mut env);
+    }
+    let n = plan.latency_samples;
+    scaled_config(&env, n * 2, LATENCY_GRACE);
+    let grace_period = seconds(LATENCY_GRACE);
+    let daemon = start_daemon(&env).await;
+    let mut focus = Client::login(env.c2s, AUTH, "focus", FOCUS_PASSWORD).await;
+    let (mut grant, mut reset, mut grace) = (vec![], vec![], vec![]);
+    let mut t = env.anonymous().await;
+    for i in 0..n {
+        let (g, r) = short_session(&mut focus, &mut t, &room(i)).await;
+        grant.push(g);
+        reset.push(r);
+    }
+    let mut s = env.anonymous().await;
+    let mut stamps = vec![];
+    for i in n..2 * n {
+        let jid = room(i);
+        focus.join(&jid, "focus", None).await.unwrap();
+        t.join(&jid, "teacher", Some(SCHOOL_PASSWORD))
+            .await
+            .unwrap();
+        t.wait_affiliation(&jid, "teacher", "owner").await;
+        t.configure(&jid, &[("muc#roomconfig_roomsecret", CLASS_PASSWORD)])
+            .await
+            .unwrap();
+        s.join(&jid, "student", Some(CLASS_PASSWORD)).await.unwrap();
+        t.leave(&jid, "teacher").await;
+        let left = t.arrived;
+        let c1 = unix_us(left);
+        let limit = load::timer_plus_margin(grace_period);
+        tokio::time::timeout(limit, s.wait_removed(&jid, "student"))
+            .await
+            .unwrap_or_else(|_| {
+                panic!("the student still in {jid} {limit:?} after the teacher left")
+            });
+        let removed = s.arrived;
+        stamps.push((c1, unix_us(removed)));
+        // Signed: the daemon may act up to its timer slack before this deadline.
+        grace.push(signed_ms(left + grace_period, removed));
+        focus.wait_removed(&jid, "focus").await;
+    }
+    let trace = trace.then(|| {
+        grace_breakdown(&stamps, &daemon.log_text())
+            + &prosody_breakdown(&stamps, &env.prosody_log(), &daemon.log_text())
+    });
+    Latencies {
+        grant,
+        reset,
+        grace,
+        trace,
+    }
+}
+
+/// Restarts the Prosody of `env` with bench/prosody/mod_bench_clock.lua on the main MUC.
+pub(crate) fn with_clock_module(env: &mut Env) {
+    let path = env.dir.join("prosody.cfg.lua");
+    let cfg = std::fs::read_to_string(&path).unwrap();
+    let bench = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/prosody");
+    let cfg = cfg
+        .replacen(
+            "plugin_paths = { ",
+            &format!("plugin_paths = {{ \"{}\", ", bench.display()),
+            1,
+        )
+        .replacen(
+            "modules_enabled = { \"raumwart\" }",
+            "modules_enabled = { \"raumwart\", \"bench_clock\" }",
+            1,
+        );
+    std::fs::write(&path, cfg).unwrap();
+    env.restart_prosody();
+}
+
+/// Prosody's steps of each grace destroy (from bench_clock lines), in ms after the
+/// daemon sent the destroy: their p50 and max, and the slowest samples.
+pub(crate) fn prosody_breakdown(
+    samples: &[(i128, i128)],
+    prosody_log: &str,
+    daemon_log: &str,
+) -> String {
+    let clock: Vec<(String, i128)> = prosody_log
+        .lines()
+        .filter_map(|l| {
+            let rest = l.split("bench_clock ").nth(1)?;
+            let mut f = rest.split_whitespace();
+            let what = f.next()?.to_owned();
+            let at: f64 = f.next()?.parse().ok()?;
+            Some((what, (at * 1e6) as i128))
+        })
+        .collect();
+    let daemon = timing_lines(daemon_log);
+    let steps = [
+        "iq",
+        "pre-destroy",
+        "left",
+        "destroyed",
+        "destroyed-end",
+        "loop-idle",
+    ];
+    let mut rows: Vec<(f64, Vec<String>)> = vec![];
+    let mut by_step: Vec<Vec<f64>> = vec![vec![]; steps.len() + 1];
+    for &(c1, c2) in samples {
+        let Some(sent) = daemon
+            .iter()
+            .find(|(at, w, _)| w == "sent" && *at > c1 + 500_000 && *at < c2 + 100_000)
+            .map(|l| l.0)
+        else {
+            continue;
+        };
+        let mut line = vec![];
+        for (i, step) in steps.iter().enumerate() {
+            let ats: Vec<f64> = clock
+                .iter()
+                .filter(|(w, at)| w == step && *at >= sent - 1_000 && *at < c2 + 50_000)
+                .map(|(_, at)| (at - sent) as f64 / 1000.0)
+                .collect();
+            if let Some(first) = ats.first() {
+                by_step[i].push(*first);
+            }
+            line.push(format!(
+                "{step} {}",
+                ats.iter()
+                    .map(|a| format!("{a:.2}"))
+                    .collect::<Vec<_>>()
+                    .join("/")
+            ));
+        }
+        let seen = (c2 - sent) as f64 / 1000.0;
+        by_step[steps.len()].push(seen);
+        line.push(format!("removal seen {seen:.2}"));
+        rows.push((seen, line));
+    }
+    let mut out = String::from("Prosody's steps, ms after the destroy was sent (p50 / max):\n");
+    for (i, step) in steps.iter().chain(&["removal seen"]).enumerate() {
+        writeln!(
+            out,
+            "  {step}: {:.2} / {:.2}",
+            percentile(&by_step[i], 0.5),
+            percentile(&by_step[i], 1.0)
+        )
+        .unwrap();
+    }
+    rows.sort_by(|a, b| b.0.total_cmp(&a.0));
+    out += "  slowest:\n";
+    for (_, line) in rows.iter().take(6) {
+        writeln!(out, "    {}", line.join(", ")).unwrap();
+    }
+    out
+}

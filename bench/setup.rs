@@ -1,0 +1,67 @@
+//! The Prosodys and daemons the phases start.
+
+use crate::*;
+
+pub(crate) fn bench_options(module: bool, grace: &'static str) -> Options {
+    Options {
+        module,
+        grace_period: grace,
+        log: "warn",
+        prosody_log: "warn",
+        nagle: std::env::var_os("BENCH_NAGLE").is_some(),
+        // As docker-jitsi-meet sets it, and as the README asks: above the managed rooms.
+        room_cache_size: Some(20_000),
+        prosody_gc: prosody_gc(),
+        ..Options::default()
+    }
+}
+
+/// Prosody's collector for every phase: generational, as the README recommends (its
+/// incremental default pauses Prosody for milliseconds inside a reaction), or BENCH_GC:
+/// a Lua table, or "default" for Prosody's own.
+pub(crate) fn prosody_gc() -> Option<String> {
+    match std::env::var("BENCH_GC") {
+        Ok(gc) if gc == "default" => None,
+        Ok(gc) => Some(gc),
+        Err(_) => Some(RECOMMENDED_GC.to_owned()),
+    }
+}
+
+/// Writes a daemon config with `n` rooms of one school, named "r-<i>".
+pub(crate) fn scaled_config(env: &Env, n: usize, grace: &str) {
+    let rooms: Vec<String> = (0..n).map(|i| format!("\"r-{i}\"")).collect();
+    let text = format!(
+        "[xmpp]\nserver = \"127.0.0.1:{}\"\ncomponent = \"{COMPONENT}\"\nsecret_file = \"component.secret\"\n\
+         muc = \"{muc}\"\n[policy]\nservice_jids = [\"focus@{AUTH}\"]\ngrace_period = \"{grace}\"\n\
+         [http]\nlisten = \"127.0.0.1:{}\"\n[[school]]\nid = \"{SCHOOL}\"\npassword_file = \"schools/gs.pw\"\n\
+         rooms = [{}]\n",
+        env.component,
+        env.http,
+        rooms.join(", "),
+        muc = muc(),
+    );
+    std::fs::write(env.daemon_config_path(), text).unwrap();
+}
+
+pub(crate) fn room(i: usize) -> String {
+    room_jid(&format!("r-{i}"))
+}
+
+/// The daemon logs at warn here, so readiness comes from /healthz.
+pub(crate) async fn start_daemon(env: &Env) -> Daemon {
+    let d = env.spawn_daemon();
+    wait_healthy(env).await;
+    d
+}
+
+pub(crate) async fn wait_healthy(env: &Env) {
+    let addr = format!("127.0.0.1:{}", env.http).parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok((200, _)) = raumwart::http::request(addr, "GET", "/healthz").await {
+            return;
+        }
+        assert!(Instant::now() < deadline, "daemon not healthy within 60 s");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
