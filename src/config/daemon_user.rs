@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::DEFAULT_CONFIG;
 
 /// The system user the package creates (debian/raumwart.sysusers) and the packaged unit
-/// runs as (`User=`); tests/package.rs checks that all three agree.
+/// runs as (`User=`); tests/system/package.rs checks that all three agree.
 pub const DAEMON_USER: &str = "raumwart";
 
 /// Where systemd looks for raumwart.service and its drop-ins, highest precedence first.
