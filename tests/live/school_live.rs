@@ -2,7 +2,7 @@
 //! rotated and removed through the library is in force after a reload, and the privacy
 //! sweep finds no nickname, JID or password where raumwart shows or writes data.
 
-use raumwart::schools::{self as school, Files, Rooms};
+use raumwart::schools::{self, Files, Rooms};
 use testkit::privacy::Private;
 use testkit::*;
 
@@ -15,7 +15,7 @@ async fn an_added_school_opens_with_its_generated_password_and_nothing_private_l
     let env = Env::new(REPO, Options::default());
     let mut d = env.daemon().await;
     let files = Files::new(env.daemon_config_path());
-    let added = school::add(&files, "gs-neu", "Grundschule Neu", None, &Rooms::Count(2)).unwrap();
+    let added = schools::add(&files, "gs-neu", "Grundschule Neu", None, &Rooms::Count(2)).unwrap();
     d.hangup();
     d.wait_metric(RELOADED, 1.0).await;
 
@@ -43,7 +43,7 @@ async fn an_added_school_opens_with_its_generated_password_and_nothing_private_l
     private.sweep(&env, &d).await;
 
     // A new password: the teacher inside stays, the next one needs the new password.
-    let rotated = school::rotate(&files, "gs-neu", None).unwrap();
+    let rotated = schools::rotate(&files, "gs-neu", None).unwrap();
     private.add(rotated.passwords[0].password.expose());
     d.hangup();
     d.wait_metric(RELOADED, 2.0).await;
@@ -65,7 +65,7 @@ async fn an_added_school_opens_with_its_generated_password_and_nothing_private_l
     private.sweep(&env, &d).await;
 
     // Removed: the rooms are no longer managed.
-    let removed = school::remove(&files, "gs-neu").unwrap();
+    let removed = schools::remove(&files, "gs-neu").unwrap();
     assert_eq!(removed.nodes, ["gs-neu-1", "gs-neu-2"]);
     d.hangup();
     d.wait_metric(RELOADED, 3.0).await;

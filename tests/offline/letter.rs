@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use raumwart::schools::letter::{self, Date};
-use raumwart::schools::{self as school, Files, Rooms};
+use raumwart::schools::{self, Files, Rooms};
 
 fn setup(name: &str) -> (PathBuf, Files) {
     example::setup(&format!("letter-{name}"))
@@ -189,7 +189,7 @@ fn the_access_letter_is_one_a4_page_with_every_link_and_the_password() {
     // Twelve rooms, one of them typed with spaces and umlauts: the longest link.
     let mut rooms: Vec<String> = (1..=11).map(|i| format!("gs-lindenhof-{i}")).collect();
     rooms.push("Grundschule Lindenhof Lehrerzimmer".into());
-    let added = school::add(
+    let added = schools::add(
         &files,
         "gs-lindenhof",
         "Grundschule Lindenhof",

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use raumwart::config;
 use raumwart::schools::import::Columns;
-use raumwart::schools::{self as school, CredentialSource, Files, Rooms, UnitCredentials};
+use raumwart::schools::{self, CredentialSource, Files, Rooms, UnitCredentials};
 
 /// A folder holding config.example.toml with its secret and password files.
 struct Setup {
@@ -56,7 +56,7 @@ fn mode(path: &Path) -> u32 {
 fn add_appends_a_block_and_keeps_every_comment() {
     let s = Setup::new("add");
     let before = s.config_text();
-    let added = school::add(
+    let added = schools::add(
         &s.files,
         "gs-neustadt",
         "Grundschule Neustadt",
@@ -117,7 +117,7 @@ fn add_with_named_rooms_as_people_type_them() {
         "Grundschule Müllheim 1".into(),
         "gs-muellheim-lehrer".into(),
     ]);
-    let added = school::add(
+    let added = schools::add(
         &s.files,
         "gs-muellheim",
         "Grundschule Müllheim",
@@ -166,11 +166,11 @@ fn a_refused_add_writes_nothing() {
         ),
     ];
     for (id, rooms, why) in cases {
-        let err = school::add(&s.files, id, "Neue Schule", None, &rooms).unwrap_err();
+        let err = schools::add(&s.files, id, "Neue Schule", None, &rooms).unwrap_err();
         assert!(err.to_string().contains(why), "{id} {rooms:?}: {err}");
         assert_eq!(s.snapshot(), before, "{id} {rooms:?} left something behind");
     }
-    let err = school::add(
+    let err = schools::add(
         &s.files,
         "gs-neu",
         "Neue Schule",
@@ -178,7 +178,7 @@ fn a_refused_add_writes_nothing() {
         &Rooms::Named(vec!["gs-musterstadt-1".into()]),
     )
     .unwrap_err();
-    assert!(matches!(err, school::Error::Rejected(_)), "{err}");
+    assert!(matches!(err, schools::Error::Rejected(_)), "{err}");
     assert!(err.to_string().contains("listed twice"), "{err}");
 }
 
@@ -187,7 +187,7 @@ fn an_invalid_config_is_reported_like_check_and_left_alone() {
     let s = Setup::new("invalid");
     fs::write(s.dir.join("schools/gs-musterstadt.pw"), "kurz\n").unwrap();
     let before = s.snapshot();
-    let err = school::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap_err();
+    let err = schools::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap_err();
     let text = err.to_string();
     assert!(
         text.contains("config.toml:") && text.contains("easy to guess"),
@@ -200,9 +200,9 @@ fn an_invalid_config_is_reported_like_check_and_left_alone() {
 #[test]
 fn remove_deletes_the_block_and_its_password_files() {
     let s = Setup::new("remove");
-    let nodes = school::room_nodes(&s.files, "rs-beispielheim").unwrap();
+    let nodes = schools::room_nodes(&s.files, "rs-beispielheim").unwrap();
     assert_eq!(nodes, ["rs-beispielheim-1", "rs-beispielheim-konferenz"]);
-    let removed = school::remove(&s.files, "rs-beispielheim").unwrap();
+    let removed = schools::remove(&s.files, "rs-beispielheim").unwrap();
     assert_eq!(removed.nodes, nodes);
     assert_eq!(removed.deleted_files.len(), 2);
     assert!(!s.dir.join("schools/rs-beispielheim.pw").exists());
@@ -217,7 +217,7 @@ fn remove_deletes_the_block_and_its_password_files() {
     assert!(removed.to_string().contains("rs-beispielheim-konferenz"));
 
     // The first block's comments introduce all schools: they stay when it goes.
-    let removed = school::remove(&s.files, "gs-musterstadt").unwrap();
+    let removed = schools::remove(&s.files, "gs-musterstadt").unwrap();
     assert_eq!(
         removed.deleted_files,
         [s.dir.join("schools/gs-musterstadt.pw")]
@@ -227,10 +227,10 @@ fn remove_deletes_the_block_and_its_password_files() {
     assert!(!text.contains("[[school]]"), "{text}");
     s.load();
 
-    let err = school::remove(&s.files, "gs-musterstadt").unwrap_err();
+    let err = schools::remove(&s.files, "gs-musterstadt").unwrap_err();
     assert!(err.to_string().contains("there is no school"), "{err}");
     // And a school can be added to a file without any.
-    school::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap();
+    schools::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap();
     assert_eq!(s.load().schools.len(), 1);
 }
 
@@ -239,7 +239,7 @@ fn rotate_writes_a_new_password_and_nothing_else() {
     let s = Setup::new("rotate");
     let before = s.config_text();
     let old = fs::read_to_string(s.dir.join("schools/rs-beispielheim.pw")).unwrap();
-    let rotated = school::rotate(&s.files, "rs-beispielheim", None).unwrap();
+    let rotated = schools::rotate(&s.files, "rs-beispielheim", None).unwrap();
     assert_eq!(s.config_text(), before, "the config is unchanged");
     let [new] = rotated.passwords.as_slice() else {
         panic!("{rotated:?}")
@@ -256,7 +256,7 @@ fn rotate_writes_a_new_password_and_nothing_else() {
     assert_eq!(s.snapshot().len(), 5, "{:?}", s.snapshot());
 
     // A room of its own password keeps its file; one that shared the school's gets one.
-    let rotated = school::rotate(
+    let rotated = schools::rotate(
         &s.files,
         "rs-beispielheim",
         Some("rs-beispielheim-konferenz"),
@@ -267,7 +267,7 @@ fn rotate_writes_a_new_password_and_nothing_else() {
         s.dir.join("schools/rs-beispielheim-konferenz.pw")
     );
     assert_eq!(s.config_text(), before);
-    let rotated = school::rotate(&s.files, "gs-musterstadt", Some("gs-musterstadt-2")).unwrap();
+    let rotated = schools::rotate(&s.files, "gs-musterstadt", Some("gs-musterstadt-2")).unwrap();
     let file = s.dir.join("schools/gs-musterstadt-2.pw");
     assert_eq!(rotated.passwords[0].password_file, file);
     // The mode of the password files beside it.
@@ -292,14 +292,14 @@ fn rotate_writes_a_new_password_and_nothing_else() {
             ("gs-musterstadt-2", rotated.passwords[0].password.expose()),
         ]
     );
-    let err = school::rotate(&s.files, "gs-musterstadt", Some("nowhere")).unwrap_err();
+    let err = schools::rotate(&s.files, "gs-musterstadt", Some("nowhere")).unwrap_err();
     assert!(err.to_string().contains("has no room"), "{err}");
 }
 
 #[test]
 fn list_shows_rooms_and_ages_never_a_password() {
     let s = Setup::new("list");
-    let listing = school::list(&s.files, None).unwrap();
+    let listing = schools::list(&s.files, None).unwrap();
     let ids: Vec<&str> = listing.0.iter().map(|l| l.id.as_str()).collect();
     assert_eq!(ids, ["gs-musterstadt", "rs-beispielheim"]);
     assert_eq!(listing.0[1].passwords.len(), 2);
@@ -325,9 +325,12 @@ fn list_shows_rooms_and_ages_never_a_password() {
     for password in ["Tafel", "Zirkel", "Nebel"] {
         assert!(!printed.contains(password), "{printed}");
     }
-    assert_eq!(school::age_text(std::time::Duration::from_secs(90)), "90 s");
     assert_eq!(
-        school::age_text(std::time::Duration::from_secs(3 * 86_400)),
+        schools::age_text(std::time::Duration::from_secs(90)),
+        "90 s"
+    );
+    assert_eq!(
+        schools::age_text(std::time::Duration::from_secs(3 * 86_400)),
         "3 d"
     );
 }
@@ -351,7 +354,7 @@ fn password_files_behind_systemd_credentials() {
         config: s.files.config.clone(),
         credentials: CredentialSource::Unit(UnitCredentials::from_unit(&unit)),
     };
-    let added = school::add(&files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap();
+    let added = schools::add(&files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap();
     assert_eq!(added.password_file, s.dir.join("schools/gs-neu.pw"));
     assert!(
         added.credential,
@@ -360,13 +363,13 @@ fn password_files_behind_systemd_credentials() {
     assert!(s
         .config_text()
         .contains("password_file = \"$CREDENTIALS_DIRECTORY/schools_gs-neu.pw\""));
-    let rotated = school::rotate(&files, "gs-neu", None).unwrap();
+    let rotated = schools::rotate(&files, "gs-neu", None).unwrap();
     assert!(rotated.passwords[0].credential);
-    let removed = school::remove(&files, "gs-neu").unwrap();
+    let removed = schools::remove(&files, "gs-neu").unwrap();
     assert_eq!(removed.deleted_files, [s.dir.join("schools/gs-neu.pw")]);
 
     // Without the unit, the command says what it needs instead of guessing.
-    let err = school::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap_err();
+    let err = schools::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap_err();
     assert!(err.to_string().contains("$CREDENTIALS_DIRECTORY"), "{err}");
 }
 
@@ -378,8 +381,8 @@ fn credentials_are_in_use_when_a_value_names_them_not_when_a_comment_does() {
         text.contains("$CREDENTIALS_DIRECTORY/"),
         "the example's comments mention the folder"
     );
-    assert!(!school::uses_credentials(&text));
-    let added = school::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap();
+    assert!(!schools::uses_credentials(&text));
+    let added = schools::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap();
     assert!(!added.credential);
     // A room's own file, the school's file, or no secret_file (the component secret is
     // then the credential component-secret).
@@ -388,14 +391,14 @@ fn credentials_are_in_use_when_a_value_names_them_not_when_a_comment_does() {
         "password_file = \"$CREDENTIALS_DIRECTORY/konferenz.pw\"",
     );
     assert_ne!(room, text);
-    assert!(school::uses_credentials(&room));
+    assert!(schools::uses_credentials(&room));
     let school = text.replace(
         "password_file = \"schools/gs-musterstadt.pw\"",
         "password_file = \"$CREDENTIALS_DIRECTORY/gs.pw\"",
     );
-    assert!(school::uses_credentials(&school));
+    assert!(schools::uses_credentials(&school));
     let secret = text.replace("secret_file = \"component.secret\"\n", "");
-    assert!(school::uses_credentials(&secret));
+    assert!(schools::uses_credentials(&secret));
 }
 
 /// Whether this test runs as root (CI does), who can give files to any group.
@@ -438,7 +441,7 @@ fn written_files_keep_the_owner_group_and_mode_the_daemon_reads_them_with() {
     // One file of its own kind: a rotation keeps it.
     give(&schools.join("rs-beispielheim.pw"), gid, 0o440);
 
-    let added = school::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap();
+    let added = schools::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap();
     assert_eq!(
         owner(&added.password_file),
         (uid, gid, 0o640),
@@ -449,12 +452,12 @@ fn written_files_keep_the_owner_group_and_mode_the_daemon_reads_them_with() {
         (uid, gid, 0o640),
         "the config file keeps its own"
     );
-    school::rotate(&s.files, "rs-beispielheim", None).unwrap();
+    schools::rotate(&s.files, "rs-beispielheim", None).unwrap();
     assert_eq!(
         owner(&schools.join("rs-beispielheim.pw")),
         (uid, gid, 0o440)
     );
-    let rotated = school::rotate(&s.files, "gs-musterstadt", Some("gs-musterstadt-2")).unwrap();
+    let rotated = schools::rotate(&s.files, "gs-musterstadt", Some("gs-musterstadt-2")).unwrap();
     assert_eq!(
         owner(&rotated.passwords[0].password_file),
         (uid, gid, 0o640)
@@ -464,10 +467,10 @@ fn written_files_keep_the_owner_group_and_mode_the_daemon_reads_them_with() {
     // No password file left, no folder: the folder is made with its parent's group,
     // the file gets the folder's group, mode 0640.
     for id in ["gs-musterstadt", "rs-beispielheim", "gs-neu"] {
-        school::remove(&s.files, id).unwrap();
+        schools::remove(&s.files, id).unwrap();
     }
     fs::remove_dir(&schools).unwrap();
-    let added = school::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap();
+    let added = schools::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap();
     assert_eq!(added.password_file, schools.join("gs-neu.pw"));
     assert_eq!(owner(&schools), (uid, gid, 0o750));
     assert_eq!(owner(&added.password_file), (uid, gid, 0o640));
@@ -525,7 +528,7 @@ fn import_adds_the_new_schools_of_each_register_kind() {
     ] {
         let s = Setup::new(&format!("import-{name}"));
         let before = s.snapshot();
-        let dry = school::import(&s.files, &register(name), &columns(), None, 2, true)
+        let dry = schools::import(&s.files, &register(name), &columns(), None, 2, true)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(s.snapshot(), before, "{name}: --dry-run wrote something");
         let printed_dry = dry.to_string();
@@ -536,7 +539,7 @@ fn import_adds_the_new_schools_of_each_register_kind() {
         );
 
         let imported =
-            school::import(&s.files, &register(name), &columns(), None, 2, false).unwrap();
+            schools::import(&s.files, &register(name), &columns(), None, 2, false).unwrap();
         let ids: Vec<&str> = imported.added.iter().map(|a| a.school.as_str()).collect();
         assert_eq!(ids, ["gs-lindenhof", "rs-am-markt"], "{name}");
         assert_eq!(imported.unchanged, ["gs-musterstadt"], "{name}");
@@ -573,7 +576,7 @@ fn import_adds_the_new_schools_of_each_register_kind() {
         }
 
         // Again: everything is configured now.
-        let again = school::import(&s.files, &register(name), &columns(), None, 2, false).unwrap();
+        let again = schools::import(&s.files, &register(name), &columns(), None, 2, false).unwrap();
         assert!(again.added.is_empty());
         assert!(again.to_string().contains("no new schools"));
     }
@@ -587,7 +590,7 @@ fn import_errors_name_no_cell_but_the_id() {
         name: "Schule".into(),
     };
     let err =
-        school::import(&s.files, &register("schulen.xlsx"), &wrong, None, 2, false).unwrap_err();
+        schools::import(&s.files, &register("schulen.xlsx"), &wrong, None, 2, false).unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
@@ -597,7 +600,7 @@ fn import_errors_name_no_cell_but_the_id() {
     );
     let broken = s.dir.join("kaputt.xlsx");
     fs::write(&broken, "Sabine Brandt, 0761 4455").unwrap();
-    let err = school::import(&s.files, &broken, &columns(), None, 2, false).unwrap_err();
+    let err = schools::import(&s.files, &broken, &columns(), None, 2, false).unwrap_err();
     assert!(
         err.to_string().contains("cannot read this spreadsheet"),
         "{err}"
@@ -640,15 +643,15 @@ fn with_several_media_centres_add_names_the_school_s_own() {
         (None, "several media centres (\"kmz-beispielkreis\", \"kmz-nachbarkreis\"): say which with --media-centre ID"),
         (Some("kmz-nirgendwo"), "there is no media centre \"kmz-nirgendwo\"; the media centres are \"kmz-beispielkreis\", \"kmz-nachbarkreis\""),
     ] {
-        let err = school::add(&s.files, "gs-neu", "Neue Schule", centre, &Rooms::Count(1))
+        let err = schools::add(&s.files, "gs-neu", "Neue Schule", centre, &Rooms::Count(1))
             .unwrap_err();
-        assert!(matches!(err, school::Error::Refused(_)), "{err}");
+        assert!(matches!(err, schools::Error::Refused(_)), "{err}");
         assert!(err.to_string().contains(why), "{err}");
         assert_eq!(s.snapshot(), before, "{centre:?} left something behind");
     }
 
     let text = s.config_text();
-    let added = school::add(
+    let added = schools::add(
         &s.files,
         "gs-neu",
         "Neue Schule",
@@ -682,7 +685,7 @@ fn with_several_media_centres_add_names_the_school_s_own() {
 fn with_one_media_centre_block_add_names_it_and_the_one_table_needs_no_name() {
     let s = Setup::new("add-one-media-centre");
     // The one [media_centre] table: no id to give, none to write.
-    let err = school::add(
+    let err = schools::add(
         &s.files,
         "gs-neu",
         "Neue Schule",
@@ -695,7 +698,7 @@ fn with_one_media_centre_block_add_names_it_and_the_one_table_needs_no_name() {
             .contains("declares no [[media_centre]] blocks"),
         "{err}"
     );
-    school::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap();
+    schools::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap();
     assert!(!s
         .config_text()
         .contains("name = \"Neue Schule\"\nmedia_centre"));
@@ -706,7 +709,7 @@ fn with_one_media_centre_block_add_names_it_and_the_one_table_needs_no_name() {
         "[[media_centre]]\nid = \"kmz-beispielkreis\"\n",
     );
     fs::write(&s.files.config, text).unwrap();
-    let added = school::add(&s.files, "gs-zwei", "Zweite Schule", None, &Rooms::Count(1)).unwrap();
+    let added = schools::add(&s.files, "gs-zwei", "Zweite Schule", None, &Rooms::Count(1)).unwrap();
     assert_eq!(added.media_centre.as_deref(), Some("kmz-beispielkreis"));
     assert!(s.config_text().contains(
         "id = \"gs-zwei\"\nname = \"Zweite Schule\"\nmedia_centre = \"kmz-beispielkreis\"\n"
@@ -721,7 +724,7 @@ fn with_one_media_centre_block_add_names_it_and_the_one_table_needs_no_name() {
 fn list_shows_each_school_s_media_centre_and_filters_by_it() {
     let s = Setup::new("list-media-centres");
     two_media_centres(&s);
-    let listing = school::list(&s.files, None).unwrap();
+    let listing = schools::list(&s.files, None).unwrap();
     let centres: Vec<(&str, Option<&str>)> = listing
         .0
         .iter()
@@ -745,15 +748,15 @@ fn list_shows_each_school_s_media_centre_and_filters_by_it() {
         "{printed}"
     );
 
-    let only = school::list(&s.files, Some("kmz-nachbarkreis")).unwrap();
+    let only = schools::list(&s.files, Some("kmz-nachbarkreis")).unwrap();
     let ids: Vec<&str> = only.0.iter().map(|l| l.id.as_str()).collect();
     assert_eq!(ids, ["rs-beispielheim"]);
-    let err = school::list(&s.files, Some("kmz-nirgendwo")).unwrap_err();
+    let err = schools::list(&s.files, Some("kmz-nirgendwo")).unwrap_err();
     assert!(err.to_string().contains("no media centre"), "{err}");
 
     // The one [media_centre] table: no column (the test above checks the header).
     let s = Setup::new("list-one-media-centre");
-    let listing = school::list(&s.files, None).unwrap();
+    let listing = schools::list(&s.files, None).unwrap();
     assert!(listing.0.iter().all(|l| l.media_centre.is_none()));
     assert!(!listing.to_string().contains("MEDIA CENTRE"));
 }
@@ -763,7 +766,7 @@ fn import_gives_the_new_schools_the_register_s_media_centre() {
     let s = Setup::new("import-media-centre");
     two_media_centres(&s);
     let before = s.snapshot();
-    let err = school::import(
+    let err = schools::import(
         &s.files,
         &register("schulen.csv"),
         &columns(),
@@ -775,7 +778,7 @@ fn import_gives_the_new_schools_the_register_s_media_centre() {
     assert!(err.to_string().contains("--media-centre ID"), "{err}");
     assert_eq!(s.snapshot(), before);
 
-    let imported = school::import(
+    let imported = schools::import(
         &s.files,
         &register("schulen.csv"),
         &columns(),
