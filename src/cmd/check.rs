@@ -11,6 +11,9 @@ pub(super) fn run(path: &Path) -> ExitCode {
     match config::load(path) {
         Ok(c) => {
             print!("{}", report(path, &c));
+            for warning in warnings(&c) {
+                eprintln!("warning: {warning}");
+            }
             daemon_can_read(path, &c)
         }
         Err(e) => {
@@ -49,6 +52,22 @@ pub(super) fn report(path: &Path, c: &Config) -> String {
         lines.len(),
         lines.concat()
     )
+}
+
+/// What works but is likely wrong: said on stderr, the exit status stays 0.
+pub(super) fn warnings(c: &Config) -> Vec<String> {
+    // Jitsi's focus is focus@auth.<domain>, its MUC conference.<domain> (or muc.<domain>).
+    let domain = c.xmpp.muc.split_once('.').map_or("", |(_, d)| d);
+    let (focus, auth) = (format!("focus@auth.{domain}"), format!("auth.{domain}"));
+    let services = &c.policy.service_jids;
+    if services.iter().any(|j| *j == focus || *j == auth) {
+        return vec![];
+    }
+    vec![format!(
+        "policy.service_jids does not list Jitsi's focus ({focus}): it would count as a \
+         person, so a room it stays in never ends its session; list it, with jibri's and \
+         jigasi's accounts"
+    )]
 }
 
 /// `check` as root reads every file whatever its owner and mode; the daemon runs as its

@@ -31,6 +31,8 @@ pub const COMPONENT: &str = "raumwart.meet.jitsi";
 pub const RECOMMENDED_GC: &str = "{ mode = \"generational\" }";
 pub const SECRET: &str = "component-secret-for-tests";
 pub const FOCUS_PASSWORD: &str = "focus-password";
+/// jigasi (dial-in and dial-out) logs in like focus, on the auth host.
+pub const JIGASI_PASSWORD: &str = "jigasi-password";
 pub const SCHOOL: &str = "gs-musterstadt";
 pub const SCHOOL_PASSWORD: &str = "Tafel-Kreide-Pausenhof-47";
 pub const ROOM: &str = "gs-musterstadt-1";
@@ -432,11 +434,13 @@ Include "conf.d/*.cfg.lua"
         // internal_plain reads this file; no prosodyctl needed.
         let accounts = self.dir.join("data/auth%2emeet%2ejitsi/accounts");
         fs::create_dir_all(&accounts).unwrap();
-        fs::write(
-            accounts.join("focus.dat"),
-            format!("return {{\n\t[\"password\"] = \"{FOCUS_PASSWORD}\";\n}};\n"),
-        )
-        .unwrap();
+        for (user, password) in [("focus", FOCUS_PASSWORD), ("jigasi", JIGASI_PASSWORD)] {
+            fs::write(
+                accounts.join(format!("{user}.dat")),
+                format!("return {{\n\t[\"password\"] = \"{password}\";\n}};\n"),
+            )
+            .unwrap();
+        }
     }
 
     /// The main MUC's `modules_enabled`: the shape's (quoted), and Jitsi's lobby check.
@@ -483,7 +487,7 @@ muc = "{muc}"
 lobby_muc = "{LOBBY}"
 
 [policy]
-service_jids = ["focus@{AUTH}"]
+service_jids = ["focus@{AUTH}", "jigasi@{AUTH}"]
 unmanaged_rooms = "{unmanaged}"
 grace_period = "{grace}"
 

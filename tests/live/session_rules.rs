@@ -391,3 +391,39 @@ async fn a_restarted_daemon_counts_the_people_in_breakout_rooms() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_service_entering_with_the_school_password_is_no_organizer_and_keeps_no_session() {
+    // lib-jitsi-meet hands jigasi, for dial-out, the room password the teacher typed:
+    // the school password. jigasi is in `service_jids`.
+    let env = Env::new(REPO, Options::default());
+    let mut d = env.daemon().await;
+    let mut focus = env.focus(ROOM).await;
+    let jid = room_jid(ROOM);
+    let mut teacher = teacher_with_class(&env, ROOM, "teacher").await;
+    let mut jigasi = Client::login(env.c2s, AUTH, "jigasi", JIGASI_PASSWORD).await;
+    jigasi
+        .join(&jid, "jigasi", Some(SCHOOL_PASSWORD))
+        .await
+        .expect("dial-out enters with the password the teacher typed");
+    env.events_barrier(&mut d).await;
+    let st = room_status(&env, ROOM).await;
+    assert_eq!(st["people"], 1, "jigasi counted as a person: {st}");
+    let owners = teacher.affiliations(&jid, "owner").await;
+    assert!(
+        !owners.contains(&jigasi.bare()),
+        "a service was made organizer: {owners:?}"
+    );
+    // The teacher leaves: only services are in, so the session ends at once (with the
+    // default grace period of 60 s, a service kept as a person would keep it for that).
+    let old_owner = teacher.bare();
+    teacher.leave(&jid, "teacher").await;
+    d.wait_metric(
+        "raumwart_sessions_ended_total{reason=\"last_organizer_left\"}",
+        1.0,
+    )
+    .await;
+    jigasi.wait_removed(&jid, "jigasi").await;
+    focus.gone().await;
+    assert_room_is_fresh(&env, ROOM, &old_owner).await;
+}

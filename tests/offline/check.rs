@@ -89,6 +89,8 @@ struct Fixture {
     expect: Vec<String>,
     /// The text after `# expect-room: `, one per line.
     rooms: Vec<String>,
+    /// The text after `# expect-warning: `, one per line: what `check` warns of.
+    warnings: Vec<String>,
     known_wrong: Option<String>,
 }
 
@@ -105,6 +107,7 @@ impl Fixture {
         Fixture {
             expect: comment("# expect:"),
             rooms: comment("# expect-room:"),
+            warnings: comment("# expect-warning:"),
             known_wrong: comment("# known-wrong:").into_iter().next(),
             path,
         }
@@ -175,11 +178,16 @@ fn verify_valid(fixture: &Fixture) -> Result<(), String> {
     for room in &fixture.rooms {
         wanted.push_str(&format!("  {room}\n"));
     }
-    if run.status == Some(0) && run.stdout == wanted && run.stderr.is_empty() {
+    let warned: String = fixture
+        .warnings
+        .iter()
+        .map(|w| format!("warning: {w}\n"))
+        .collect();
+    if run.status == Some(0) && run.stdout == wanted && run.stderr == warned {
         Ok(())
     } else {
         Err(format!(
-            "wanted exit status 0 and stdout {wanted:?}; got {run}"
+            "wanted exit status 0, stdout {wanted:?} and stderr {warned:?}; got {run}"
         ))
     }
 }
