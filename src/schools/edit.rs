@@ -1,12 +1,15 @@
 //! The transaction behind every school command: the config file edited with `toml_edit`
 //! (comments and layout kept), validated as `check` would before anything is written,
 //! new password files written first and removed again on failure, the config file
-//! replaced by a rename, each file with the owner, group and mode the daemon needs.
+//! replaced by a rename, each file with the owner, group and mode the daemon needs. An
+//! edit is opened under the config's lock ([`ConfigLock`]) and commits only under its
+//! exclusive form.
 
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, Value};
 
@@ -14,6 +17,7 @@ use crate::config::daemon_user::Daemon;
 use crate::config::password;
 use crate::config::{self, Secret};
 
+use super::lock::ConfigLock;
 use super::{
     check_id, io, is_credential, refused, Error, Files, NewPassword, Planned, Rooms, MAX_ROOMS,
 };
@@ -47,6 +51,8 @@ impl SchoolBlock {
 /// The config file being changed, and the password files that go with the change.
 pub(super) struct Edit<'a> {
     files: &'a Files,
+    /// Held by the caller for as long as the edit and what follows it.
+    lock: &'a ConfigLock,
     text: String,
     pub(super) doc: DocumentMut,
     /// New password files: path and content, written at commit, and the reference.
@@ -60,7 +66,9 @@ pub(super) struct Edit<'a> {
 }
 
 impl<'a> Edit<'a> {
-    pub(super) fn open(files: &'a Files) -> Result<Edit<'a>, Error> {
+    /// Reads the config under `lock` (taken for `files.config`); only an exclusive one
+    /// lets the edit commit.
+    pub(super) fn open(files: &'a Files, lock: &'a ConfigLock) -> Result<Edit<'a>, Error> {
         let text = fs::read_to_string(&files.config).map_err(|source| {
             Error::Config(config::Error::Read {
                 path: files.config.clone(),
@@ -74,6 +82,7 @@ impl<'a> Edit<'a> {
         };
         Ok(Edit {
             files,
+            lock,
             text,
             doc,
             created: vec![],
@@ -355,7 +364,12 @@ impl<'a> Edit<'a> {
         if self.created.is_empty() {
             return self_check(self.files, &self.doc.to_string()).map_err(Error::Rejected);
         }
-        let dir = std::env::temp_dir().join(format!("raumwart-dry-run-{}", std::process::id()));
+        // Dry runs share the config's lock: two in one process (the console) need folders
+        // of their own.
+        static RUNS: AtomicU64 = AtomicU64::new(0);
+        let run = RUNS.fetch_add(1, Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("raumwart-dry-run-{}-{run}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::DirBuilder::new()
             .mode(0o700)
@@ -388,6 +402,10 @@ impl<'a> Edit<'a> {
     /// Writes everything, or nothing: new password files, validation of the changed
     /// file, the config file, then the replaced password files.
     pub(super) fn commit(self) -> Result<config::Config, Error> {
+        assert!(
+            self.lock.is_exclusive(),
+            "a change of the config is committed under its exclusive lock"
+        );
         let mut written = vec![];
         let mut temporary = vec![];
         let result = self.commit_inner(&mut written, &mut temporary);
@@ -510,7 +528,7 @@ impl Edit<'_> {
 
 /// Owner, group and mode for a file that is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Access {
+pub(super) struct Access {
     /// None: whoever writes it (only root can give a file to another user).
     uid: Option<u32>,
     /// None: the writer's group.
@@ -581,10 +599,24 @@ impl Access {
         }
     }
 
+    /// The lock file beside a config with `config`'s metadata: its group, read and
+    /// written by that group when it may read the config, never by others.
+    pub(super) fn lock_file(config: &fs::Metadata) -> Access {
+        Access {
+            uid: None,
+            gid: Some(config.gid()),
+            mode: if config.mode() & 0o040 != 0 {
+                0o660
+            } else {
+                0o600
+            },
+        }
+    }
+
     /// Gives `file` (just created by this process) this owner, group and mode. Root
     /// gives any; another user keeps its own uid and gives the group when it may (a
     /// group it is not in stays its own: nothing fails for it).
-    fn apply(&self, file: &fs::File, path: &Path) -> Result<(), Error> {
+    pub(super) fn apply(&self, file: &fs::File, path: &Path) -> Result<(), Error> {
         let now = file.metadata().map_err(io(path))?;
         let root = now.uid() == 0;
         let uid = self.uid.filter(|&u| root && u != now.uid());

@@ -11,7 +11,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::{Edit, Files, Imported, Rooms};
+use super::{ConfigLock, Edit, Files, Imported, Rooms};
 use crate::config::Secret;
 
 /// The two columns to read, by their header text (case and surrounding spaces ignored).
@@ -293,7 +293,11 @@ pub fn import(
     rooms: usize,
     dry_run: bool,
 ) -> Result<Imported, super::Error> {
-    let mut edit = Edit::open(files)?;
+    let lock = match dry_run {
+        true => ConfigLock::shared(&files.config)?,
+        false => ConfigLock::exclusive(&files.config)?,
+    };
+    let mut edit = Edit::open(files, &lock)?;
     let media_centre = edit.media_centre(media_centre)?;
     let register = read(register_file, columns)?;
     let known = edit.schools()?;

@@ -7,6 +7,11 @@
 //! (through a temporary file and a rename) and removed again when anything fails, and the
 //! config file is replaced by a rename. An error leaves the files as they were.
 //!
+//! The console (as the daemon's user) and an admin's `raumwart school` (as root) change
+//! the same files: every operation takes the config's lock itself ([`ConfigLock`],
+//! exclusive for a change from the read to the last rename, shared for a read), so two
+//! changes at the same moment are made one after the other and neither is lost.
+//!
 //! The daemon reads these files as its own user (group `raumwart` in the package), so
 //! every file written gets the owner, group and mode it needs before it is renamed into
 //! place: a replaced file keeps its own, a new password file takes those of the password
@@ -30,10 +35,12 @@ use crate::config::{self, Credentials, Secret};
 mod edit;
 pub mod import;
 pub mod letter;
+mod lock;
 mod report;
 
 use edit::{new_password, validate, Edit};
 pub use import::import;
+pub use lock::{lock_file, ConfigLock, LOCK_WAIT};
 pub use report::age_text;
 
 /// The most rooms `--rooms N` makes.
@@ -147,6 +154,14 @@ pub enum Error {
     DaemonCannotRead(crate::config::daemon_user::Unreadable),
     #[error(transparent)]
     Register(#[from] import::Error),
+    /// Another change of the config held its lock for all of `wait`; nothing was written.
+    #[error(
+        "{}: another change of the configuration held this lock for {} s; nothing was \
+         written, try again",
+        lock.display(),
+        wait.as_secs()
+    )]
+    Busy { lock: PathBuf, wait: Duration },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -276,7 +291,8 @@ pub fn add(
     media_centre: Option<&str>,
     rooms: &Rooms,
 ) -> Result<Added, Error> {
-    let mut edit = Edit::open(files)?;
+    let lock = ConfigLock::exclusive(&files.config)?;
+    let mut edit = Edit::open(files, &lock)?;
     let media_centre = edit.media_centre(media_centre)?;
     let planned = edit.add(id, name, media_centre.as_deref(), rooms)?;
     let config = edit.commit()?;
@@ -386,7 +402,8 @@ fn check_id(id: &str) -> Result<(), Error> {
 
 /// The room nodes of a configured school: the sessions to end before [`remove`].
 pub fn room_nodes(files: &Files, id: &str) -> Result<Vec<String>, Error> {
-    let edit = Edit::open(files)?;
+    let lock = ConfigLock::shared(&files.config)?;
+    let edit = Edit::open(files, &lock)?;
     let config = edit.current()?;
     let school = config
         .schools
@@ -399,7 +416,9 @@ pub fn room_nodes(files: &Files, id: &str) -> Result<Vec<String>, Error> {
 /// `raumwart school remove ID`: removes the block and deletes the password files no
 /// other school or room uses.
 pub fn remove(files: &Files, id: &str) -> Result<Removed, Error> {
-    let mut edit = Edit::open(files)?;
+    // Held until the files are deleted: a school added meanwhile may reuse their names.
+    let lock = ConfigLock::exclusive(&files.config)?;
+    let mut edit = Edit::open(files, &lock)?;
     let current = edit.current()?;
     let nodes: Vec<String> = current
         .schools
@@ -482,7 +501,8 @@ pub fn remove(files: &Files, id: &str) -> Result<Removed, Error> {
 /// A room without a session uses it after the reload, a room in session from its next
 /// reset.
 pub fn rotate(files: &Files, id: &str, room: Option<&str>) -> Result<Rotated, Error> {
-    let mut edit = Edit::open(files)?;
+    let lock = ConfigLock::exclusive(&files.config)?;
+    let mut edit = Edit::open(files, &lock)?;
     let schools = edit.schools()?;
     let index = schools
         .iter()
@@ -574,7 +594,8 @@ fn file_stem(name: &str) -> String {
 /// `raumwart school list [--media-centre ID]`: ids, media centres, names, rooms and the
 /// age of each password file; with `only`, the schools of that media centre.
 pub fn list(files: &Files, only: Option<&str>) -> Result<Listing, Error> {
-    let edit = Edit::open(files)?;
+    let lock = ConfigLock::shared(&files.config)?;
+    let edit = Edit::open(files, &lock)?;
     if let Some(wanted) = only {
         edit.media_centre(Some(wanted))?;
     }

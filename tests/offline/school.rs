@@ -6,6 +6,9 @@ use crate::example;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{mpsc, Arc, Barrier};
+use std::time::{Duration, Instant};
 
 use raumwart::config;
 use raumwart::schools::import::Columns;
@@ -32,13 +35,15 @@ impl Setup {
         config::parse(&self.files.config, &text, None).expect("the config stays valid")
     }
 
-    /// Every file in the folder, with its content.
+    /// Every file in the folder, with its content; not the lock file, which the first
+    /// command makes and every later one uses.
     fn snapshot(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let lock = schools::lock_file(&self.files.config);
         let mut all = vec![];
         for dir in [self.dir.clone(), self.dir.join("schools")] {
             for entry in fs::read_dir(dir).unwrap() {
                 let path = entry.unwrap().path();
-                if path.is_file() {
+                if path.is_file() && path != lock {
                     all.push((path.clone(), fs::read(&path).unwrap()));
                 }
             }
@@ -475,6 +480,132 @@ fn written_files_keep_the_owner_group_and_mode_the_daemon_reads_them_with() {
     assert_eq!(owner(&schools), (uid, gid, 0o750));
     assert_eq!(owner(&added.password_file), (uid, gid, 0o640));
     assert_eq!(owner(&s.files.config), (uid, gid, 0o640));
+}
+
+// --- changes at the same moment ----------------------------------------------------------
+
+/// `raumwart --config CONFIG school ARGS` as a process of its own, told of no running
+/// daemon (a socket that is not there).
+fn school_command(s: &Setup, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_raumwart"));
+    command
+        .arg("--config")
+        .arg(&s.files.config)
+        .arg("--socket")
+        .arg(s.dir.join("no-daemon"))
+        .arg("school")
+        .args(args)
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .env_remove("RAUMWART_CONFIG")
+        .env_remove("RAUMWART_SOCKET");
+    command
+}
+
+/// What a finished process said, for a failure message.
+fn said(out: &Output) -> String {
+    format!(
+        "{}\n--- stdout:\n{}--- stderr:\n{}---",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The console (threads of one process, the library) and admins (`raumwart school add`
+/// processes) add schools to one config at the same moment: each waits for the config's
+/// lock, so every school is in the file afterwards, with its password file, and the file
+/// passes `check`. Without the lock, changes read the same file and the last rename
+/// wins (or the check before it refuses them).
+#[test]
+fn adds_at_the_same_moment_from_threads_and_processes_all_stay() {
+    const EACH: usize = 12;
+    // Far above the lock's own wait (10 s): an adder that stops must not hang the test.
+    const DEADLINE: Duration = Duration::from_secs(60);
+    let s = Setup::new("race");
+    let start = Arc::new(Barrier::new(2 * EACH));
+    let (done, results) = mpsc::channel();
+    for i in 0..EACH {
+        let (start, done) = (start.clone(), done.clone());
+        let config = s.files.config.clone();
+        std::thread::spawn(move || {
+            let id = format!("gs-thread-{i}");
+            start.wait();
+            let added = schools::add(
+                &Files::new(config),
+                &id,
+                &format!("Schule {i}"),
+                None,
+                &Rooms::Count(1),
+            );
+            let added = added.map(|a| a.password.expose().to_owned());
+            let _ = done.send((id, added.map_err(|e| e.to_string())));
+        });
+    }
+    for i in 0..EACH {
+        let (start, done) = (start.clone(), done.clone());
+        let id = format!("gs-process-{i}");
+        let name = format!("Schule {i}");
+        let mut command = school_command(&s, &["add", &id, "--name", &name, "--rooms", "1"]);
+        std::thread::spawn(move || {
+            start.wait();
+            let result = match command.output() {
+                Ok(out) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).into()),
+                Ok(out) => Err(said(&out)),
+                Err(e) => Err(format!("not started: {e}")),
+            };
+            let _ = done.send((id, result));
+        });
+    }
+    drop(done);
+
+    // Each adder: the password it was told (threads) or what it printed (processes).
+    let deadline = Instant::now() + DEADLINE;
+    let mut told = vec![];
+    let mut failed = vec![];
+    while told.len() + failed.len() < 2 * EACH {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match results.recv_timeout(left) {
+            Ok((id, Ok(text))) => told.push((id, text)),
+            Ok((id, Err(e))) => failed.push(format!("{id}: {e}")),
+            Err(_) => panic!(
+                "{} of {} adders did not finish within {DEADLINE:?}",
+                2 * EACH - told.len() - failed.len(),
+                2 * EACH
+            ),
+        }
+    }
+    let config = s.load();
+    let lost: Vec<&String> = told
+        .iter()
+        .map(|(id, _)| id)
+        .filter(|id| !config.schools.iter().any(|x| &x.id == *id))
+        .collect();
+    assert!(
+        lost.is_empty() && failed.is_empty(),
+        "of {} adds, {} said they added a school that is not in the file: {lost:?}; \
+         {} failed:\n{}",
+        2 * EACH,
+        lost.len(),
+        failed.len(),
+        failed.join("\n")
+    );
+    assert_eq!(config.schools.len(), 2 + 2 * EACH);
+    for (id, text) in &told {
+        let file = s.dir.join(format!("schools/{id}.pw"));
+        let password = fs::read_to_string(&file).unwrap_or_else(|e| panic!("{id}: {e}"));
+        // The password written is the one its adder was told.
+        assert!(text.contains(password.trim_end()), "{id}: {text}");
+    }
+    let check = Command::new(env!("CARGO_BIN_EXE_raumwart"))
+        .arg("check")
+        .arg("--config")
+        .arg(&s.files.config)
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", said(&check));
+    // No temporary file is left: the config, its secret, 3 + 2 × EACH password files.
+    assert_eq!(s.snapshot().len(), 5 + 2 * EACH, "{:?}", s.snapshot());
 }
 
 // --- import --------------------------------------------------------------------------
