@@ -3,7 +3,9 @@
 //! (`Shape`); the real raumwart binary (the caller's, see `Repo`); real clients (see
 //! `client`), the lesson the demo plays (`lesson`) and the load the bench makes (`load`). `RAUMWART_TEST_PROSODY` picks the Prosody binary (default:
 //! Debian's `prosody`), `RAUMWART_TEST_SHAPE` the shape of its config.
+//! `browser` drives headless Chromium through chromedriver and checks pages with axe-core.
 
+pub mod browser;
 pub mod client;
 pub mod focus;
 pub mod lesson;
