@@ -2,6 +2,7 @@
 //! beside it. `.ci/run` runs them again against Prosody 13 in both config shapes.
 //! `cargo test --test live`, or one file: `cargo test --test live lifecycle::`.
 
+mod browser_kit;
 mod campaign;
 mod demo;
 mod faults;
