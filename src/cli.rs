@@ -83,6 +83,45 @@ pub enum Command {
         #[command(subcommand)]
         action: SchoolCommand,
     },
+    /// Serve the media centres' web console, or manage its staff accounts
+    ///
+    /// Without a subcommand, serves `[console] listen` (loopback by default, for a TLS
+    /// reverse proxy) until SIGTERM. Accounts, sessions and the audit log live in the
+    /// SQLite file `[console] database`.
+    Console {
+        #[command(subcommand)]
+        action: Option<ConsoleCommand>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConsoleCommand {
+    /// Staff accounts of the console
+    User {
+        #[command(subcommand)]
+        action: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add an account and print its generated password (hand it over, then forget it)
+    Add {
+        login: String,
+        /// The [[media_centre]] whose schools the account sees (omit with the one
+        /// [media_centre] table)
+        #[arg(long, value_name = "ID", conflicts_with = "provider")]
+        media_centre: Option<String>,
+        /// The provider's admin: every media centre
+        #[arg(long)]
+        provider: bool,
+    },
+    /// Remove an account and end its sessions
+    Remove { login: String },
+    /// Give an account a new generated password (printed) and end its sessions
+    ResetPassword { login: String },
+    /// List the accounts and what each sees (never a password)
+    List,
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,12 +2,14 @@
 //!
 //! `core` decides, everything else carries: `config` reads the TOML file, `component`
 //! talks to Prosody, `daemon` runs the loop that owns core and session, `schools` edits
-//! the register for the media centre.
+//! the register for the media centre, `console` serves the media centres' web console
+//! (a process of its own, reaching the daemon through its control socket).
 
 #![warn(unreachable_pub)]
 
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod core;
 pub mod schools;
 

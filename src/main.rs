@@ -17,8 +17,12 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
-    // Only the daemon logs; the other commands print what they have to say.
-    if matches!(cli.command, Command::Run) {
+    // Only the daemon and the console's server log; the other commands print what they
+    // have to say.
+    if matches!(
+        cli.command,
+        Command::Run | Command::Console { action: None }
+    ) {
         init_logging();
     }
     raumwart::run(cli)

@@ -7,6 +7,7 @@ use crate::cli::{Cli, Command};
 use crate::daemon::control;
 
 mod check;
+mod console;
 mod end_session;
 mod password;
 mod reload;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::EndSession { room } => end_session::run(&path, socket, room),
         Command::School { action } => school::run(&path, socket, action),
         Command::Reload => reload::run(&path, socket),
+        Command::Console { action } => console::run(&path, socket, action),
     }
 }
 

@@ -32,6 +32,8 @@ pub struct Config {
     pub xmpp: Xmpp,
     pub policy: Policy,
     pub http: Http,
+    /// The media centres' web console (`raumwart console`); the daemon ignores it.
+    pub console: Console,
     /// The Jitsi web app, for the links in the access letter.
     pub jitsi: Option<Jitsi>,
     /// The media centres whose schools these are: none, the one of a `[media_centre]`
@@ -111,6 +113,20 @@ pub struct Xmpp {
 #[derive(Debug, Clone)]
 pub struct Http {
     pub listen: SocketAddr,
+}
+
+/// `[console]`: where the console serves and keeps its accounts, sessions and audit log.
+#[derive(Debug, Clone)]
+pub struct Console {
+    /// Loopback by default: the provider's TLS reverse proxy stands in front.
+    pub listen: SocketAddr,
+    /// The SQLite file; relative to the state folder (`$STATE_DIRECTORY`, else the
+    /// config's folder) unless absolute.
+    pub database: PathBuf,
+    /// A staff session ends after this long without a request.
+    pub idle_timeout: Duration,
+    /// Audit entries older than this are deleted.
+    pub audit_retention: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -300,7 +316,7 @@ pub fn is_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
-/// Parses "90s", "2m", "1h", "500ms" and sums like "1m30s".
+/// Parses "90s", "2m", "1h", "30d", "500ms" and sums like "1m30s".
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad = || format!("{text:?} is not a duration like \"60s\", \"2m\" or \"1m30s\"");
     let mut total = Duration::ZERO;
@@ -323,6 +339,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "s" => Duration::from_secs(n),
             "m" => Duration::from_secs(n * 60),
             "h" => Duration::from_secs(n * 3600),
+            "d" => Duration::from_secs(n * 86_400),
             _ => return Err(bad()),
         };
         total += part;

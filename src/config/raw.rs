@@ -17,6 +17,8 @@ pub(super) struct RawConfig {
     pub(super) http: RawHttp,
     pub(super) jitsi: Option<RawJitsi>,
     pub(super) media_centre: Option<RawMediaCentres>,
+    #[serde(default)]
+    pub(super) console: RawConsole,
     #[serde(default, rename = "school")]
     pub(super) schools: Vec<Spanned<RawSchool>>,
 }
@@ -45,6 +47,15 @@ pub(super) struct RawPolicy {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawHttp {
     pub(super) listen: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConsole {
+    pub(super) listen: Option<Spanned<String>>,
+    pub(super) database: Option<Spanned<String>>,
+    pub(super) idle_timeout: Option<Spanned<String>>,
+    pub(super) audit_retention: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

@@ -5,18 +5,19 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use toml::Spanned;
 
 use super::raw::{
-    RawConfig, RawHttp, RawJitsi, RawMediaCentre, RawMediaCentres, RawPolicy, RawRoom, RawSchool,
-    RawXmpp,
+    RawConfig, RawConsole, RawHttp, RawJitsi, RawMediaCentre, RawMediaCentres, RawPolicy, RawRoom,
+    RawSchool, RawXmpp,
 };
 use super::SECRET_CREDENTIAL;
 use super::{is_id, parse_duration, password, room_names};
 use super::{
-    Config, Credentials, Error, Http, Jitsi, MediaCentre, Policy, Problem, Room, School, Secret,
-    Xmpp,
+    Config, Console, Credentials, Error, Http, Jitsi, MediaCentre, Policy, Problem, Room, School,
+    Secret, Xmpp,
 };
 
 pub(super) struct Validator<'a> {
@@ -51,6 +52,7 @@ impl Validator<'_> {
         let xmpp = self.xmpp(raw.xmpp);
         let policy = self.policy(raw.policy);
         let http = self.http(raw.http);
+        let console = self.console(raw.console);
         let jitsi = raw.jitsi.map(|j| self.jitsi(j));
         let media_centres = self.media_centres(raw.media_centre);
         let schools = self.schools(raw.schools, &media_centres);
@@ -58,6 +60,7 @@ impl Validator<'_> {
             xmpp,
             policy,
             http,
+            console,
             jitsi,
             media_centres,
             schools,
@@ -336,15 +339,49 @@ impl Validator<'_> {
         let default: SocketAddr = ([127, 0, 0, 1], 9469).into();
         let listen = match raw.listen {
             None => default,
-            Some(text) => text.get_ref().parse().unwrap_or_else(|_| {
-                self.problem(
-                    &text.span(),
-                    "listen must be an address and port, like \"127.0.0.1:9469\"".into(),
-                );
-                default
-            }),
+            Some(text) => self.address(text, 9469),
         };
         Http { listen }
+    }
+
+    fn address(&mut self, text: Spanned<String>, port: u16) -> SocketAddr {
+        text.get_ref().parse().unwrap_or_else(|_| {
+            let message = format!("listen must be an address and port, like \"127.0.0.1:{port}\"");
+            self.problem(&text.span(), message);
+            ([127, 0, 0, 1], port).into()
+        })
+    }
+
+    fn console(&mut self, raw: RawConsole) -> Console {
+        let listen = match raw.listen {
+            None => ([127, 0, 0, 1], 9470).into(),
+            Some(text) => self.address(text, 9470),
+        };
+        let mut duration = |text: Option<Spanned<String>>, default: Duration, least: Duration| {
+            let Some(text) = text else { return default };
+            match parse_duration(text.get_ref()) {
+                Ok(d) if d >= least => d,
+                Ok(_) => {
+                    let message = format!("must be at least {}s", least.as_secs());
+                    self.problem(&text.span(), message);
+                    default
+                }
+                Err(message) => {
+                    self.problem(&text.span(), message);
+                    default
+                }
+            }
+        };
+        let minute = Duration::from_secs(60);
+        let day = Duration::from_secs(86_400);
+        Console {
+            listen,
+            idle_timeout: duration(raw.idle_timeout, 30 * minute, minute),
+            audit_retention: duration(raw.audit_retention, 365 * day, day),
+            database: raw
+                .database
+                .map_or_else(|| "console.sqlite".into(), |d| d.into_inner().into()),
+        }
     }
 
     fn schools(&mut self, raw: Vec<Spanned<RawSchool>>, centres: &[MediaCentre]) -> Vec<School> {

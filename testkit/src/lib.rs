@@ -7,6 +7,7 @@
 
 pub mod browser;
 pub mod client;
+pub mod console;
 pub mod focus;
 pub mod lesson;
 pub mod load;

@@ -4,6 +4,7 @@
 
 mod browser_kit;
 mod campaign;
+mod console;
 mod demo;
 mod faults;
 mod flood;
