@@ -613,23 +613,42 @@ impl Access {
         }
     }
 
-    /// Gives `file` (just created by this process) this owner, group and mode. Root
-    /// gives any; another user keeps its own uid and gives the group when it may (a
-    /// group it is not in stays its own: nothing fails for it).
+    /// The owner and group to give a file created as `created` (uid, gid); None keeps
+    /// it. Root gives any. Another user (the console's) cannot give a file away: it keeps
+    /// its own uid and gives the group, which chown allows when it is in that group.
+    fn ids_to_give(&self, created: (u32, u32)) -> (Option<u32>, Option<u32>) {
+        let root = created.0 == 0;
+        let uid = self.uid.filter(|&u| root && u != created.0);
+        let gid = self.gid.filter(|&g| g != created.1);
+        (uid, gid)
+    }
+
+    /// The mode of a file whose group could not be given (the writer is not in it): it
+    /// stays in the writer's own group, which gets no more than others, so a password
+    /// the old group could read does not reach another one.
+    fn mode_in_own_group(&self) -> u32 {
+        (self.mode & !0o070) | ((self.mode & 0o007) << 3)
+    }
+
+    /// Gives `file` (just created by this process) this owner, group and mode, as
+    /// [`Access::ids_to_give`] decides. A user other than root never fails for an
+    /// owner or group it cannot give ([`Access::mode_in_own_group`]).
     pub(super) fn apply(&self, file: &fs::File, path: &Path) -> Result<(), Error> {
         let now = file.metadata().map_err(io(path))?;
         let root = now.uid() == 0;
-        let uid = self.uid.filter(|&u| root && u != now.uid());
-        let gid = self.gid.filter(|&g| g != now.gid());
+        let (uid, gid) = self.ids_to_give((now.uid(), now.gid()));
+        let mut mode = self.mode;
         if uid.is_some() || gid.is_some() {
             match std::os::unix::fs::fchown(file, uid, gid) {
                 Ok(()) => {}
-                Err(e) if !root && e.kind() == std::io::ErrorKind::PermissionDenied => {}
+                Err(e) if !root && e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    mode = self.mode_in_own_group();
+                }
                 Err(e) => return Err(io(path)(e)),
             }
         }
         // After chown, which may clear set-id bits; also restores what the umask took.
-        file.set_permissions(fs::Permissions::from_mode(self.mode))
+        file.set_permissions(fs::Permissions::from_mode(mode))
             .map_err(io(path))
     }
 }
@@ -696,4 +715,49 @@ fn rename(from: &Path, to: &Path) -> Result<(), Error> {
         let _ = dir.sync_all();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROOT: (u32, u32) = (0, 0);
+    /// The console's user: uid and its own group.
+    const CONSOLE: (u32, u32) = (996, 995);
+
+    fn access(uid: u32, gid: u32, mode: u32) -> Access {
+        Access {
+            uid: Some(uid),
+            gid: Some(gid),
+            mode,
+        }
+    }
+
+    #[test]
+    fn root_gives_a_replaced_file_its_owner_and_group() {
+        let config = access(0, 995, 0o640);
+        assert_eq!(config.ids_to_give(ROOT), (None, Some(995)));
+        // A config the console wrote last: root gives it back to the console's user.
+        let written = access(996, 995, 0o640);
+        assert_eq!(written.ids_to_give(ROOT), (Some(996), Some(995)));
+    }
+
+    #[test]
+    fn another_user_keeps_its_own_uid_and_gives_only_the_group() {
+        // root:raumwart, replaced by the console: raumwart is the console's own group.
+        let config = access(0, 995, 0o640);
+        assert_eq!(config.ids_to_give(CONSOLE), (None, None));
+        // A group it may be in besides its own: given, the owner never.
+        let other = access(0, 110, 0o640);
+        assert_eq!(other.ids_to_give(CONSOLE), (None, Some(110)));
+        assert_eq!(Access::private().ids_to_give(CONSOLE), (None, None));
+    }
+
+    #[test]
+    fn a_group_not_given_gets_no_more_than_others() {
+        assert_eq!(access(0, 110, 0o640).mode_in_own_group(), 0o600);
+        assert_eq!(access(0, 110, 0o440).mode_in_own_group(), 0o400);
+        assert_eq!(access(0, 110, 0o644).mode_in_own_group(), 0o644);
+        assert_eq!(access(0, 110, 0o750).mode_in_own_group(), 0o700);
+    }
 }

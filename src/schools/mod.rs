@@ -16,6 +16,9 @@
 //! every file written gets the owner, group and mode it needs before it is renamed into
 //! place: a replaced file keeps its own, a new password file takes those of the password
 //! files beside it (else the folder's group, mode 0640), a new folder its parent's group.
+//! Only root can give a file to another user: run as another user (the console's), a
+//! file written is that user's, with the group and mode it should have (a group the
+//! user is not in is not given, and then the user's own gets no more than others).
 //! Run as root on the daemon's configuration, a change the daemon's user could not read
 //! is refused before the config file is replaced, so no command leaves the daemon unable
 //! to reload or start.

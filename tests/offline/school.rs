@@ -608,6 +608,78 @@ fn adds_at_the_same_moment_from_threads_and_processes_all_stay() {
     assert_eq!(s.snapshot().len(), 5 + 2 * EACH, "{:?}", s.snapshot());
 }
 
+/// The console runs as the daemon's user, not as root, on the files the package keeps
+/// root:raumwart (folders writable by the group for the console). That user cannot keep
+/// root as a file's owner, and need not: a file it writes keeps its group and mode, and
+/// root's next change keeps the owner the console gave it. A user not in a file's group
+/// cannot give it that group: its own then gets no more than others. Only root can run a
+/// command as another user, so this runs as root (as CI does).
+#[test]
+fn the_console_s_user_changes_root_s_files_keeping_group_and_mode() {
+    use std::os::unix::process::CommandExt;
+    if !root() {
+        eprintln!("skipped: only root can run a command as the console's user");
+        return;
+    }
+    // nobody, and groups no one else has (the package's is raumwart).
+    const CONSOLE: u32 = 65534;
+    const GROUP: u32 = 4242;
+    const NOT_GROUP: u32 = 4343;
+    let s = Setup::new("console-user");
+    let schools = s.dir.join("schools");
+    give(&s.dir, GROUP, 0o770);
+    give(&schools, GROUP, 0o770);
+    give(&s.files.config, GROUP, 0o640);
+    give(&s.dir.join("component.secret"), GROUP, 0o640);
+    for (file, _) in example::PASSWORDS {
+        give(&schools.join(file), GROUP, 0o640);
+    }
+    let console = |gid: u32, args: &[&str]| {
+        let out = school_command(&s, args)
+            .uid(CONSOLE)
+            .gid(gid)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?} as {CONSOLE}:{gid}: {}",
+            said(&out)
+        );
+    };
+
+    console(
+        GROUP,
+        &["add", "gs-konsole", "--name", "Konsole", "--rooms", "2"],
+    );
+    let new = schools.join("gs-konsole.pw");
+    assert_eq!(owner(&s.files.config), (CONSOLE, GROUP, 0o640));
+    assert_eq!(owner(&new), (CONSOLE, GROUP, 0o640));
+    // Made by the console's user, opened by root and the group alike.
+    let lock = schools::lock_file(&s.files.config);
+    assert_eq!(owner(&lock), (CONSOLE, GROUP, 0o660));
+    console(GROUP, &["rotate", "gs-musterstadt"]);
+    let rotated = schools.join("gs-musterstadt.pw");
+    assert_eq!(owner(&rotated), (CONSOLE, GROUP, 0o640));
+    console(GROUP, &["remove", "rs-beispielheim"]);
+    assert!(!schools.join("rs-beispielheim.pw").exists());
+
+    // Root after the console: every file keeps the owner, group and mode it has.
+    schools::rotate(&s.files, "gs-konsole", None).unwrap();
+    schools::add(&s.files, "gs-root", "Root", None, &Rooms::Count(1)).unwrap();
+    assert_eq!(owner(&s.files.config), (CONSOLE, GROUP, 0o640));
+    assert_eq!(owner(&new), (CONSOLE, GROUP, 0o640));
+    assert_eq!(owner(&lock), (CONSOLE, GROUP, 0o660));
+    s.load();
+
+    // In a folder of its own, the user changes a file of a group it is not in.
+    for path in [&s.dir, &schools, &s.dir.join("component.secret")] {
+        std::os::unix::fs::chown(path, Some(CONSOLE), None).unwrap();
+    }
+    console(NOT_GROUP, &["rotate", "gs-konsole"]);
+    assert_eq!(owner(&new), (CONSOLE, NOT_GROUP, 0o600));
+    s.load();
+}
+
 // --- import --------------------------------------------------------------------------
 
 fn register(name: &str) -> PathBuf {
