@@ -96,6 +96,8 @@ pub(super) fn run(config: &Path, socket: Option<PathBuf>, action: SchoolCommand)
                 schools::Error::Refused(_) => 65,
                 // What the daemon would say at its start: a file it cannot read.
                 schools::Error::DaemonCannotRead(_) => 78,
+                // EX_TEMPFAIL: another change (the console's) held the lock; try again.
+                schools::Error::Busy { .. } => 75,
                 _ => 1,
             })
         }
