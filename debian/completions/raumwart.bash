@@ -19,6 +19,9 @@ _raumwart() {
             raumwart,check)
                 cmd="raumwart__subcmd__check"
                 ;;
+            raumwart,console)
+                cmd="raumwart__subcmd__console"
+                ;;
             raumwart,end-session)
                 cmd="raumwart__subcmd__end__subcmd__session"
                 ;;
@@ -40,8 +43,65 @@ _raumwart() {
             raumwart,status)
                 cmd="raumwart__subcmd__status"
                 ;;
+            raumwart__subcmd__console,help)
+                cmd="raumwart__subcmd__console__subcmd__help"
+                ;;
+            raumwart__subcmd__console,user)
+                cmd="raumwart__subcmd__console__subcmd__user"
+                ;;
+            raumwart__subcmd__console__subcmd__help,help)
+                cmd="raumwart__subcmd__console__subcmd__help__subcmd__help"
+                ;;
+            raumwart__subcmd__console__subcmd__help,user)
+                cmd="raumwart__subcmd__console__subcmd__help__subcmd__user"
+                ;;
+            raumwart__subcmd__console__subcmd__help__subcmd__user,add)
+                cmd="raumwart__subcmd__console__subcmd__help__subcmd__user__subcmd__add"
+                ;;
+            raumwart__subcmd__console__subcmd__help__subcmd__user,list)
+                cmd="raumwart__subcmd__console__subcmd__help__subcmd__user__subcmd__list"
+                ;;
+            raumwart__subcmd__console__subcmd__help__subcmd__user,remove)
+                cmd="raumwart__subcmd__console__subcmd__help__subcmd__user__subcmd__remove"
+                ;;
+            raumwart__subcmd__console__subcmd__help__subcmd__user,reset-password)
+                cmd="raumwart__subcmd__console__subcmd__help__subcmd__user__subcmd__reset__subcmd__password"
+                ;;
+            raumwart__subcmd__console__subcmd__user,add)
+                cmd="raumwart__subcmd__console__subcmd__user__subcmd__add"
+                ;;
+            raumwart__subcmd__console__subcmd__user,help)
+                cmd="raumwart__subcmd__console__subcmd__user__subcmd__help"
+                ;;
+            raumwart__subcmd__console__subcmd__user,list)
+                cmd="raumwart__subcmd__console__subcmd__user__subcmd__list"
+                ;;
+            raumwart__subcmd__console__subcmd__user,remove)
+                cmd="raumwart__subcmd__console__subcmd__user__subcmd__remove"
+                ;;
+            raumwart__subcmd__console__subcmd__user,reset-password)
+                cmd="raumwart__subcmd__console__subcmd__user__subcmd__reset__subcmd__password"
+                ;;
+            raumwart__subcmd__console__subcmd__user__subcmd__help,add)
+                cmd="raumwart__subcmd__console__subcmd__user__subcmd__help__subcmd__add"
+                ;;
+            raumwart__subcmd__console__subcmd__user__subcmd__help,help)
+                cmd="raumwart__subcmd__console__subcmd__user__subcmd__help__subcmd__help"
+                ;;
+            raumwart__subcmd__console__subcmd__user__subcmd__help,list)
+                cmd="raumwart__subcmd__console__subcmd__user__subcmd__help__subcmd__list"
+                ;;
+            raumwart__subcmd__console__subcmd__user__subcmd__help,remove)
+                cmd="raumwart__subcmd__console__subcmd__user__subcmd__help__subcmd__remove"
+                ;;
+            raumwart__subcmd__console__subcmd__user__subcmd__help,reset-password)
+                cmd="raumwart__subcmd__console__subcmd__user__subcmd__help__subcmd__reset__subcmd__password"
+                ;;
             raumwart__subcmd__help,check)
                 cmd="raumwart__subcmd__help__subcmd__check"
+                ;;
+            raumwart__subcmd__help,console)
+                cmd="raumwart__subcmd__help__subcmd__console"
                 ;;
             raumwart__subcmd__help,end-session)
                 cmd="raumwart__subcmd__help__subcmd__end__subcmd__session"
@@ -63,6 +123,21 @@ _raumwart() {
                 ;;
             raumwart__subcmd__help,status)
                 cmd="raumwart__subcmd__help__subcmd__status"
+                ;;
+            raumwart__subcmd__help__subcmd__console,user)
+                cmd="raumwart__subcmd__help__subcmd__console__subcmd__user"
+                ;;
+            raumwart__subcmd__help__subcmd__console__subcmd__user,add)
+                cmd="raumwart__subcmd__help__subcmd__console__subcmd__user__subcmd__add"
+                ;;
+            raumwart__subcmd__help__subcmd__console__subcmd__user,list)
+                cmd="raumwart__subcmd__help__subcmd__console__subcmd__user__subcmd__list"
+                ;;
+            raumwart__subcmd__help__subcmd__console__subcmd__user,remove)
+                cmd="raumwart__subcmd__help__subcmd__console__subcmd__user__subcmd__remove"
+                ;;
+            raumwart__subcmd__help__subcmd__console__subcmd__user,reset-password)
+                cmd="raumwart__subcmd__help__subcmd__console__subcmd__user__subcmd__reset__subcmd__password"
                 ;;
             raumwart__subcmd__help__subcmd__school,add)
                 cmd="raumwart__subcmd__help__subcmd__school__subcmd__add"
@@ -131,7 +206,7 @@ _raumwart() {
 
     case "${cmd}" in
         raumwart)
-            opts="-c -h -V --config --socket --help --version run check password status end-session reload school help"
+            opts="-c -h -V --config --socket --help --version run check password status end-session reload school console help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -182,6 +257,348 @@ _raumwart() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        raumwart__subcmd__console)
+            opts="-c -h -V --config --socket --help --version user help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__console__subcmd__help)
+            opts="user help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__console__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__console__subcmd__help__subcmd__user)
+            opts="add remove reset-password list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__console__subcmd__help__subcmd__user__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__console__subcmd__help__subcmd__user__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__console__subcmd__help__subcmd__user__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__console__subcmd__help__subcmd__user__subcmd__reset__subcmd__password)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__console__subcmd__user)
+            opts="-c -h -V --config --socket --help --version add remove reset-password list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__console__subcmd__user__subcmd__add)
+            opts="-c -h -V --media-centre --provider --config --socket --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --media-centre)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__console__subcmd__user__subcmd__help)
+            opts="add remove reset-password list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__console__subcmd__user__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__console__subcmd__user__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__console__subcmd__user__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__console__subcmd__user__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__console__subcmd__user__subcmd__help__subcmd__reset__subcmd__password)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__console__subcmd__user__subcmd__list)
+            opts="-c -h -V --config --socket --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__console__subcmd__user__subcmd__remove)
+            opts="-c -h -V --config --socket --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__console__subcmd__user__subcmd__reset__subcmd__password)
+            opts="-c -h -V --config --socket --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         raumwart__subcmd__end__subcmd__session)
             opts="-c -h -V --config --socket --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -209,7 +626,7 @@ _raumwart() {
             return 0
             ;;
         raumwart__subcmd__help)
-            opts="run check password status end-session reload school help"
+            opts="run check password status end-session reload school console help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -225,6 +642,90 @@ _raumwart() {
         raumwart__subcmd__help__subcmd__check)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__help__subcmd__console)
+            opts="user"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__help__subcmd__console__subcmd__user)
+            opts="add remove reset-password list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__help__subcmd__console__subcmd__user__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__help__subcmd__console__subcmd__user__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__help__subcmd__console__subcmd__user__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__help__subcmd__console__subcmd__user__subcmd__reset__subcmd__password)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
