@@ -3,7 +3,8 @@
 //! `core` decides, everything else carries: `config` reads the TOML file, `component`
 //! talks to Prosody, `daemon` runs the loop that owns core and session, `schools` edits
 //! the register for the media centre, `console` serves the media centres' web console
-//! (a process of its own, reaching the daemon through its control socket).
+//! (a process of its own, reaching the daemon through its control socket), `register`
+//! carries one register to the raumwart of every shard.
 
 #![warn(unreachable_pub)]
 
@@ -11,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod core;
+pub mod register;
 pub mod schools;
 
 mod cmd;

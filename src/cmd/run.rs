@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
@@ -10,20 +11,25 @@ use super::EX_CONFIG;
 use crate::config;
 use crate::daemon::metrics::Metrics;
 use crate::daemon::{self, control, http};
+use crate::register::follow;
+
+/// How long a shard without any register waits for the first at its start.
+const FIRST_REGISTER: Duration = Duration::from_secs(20);
 
 pub(super) fn run(path: PathBuf, socket: Option<PathBuf>) -> ExitCode {
     let metrics = Arc::new(Metrics::new());
-    let config = match config::load(&path) {
-        Ok(c) => c,
-        Err(e) => {
+    let load = || {
+        config::load(&path).map_err(|e| {
             for line in e.to_string().lines() {
                 tracing::error!("{line}");
             }
-            return ExitCode::from(EX_CONFIG);
-        }
+            ExitCode::from(EX_CONFIG)
+        })
     };
-    metrics.config_loaded_at_start();
-    metrics.use_config(&config);
+    let mut config = match load() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -34,6 +40,19 @@ pub(super) fn run(path: PathBuf, socket: Option<PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // A shard that never had a register protects nothing: it gets one first, or stops.
+    if let Some(register) = config.register.clone() {
+        if let Err(e) = runtime.block_on(follow::ensure(&register, FIRST_REGISTER)) {
+            tracing::error!("{e:#}");
+            return ExitCode::FAILURE;
+        }
+        config = match load() {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
+    }
+    metrics.config_loaded_at_start();
+    metrics.use_config(&config);
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.http.listen)
             .await
@@ -47,6 +66,9 @@ pub(super) fn run(path: PathBuf, socket: Option<PathBuf>) -> ExitCode {
             control_socket: Some(Arc::new(control_socket.path.clone())),
         };
         tokio::spawn(http::serve(listener, server.clone()));
+        if let Some(register) = config.register.clone() {
+            tokio::spawn(follow::follow(register, reload_tx.clone()));
+        }
         tokio::spawn(signals(stop, reload_tx));
         tracing::info!(
             version = env!("CARGO_PKG_VERSION"),

@@ -34,6 +34,8 @@ pub struct Config {
     pub http: Http,
     /// The media centres' web console (`raumwart console`); the daemon ignores it.
     pub console: Console,
+    /// Set on a shard that follows another host's register: its schools come from there.
+    pub register: Option<Register>,
     /// The Jitsi web app, for the links in the access letter.
     pub jitsi: Option<Jitsi>,
     /// The media centres whose schools these are: none, the one of a `[media_centre]`
@@ -127,7 +129,32 @@ pub struct Console {
     pub idle_timeout: Duration,
     /// Audit entries older than this are deleted.
     pub audit_retention: Duration,
+    /// The shards that may follow this host's register, each with its own token.
+    pub shards: Vec<Shard>,
 }
+
+#[derive(Debug, Clone)]
+pub struct Shard {
+    pub name: String,
+    pub token: Secret,
+}
+
+/// `[register]`: where a shard's raumwart takes its register from, and keeps it.
+#[derive(Debug, Clone)]
+pub struct Register {
+    /// `host:port` and path of the console's register (plain HTTP: loopback to the
+    /// shard's own TLS proxy, see README).
+    pub authority: String,
+    pub path: String,
+    pub token: Secret,
+    /// The register as last received; the schools are read from it.
+    pub cache: PathBuf,
+}
+
+/// Where a follower keeps its register unless `[register] cache` says otherwise.
+pub const REGISTER_CACHE: &str = "/var/lib/raumwart/register/register.toml";
+/// A register token is at least this long (`raumwart password` makes longer ones).
+pub const MIN_TOKEN: usize = 24;
 
 #[derive(Debug, Clone)]
 pub struct School {

@@ -19,6 +19,7 @@ pub(super) struct RawConfig {
     pub(super) media_centre: Option<RawMediaCentres>,
     #[serde(default)]
     pub(super) console: RawConsole,
+    pub(super) register: Option<RawRegister>,
     #[serde(default, rename = "school")]
     pub(super) schools: Vec<Spanned<RawSchool>>,
 }
@@ -56,6 +57,34 @@ pub(super) struct RawConsole {
     pub(super) database: Option<Spanned<String>>,
     pub(super) idle_timeout: Option<Spanned<String>>,
     pub(super) audit_retention: Option<Spanned<String>>,
+    /// The shards that follow this host's register (`[[console.shard]]`).
+    #[serde(default, rename = "shard")]
+    pub(super) shards: Vec<RawShard>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawShard {
+    pub(super) name: Spanned<String>,
+    pub(super) token_file: Spanned<String>,
+}
+
+/// `[register]`: this raumwart follows the register of another host's console.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRegister {
+    pub(super) follow: Spanned<String>,
+    pub(super) token_file: Spanned<String>,
+    pub(super) cache: Option<Spanned<String>>,
+}
+
+/// The register as a follower caches it: media centres and schools, nothing else.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRegisterFile {
+    pub(super) media_centre: Option<RawMediaCentres>,
+    #[serde(default, rename = "school")]
+    pub(super) schools: Vec<Spanned<RawSchool>>,
 }
 
 #[derive(Deserialize)]

@@ -10,14 +10,14 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::raw::{
-    RawConfig, RawConsole, RawHttp, RawJitsi, RawMediaCentre, RawMediaCentres, RawPolicy, RawRoom,
-    RawSchool, RawXmpp,
+    RawConfig, RawConsole, RawHttp, RawJitsi, RawMediaCentre, RawMediaCentres, RawPolicy,
+    RawRegister, RawRegisterFile, RawRoom, RawSchool, RawXmpp,
 };
 use super::SECRET_CREDENTIAL;
 use super::{is_id, parse_duration, password, room_names};
 use super::{
-    Config, Console, Credentials, Error, Http, Jitsi, MediaCentre, Policy, Problem, Room, School,
-    Secret, Xmpp,
+    Config, Console, Credentials, Error, Http, Jitsi, MediaCentre, Policy, Problem, Register, Room,
+    School, Secret, Shard, Xmpp, MIN_TOKEN, REGISTER_CACHE,
 };
 
 pub(super) struct Validator<'a> {
@@ -54,13 +54,40 @@ impl Validator<'_> {
         let http = self.http(raw.http);
         let console = self.console(raw.console);
         let jitsi = raw.jitsi.map(|j| self.jitsi(j));
-        let media_centres = self.media_centres(raw.media_centre);
-        let schools = self.schools(raw.schools, &media_centres);
+        let register = raw.register.map(|r| self.register(r));
+        let (media_centres, schools) = match &register {
+            None => {
+                let centres = self.media_centres(raw.media_centre);
+                let schools = self.schools(raw.schools, &centres);
+                (centres, schools)
+            }
+            Some(register) => {
+                if let Some(school) = raw.schools.first() {
+                    self.problem(
+                        &school.span(),
+                        "this raumwart follows a register ([register] follow): its schools \
+                         come from there; remove the [[school]] blocks"
+                            .into(),
+                    );
+                }
+                if raw.media_centre.is_some() {
+                    let at = self.text.find("media_centre]").unwrap_or(0);
+                    self.problem(
+                        &(at..at),
+                        "this raumwart follows a register ([register] follow): its media \
+                         centres come from there; remove them here"
+                            .into(),
+                    );
+                }
+                self.cached_register(&register.cache)
+            }
+        };
         Config {
             xmpp,
             policy,
             http,
             console,
+            register,
             jitsi,
             media_centres,
             schools,
@@ -357,6 +384,14 @@ impl Validator<'_> {
             None => ([127, 0, 0, 1], 9470).into(),
             Some(text) => self.address(text, 9470),
         };
+        let shards = raw
+            .shards
+            .into_iter()
+            .map(|shard| Shard {
+                name: shard.name.into_inner(),
+                token: self.read_token(&shard.token_file),
+            })
+            .collect();
         let mut duration = |text: Option<Spanned<String>>, default: Duration, least: Duration| {
             let Some(text) = text else { return default };
             match parse_duration(text.get_ref()) {
@@ -375,6 +410,7 @@ impl Validator<'_> {
         let minute = Duration::from_secs(60);
         let day = Duration::from_secs(86_400);
         Console {
+            shards,
             listen,
             idle_timeout: duration(raw.idle_timeout, 30 * minute, minute),
             audit_retention: duration(raw.audit_retention, 365 * day, day),
@@ -382,6 +418,85 @@ impl Validator<'_> {
                 .database
                 .map_or_else(|| "console.sqlite".into(), |d| d.into_inner().into()),
         }
+    }
+
+    fn register(&mut self, raw: RawRegister) -> Register {
+        let follow = raw.follow.get_ref();
+        let parts = follow
+            .strip_prefix("http://")
+            .and_then(|rest| rest.split_once('/'))
+            .filter(|(authority, _)| is_host_port(authority));
+        let (authority, path) = match parts {
+            Some((authority, path)) => (authority.to_owned(), format!("/{path}")),
+            None => {
+                self.problem(
+                    &raw.follow.span(),
+                    format!(
+                        "follow {follow:?} is not like \"http://127.0.0.1:9480/register\" \
+                         (plain HTTP to this host's TLS proxy, with host, port and path)"
+                    ),
+                );
+                (String::new(), String::new())
+            }
+        };
+        let cache = match &raw.cache {
+            Some(c) => self.base.join(c.get_ref()),
+            None => PathBuf::from(REGISTER_CACHE),
+        };
+        Register {
+            authority,
+            path,
+            token: self.read_token(&raw.token_file),
+            cache,
+        }
+    }
+
+    /// A register token: a secret file of at least [`MIN_TOKEN`] characters.
+    fn read_token(&mut self, file: &Spanned<String>) -> Secret {
+        let before = self.problems.len();
+        let token = self.read_secret(file);
+        if self.problems.len() == before && token.expose().chars().count() < MIN_TOKEN {
+            self.problem(
+                &file.span(),
+                format!(
+                    "the token in {} is shorter than {MIN_TOKEN} characters; \
+                     `raumwart password` makes a strong one",
+                    file.get_ref()
+                ),
+            );
+        }
+        token
+    }
+
+    /// The media centres and schools of a follower's cached register, validated like
+    /// the config's own and located in that file. No cache yet: none (the daemon fetches
+    /// it before it starts).
+    fn cached_register(&mut self, path: &Path) -> (Vec<MediaCentre>, Vec<School>) {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return (vec![], vec![]);
+        };
+        let mut v = Validator {
+            file: path,
+            text: &text,
+            base: path.parent().unwrap_or(Path::new(".")),
+            credentials: None,
+            problems: vec![],
+            read_files: vec![],
+        };
+        let found = match toml::from_str::<RawRegisterFile>(&text) {
+            Ok(raw) => {
+                let centres = v.media_centres(raw.media_centre);
+                let schools = v.schools(raw.schools, &centres);
+                (centres, schools)
+            }
+            Err(e) => {
+                v.problem(&e.span().unwrap_or(0..0), e.message().trim_end().into());
+                (vec![], vec![])
+            }
+        };
+        self.problems.append(&mut v.problems);
+        self.read_files.append(&mut v.read_files);
+        found
     }
 
     fn schools(&mut self, raw: Vec<Spanned<RawSchool>>, centres: &[MediaCentre]) -> Vec<School> {

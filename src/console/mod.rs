@@ -30,6 +30,7 @@ pub mod auth;
 pub mod daemon;
 mod guard;
 mod pages;
+mod register;
 pub mod store;
 
 use daemon::Daemon;
@@ -48,6 +49,8 @@ pub struct App {
     pub store: Mutex<Store>,
     /// Uploaded registers waiting between preview and apply (mode 0700).
     pub uploads: PathBuf,
+    /// The register the shards follow, kept current by [`register::watch_register`].
+    pub register: tokio::sync::watch::Receiver<register::Current>,
 }
 
 pub type Shared = Arc<App>;
@@ -108,6 +111,7 @@ pub fn router(app: Shared) -> Router {
         )
         .route("/import/anwenden", post(pages::import::apply))
         .route("/protokoll", get(pages::audit::list))
+        .route("/register", get(register::serve))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn(guard::headers))
         .layer(DefaultBodyLimit::max(MAX_UPLOAD + 64 * 1024))
@@ -126,12 +130,17 @@ pub async fn serve(files: Files, socket: Option<PathBuf>) -> anyhow::Result<()> 
         config: files.config.clone(),
         socket,
     };
+    let (register_tx, register_rx) = tokio::sync::watch::channel(None);
+    if !settings.shards.is_empty() {
+        tokio::spawn(register::watch_register(files.config.clone(), register_tx));
+    }
     let app = Arc::new(App {
         files,
         daemon,
         settings: settings.clone(),
         store: Mutex::new(store),
         uploads,
+        register: register_rx,
     });
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
