@@ -1,26 +1,39 @@
-//! The access letter, rendered by a real browser: headless Chromium prints it to PDF,
-//! poppler's tools read the PDF back. Needs Debian's `chromium` and `poppler-utils`
-//! (.ci/run installs them); outside CI (`CI=true`) the test skips without them.
+//! The access letter, in both its forms. The HTML page is printed by a real browser:
+//! headless Chromium prints it to PDF. The PDF is raumwart's own. poppler's tools read
+//! both back. Needs Debian's `chromium` and `poppler-utils` (.ci/run installs them);
+//! outside CI (`CI=true`) a test skips without them.
 
 use crate::example;
 
+use std::collections::HashSet;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use raumwart::config::Config;
 use raumwart::schools::letter::{self, Date};
-use raumwart::schools::{self, Files, Rooms};
+use raumwart::schools::{self, Files, Rooms, MAX_ROOMS};
 
 fn setup(name: &str) -> (PathBuf, Files) {
     example::setup(&format!("letter-{name}"))
 }
 
-/// The tools the test needs, or None (a skip) outside CI.
+/// Chromium and poppler's tools, or None (a skip) outside CI.
 fn tools() -> Option<()> {
-    let missing: Vec<&str> = ["chromium", "pdfinfo", "pdftotext", "pdftoppm"]
-        .into_iter()
+    needs(&["chromium", "pdfinfo", "pdftotext", "pdftoppm"])
+}
+
+/// poppler's tools, or None (a skip) outside CI.
+fn poppler() -> Option<()> {
+    needs(&["pdfinfo", "pdftotext", "pdftoppm", "pdffonts"])
+}
+
+fn needs(tools: &[&str]) -> Option<()> {
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
         .filter(|tool| {
             Command::new("sh")
                 .arg("-c")
@@ -32,8 +45,13 @@ fn tools() -> Option<()> {
     if missing.is_empty() {
         return Some(());
     }
+    let packages = if missing.contains(&"chromium") {
+        "chromium poppler-utils"
+    } else {
+        "poppler-utils"
+    };
     let message = format!(
-        "the letter test needs {} (Debian: apt-get install chromium poppler-utils)",
+        "the letter test needs {} (Debian: apt-get install {packages})",
         missing.join(", ")
     );
     if std::env::var("CI").as_deref() == Ok("true") {
@@ -91,9 +109,12 @@ fn print_to_pdf(html: &Path, pdf: &Path) {
     let _ = fs::remove_dir_all(&profile);
 }
 
+/// Runs a poppler tool on a PDF: it must succeed and find nothing wrong in the file.
 fn run(tool: &str, args: &[&str]) -> String {
     let out = Command::new(tool).args(args).output().expect(tool);
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{tool}: {out:?}");
+    assert!(!stderr.contains("Syntax Error"), "{tool}: {stderr}");
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -180,23 +201,22 @@ fn render_and_check(
     pdf_text
 }
 
+/// Adds a school of twelve rooms, one of them typed with spaces (the longest link, and a
+/// hint to type its name).
+fn add_lindenhof(files: &Files) -> schools::Added {
+    let mut rooms: Vec<String> = (1..=11).map(|i| format!("gs-lindenhof-{i}")).collect();
+    rooms.push("Grundschule Lindenhof Lehrerzimmer".into());
+    let room = Rooms::Named(rooms);
+    schools::add(files, "gs-lindenhof", "Grundschule Lindenhof", None, &room).unwrap()
+}
+
 #[test]
 fn the_access_letter_is_one_a4_page_with_every_link_and_the_password() {
     if tools().is_none() {
         return;
     }
     let (dir, files) = setup("one-password");
-    // Twelve rooms, one of them typed with spaces and umlauts: the longest link.
-    let mut rooms: Vec<String> = (1..=11).map(|i| format!("gs-lindenhof-{i}")).collect();
-    rooms.push("Grundschule Lindenhof Lehrerzimmer".into());
-    let added = schools::add(
-        &files,
-        "gs-lindenhof",
-        "Grundschule Lindenhof",
-        None,
-        &Rooms::Named(rooms),
-    )
-    .unwrap();
+    let added = add_lindenhof(&files);
     let text = render_and_check(
         &dir,
         &files,
@@ -302,4 +322,279 @@ fn each_school_s_letter_names_its_own_media_centre() {
         );
         assert!(!text.contains("Beispielkreis"), "{text}");
     }
+}
+
+// --- raumwart's own PDF ----------------------------------------------------------------
+
+fn config(files: &Files) -> Config {
+    let text = fs::read_to_string(&files.config).unwrap();
+    raumwart::config::parse(&files.config, &text, None).unwrap()
+}
+
+/// What poppler reads in a PDF letter.
+struct Read {
+    /// pdfinfo's "Key: value" lines.
+    info: String,
+    /// The text, laid out as on the page.
+    text: String,
+    /// The links' targets.
+    urls: Vec<String>,
+    /// pdffonts' table.
+    fonts: String,
+}
+
+impl Read {
+    fn field(&self, key: &str) -> &str {
+        self.info
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+            .map_or("", str::trim)
+    }
+
+    fn pages(&self) -> usize {
+        self.field("Pages").parse().unwrap()
+    }
+
+    /// The text's words: a link must be one of them, not a part of a longer one.
+    fn words(&self) -> HashSet<&str> {
+        self.text.split_whitespace().collect()
+    }
+}
+
+/// Writes the PDF letter of `school` to `dir`, and a picture of its first page (60 dpi)
+/// to look at, and reads it back.
+fn pdf_letter(dir: &Path, config: &Config, school: &str) -> (letter::Letter, Read) {
+    let date = Date::from_days(20_512);
+    let bytes = letter::pdf(config, school, date).expect("the PDF");
+    let rendered = letter::render(config, school, date).unwrap();
+    let path = dir.join(format!("{school}.pdf"));
+    fs::write(&path, &bytes).unwrap();
+    let pdf = path.to_str().unwrap();
+    let info = run("pdfinfo", &[pdf]);
+    let png = dir.join(format!("{school}-pdf"));
+    let png = png.to_str().unwrap();
+    run(
+        "pdftoppm",
+        &[
+            "-png",
+            "-r",
+            "60",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-singlefile",
+            pdf,
+            png,
+        ],
+    );
+    let read = Read {
+        info,
+        text: run("pdftotext", &["-layout", pdf, "-"]),
+        urls: run("pdfinfo", &["-url", pdf])
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().nth(2).map(str::to_owned))
+            .collect(),
+        fonts: run("pdffonts", &[pdf]),
+    };
+    // PDF 1.4, and the document's language for screen readers (check_pdf checks the title).
+    let raw = String::from_utf8_lossy(&bytes);
+    assert!(raw.starts_with("%PDF-1.4\n"), "{raw:.20}");
+    assert!(raw.contains("/Lang (de-DE)"), "no language");
+    assert!(read.field("Page size").contains("(A4)"), "{}", read.info);
+    (rendered, read)
+}
+
+/// Checks a school's PDF letter: every link as text and as a link, the passwords, the
+/// school, its media centre's `office`, the German text.
+fn check_pdf(
+    letter: &letter::Letter,
+    read: &Read,
+    name: &str,
+    passwords: &[&str],
+    office: &[&str],
+) {
+    let words = read.words();
+    for link in &letter.links {
+        assert!(
+            words.contains(link.as_str()),
+            "{link} not in:\n{}",
+            read.text
+        );
+        assert!(
+            read.urls.contains(link),
+            "no link to {link}: {:?}",
+            read.urls
+        );
+    }
+    assert_eq!(read.urls.len(), letter.links.len(), "{:?}", read.urls);
+    for password in passwords {
+        assert!(
+            read.text.contains(password),
+            "{password:?} not in:\n{}",
+            read.text
+        );
+    }
+    let german = [
+        "Zugang zu den Videokonferenzräumen Ihrer Schule",
+        "So läuft eine Stunde",
+        "„Sicherheitsoptionen“",
+        "Schülerinnen und Schüler",
+        "gelöscht",
+        "28.02.2026",
+    ];
+    for wanted in german.iter().chain(office).chain([&name]) {
+        assert!(
+            read.text.contains(wanted),
+            "{wanted:?} not in:\n{}",
+            read.text
+        );
+    }
+    assert_eq!(
+        read.field("Title"),
+        format!("Zugang zu den Videokonferenzräumen – {name}")
+    );
+    // Passwords and links in a monospace font, the rest in Helvetica.
+    for font in ["Helvetica", "Helvetica-Bold", "Courier", "Courier-Bold"] {
+        assert!(
+            read.fonts
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(font)),
+            "{font} not used:\n{}",
+            read.fonts
+        );
+    }
+}
+
+#[test]
+fn the_pdf_letter_is_one_a4_page_with_every_link_and_the_password() {
+    if poppler().is_none() {
+        return;
+    }
+    let (dir, files) = setup("pdf");
+    let added = add_lindenhof(&files);
+    let config = config(&files);
+    let schools = [
+        (
+            "gs-musterstadt",
+            "Grundschule Musterstadt",
+            vec![example::PASSWORDS[0].1],
+        ),
+        (
+            "rs-beispielheim",
+            "Realschule Beispielheim",
+            vec![example::PASSWORDS[1].1, example::PASSWORDS[2].1],
+        ),
+        (
+            "gs-lindenhof",
+            "Grundschule Lindenhof",
+            vec![added.password.expose()],
+        ),
+    ];
+    for (school, name, passwords) in schools {
+        let (letter, read) = pdf_letter(&dir, &config, school);
+        assert_eq!(read.pages(), 1, "{school}:\n{}", read.info);
+        check_pdf(&letter, &read, name, &passwords, &BEISPIELKREIS);
+        assert!(read.text.contains("1 Minute bleiben"), "{}", read.text);
+        if school == "gs-lindenhof" {
+            let typed = "oder „Grundschule Lindenhof Lehrerzimmer“ auf der Startseite eingeben";
+            assert!(read.text.contains(typed), "{}", read.text);
+        }
+    }
+}
+
+#[test]
+fn fifty_rooms_all_reach_the_pdf() {
+    if poppler().is_none() {
+        return;
+    }
+    let (dir, files) = setup("pdf-fifty");
+    // One password for all: a list. Each room its own: a table.
+    let shared = schools::add(
+        &files,
+        "gs-gross",
+        "Grundschule Großstadt",
+        None,
+        &Rooms::Count(MAX_ROOMS),
+    )
+    .unwrap();
+    let mut block = String::from(
+        "\n[[school]]\nid = \"gy-gross\"\nname = \"Gymnasium Großstadt\"\nrooms = [\n",
+    );
+    let mut passwords = vec![];
+    for i in 1..=MAX_ROOMS {
+        let password = format!("Eigenes-Passwort-{i:02}-Ostwind-Lupe");
+        fs::write(
+            dir.join(format!("schools/gy-gross-{i}.pw")),
+            format!("{password}\n"),
+        )
+        .unwrap();
+        block.push_str(&format!(
+            "  {{ name = \"gy-gross-{i}\", password_file = \"schools/gy-gross-{i}.pw\" }},\n"
+        ));
+        passwords.push(password);
+    }
+    block.push_str("]\n");
+    let mut text = fs::read_to_string(&files.config).unwrap();
+    text.push_str(&block);
+    fs::write(&files.config, text).unwrap();
+    let config = config(&files);
+
+    // The list in two columns, its lines closer: one page.
+    let (letter, read) = pdf_letter(&dir, &config, "gs-gross");
+    assert_eq!(letter.links.len(), MAX_ROOMS);
+    assert_eq!(read.pages(), 1, "{}", read.info);
+    check_pdf(
+        &letter,
+        &read,
+        "Grundschule Großstadt",
+        &[shared.password.expose()],
+        &BEISPIELKREIS,
+    );
+
+    // The table continues on a second page, under its header again.
+    let (letter, read) = pdf_letter(&dir, &config, "gy-gross");
+    assert_eq!(read.pages(), 2, "{}", read.info);
+    let passwords: Vec<&str> = passwords.iter().map(String::as_str).collect();
+    check_pdf(
+        &letter,
+        &read,
+        "Gymnasium Großstadt",
+        &passwords,
+        &BEISPIELKREIS,
+    );
+    assert!(read.text.contains("Seite 2 von 2"), "{}", read.text);
+    let headers = read
+        .text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("Raum "))
+        .count();
+    assert_eq!(headers, 2, "{}", read.text);
+}
+
+#[test]
+fn text_the_pdf_fonts_lack_shows_as_a_question_mark() {
+    if poppler().is_none() {
+        return;
+    }
+    let (dir, files) = setup("pdf-outside-win-ansi");
+    // Polish and Japanese letters are not in WinAnsi; the parentheses (one of them
+    // unbalanced) and the backslash must be escaped in the file.
+    let name = "Schule Łódź (Nord) \\ 東京 – Süd :-)";
+    schools::add(&files, "s-lodz", name, None, &Rooms::Count(1)).unwrap();
+    let config = config(&files);
+    let (letter, read) = pdf_letter(&dir, &config, "s-lodz");
+    assert_eq!(read.pages(), 1);
+    assert!(
+        read.text.contains("Schule ?ód? (Nord) \\ ?? – Süd :-)"),
+        "{}",
+        read.text
+    );
+    // The title keeps every character.
+    assert_eq!(
+        read.field("Title"),
+        format!("Zugang zu den Videokonferenzräumen – {name}")
+    );
+    assert!(read.words().contains(letter.links[0].as_str()));
 }
