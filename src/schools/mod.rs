@@ -23,6 +23,12 @@
 //! is refused before the config file is replaced, so no command leaves the daemon unable
 //! to reload or start.
 //!
+//! The console's user may write the config and the folders beside it, and root runs the
+//! same commands: so a password file is written, replaced or deleted only inside the
+//! config's own folder, as a plain file, never through a link. A change that would touch
+//! one elsewhere is refused before anything is written, whoever runs it (`raumwart check`
+//! and the daemon still read such a file).
+//!
 //! The running daemon is not told here: the caller reloads it after a change, and ends
 //! the sessions of a school's rooms ([`room_nodes`]) before [`remove`].
 
@@ -56,7 +62,8 @@ pub struct Files {
 }
 
 impl Files {
-    /// A config whose password files are plain paths (relative to its folder or absolute).
+    /// A config whose password files are plain paths (relative to its folder or absolute;
+    /// written only inside its folder).
     pub fn new(config: impl Into<PathBuf>) -> Files {
         Files {
             config: config.into(),
@@ -477,14 +484,23 @@ pub fn remove(files: &Files, id: &str) -> Result<Removed, Error> {
             doomed.push(file);
         }
     }
-    let doomed: Vec<PathBuf> = doomed
-        .iter()
-        .map(|f| edit.resolve(f))
-        .collect::<Result<_, _>>()?;
+    // Checked and their folders opened before the config is written: a file outside the
+    // config's folder, or a link, refuses the removal, and a folder swapped for a link
+    // afterwards does not move a deletion.
+    let mut places = vec![];
+    for file in &doomed {
+        let target = edit.target(file)?;
+        match edit.place(&target, false) {
+            Ok(place) => places.push((target.shown, place)),
+            // Gone with its folder: nothing to delete.
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
     edit.commit()?;
     let mut deleted_files = vec![];
-    for path in doomed {
-        match fs::remove_file(&path) {
+    for (path, place) in places {
+        match place.remove() {
             Ok(()) => deleted_files.push(path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(source) => return Err(Error::Io { path, source }),

@@ -681,6 +681,275 @@ fn the_console_s_user_changes_root_s_files_keeping_group_and_mode() {
     s.load();
 }
 
+// --- password files outside the config's folder ---------------------------------------
+
+/// A folder beside the test's config folder, standing in for /etc: files there are what
+/// the console's user must not make root's `school rotate` replace (and chown, chmod),
+/// or `school remove` delete. victim.pw holds a valid password, so the config passes
+/// `check` and only the guard refuses.
+fn outside(s: &Setup) -> PathBuf {
+    let name = format!("{}-outside", s.dir.file_name().unwrap().to_string_lossy());
+    let dir = s.dir.with_file_name(name);
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    let victim = dir.join("victim.pw");
+    fs::write(&victim, "Zirkel-Atlas-Turnhalle-83\n").unwrap();
+    fs::set_permissions(&victim, fs::Permissions::from_mode(0o644)).unwrap();
+    dir
+}
+
+/// An entry of a folder: name, content, owner, group, mode and inode (a file replaced by
+/// a rename has another).
+type Entry = (String, Vec<u8>, u32, u32, u32, u64);
+
+fn entries(dir: &Path) -> Vec<Entry> {
+    use std::os::unix::fs::MetadataExt;
+    let mut all: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let path = e.unwrap().path();
+            let m = fs::symlink_metadata(&path).unwrap();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (
+                name,
+                fs::read(&path).unwrap(),
+                m.uid(),
+                m.gid(),
+                m.mode(),
+                m.ino(),
+            )
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+/// The configs a compromised console's user could write or plant so that root's next
+/// school command writes outside the config's folder: rs-beispielheim's (the last
+/// school's) password file elsewhere. Each: a name, the `password_file` value, what the
+/// refusal says, and whether `add` (whose new file goes beside the last school's) is
+/// refused too.
+type Attack = (&'static str, String, &'static str, bool);
+
+fn attacks(s: &Setup, outside: &Path) -> Vec<Attack> {
+    let out_name = outside.file_name().unwrap().to_string_lossy().into_owned();
+    let schools = s.dir.join("schools");
+    let beyond = "password file outside the config's folder";
+    let mut cases = vec![
+        (
+            "absolute",
+            outside.join("victim.pw").display().to_string(),
+            beyond,
+            true,
+        ),
+        ("relative", format!("../{out_name}/victim.pw"), beyond, true),
+        (
+            "through schools/",
+            format!("schools/../../{out_name}/victim.pw"),
+            beyond,
+            true,
+        ),
+    ];
+    // A folder link planted in schools/.
+    std::os::unix::fs::symlink(outside, schools.join("evil")).unwrap();
+    cases.push((
+        "folder link in schools/",
+        "schools/evil/victim.pw".into(),
+        beyond,
+        true,
+    ));
+    // A file link planted in schools/: a new school's file beside it is fine.
+    std::os::unix::fs::symlink(outside.join("victim.pw"), schools.join("linked.pw")).unwrap();
+    cases.push((
+        "file link in schools/",
+        "schools/linked.pw".into(),
+        "is a link to",
+        false,
+    ));
+    cases
+}
+
+/// Runs every school command that would write, replace or delete the attacked file, as
+/// the library and as the binary: each is refused, says why, and changes nothing inside
+/// the config's folder or outside it.
+fn assert_refused(s: &Setup, files: &Files, outside: &Path, case: &str, why: &str, add: bool) {
+    let inside = s.snapshot();
+    let out = entries(outside);
+    let config = s.files.config.display().to_string();
+    let check = |result: Result<String, schools::Error>, what: &str| {
+        let err = result.expect_err(&format!("{case}: {what} was not refused"));
+        let text = err.to_string();
+        assert!(
+            matches!(err, schools::Error::Refused(_))
+                && text.starts_with(&format!("{config}: "))
+                && text.contains(why)
+                && text.contains("— refused"),
+            "{case}: {what}: {text}"
+        );
+        assert_eq!(
+            s.snapshot(),
+            inside,
+            "{case}: {what} changed the config's folder"
+        );
+        assert_eq!(entries(outside), out, "{case}: {what} changed the outside");
+    };
+    check(
+        schools::rotate(files, "rs-beispielheim", None).map(|r| r.to_string()),
+        "rotate",
+    );
+    check(
+        schools::remove(files, "rs-beispielheim").map(|r| r.to_string()),
+        "remove",
+    );
+    let added = schools::add(files, "gs-neu", "Neue Schule", None, &Rooms::Count(1));
+    if add {
+        check(added.map(|a| a.to_string()), "add");
+    } else {
+        schools::remove(files, &added.expect(case).school).unwrap();
+    }
+    // The binary as root runs it: the same refusal, exit 65.
+    let inside = s.snapshot();
+    for args in [["rotate", "rs-beispielheim"], ["remove", "rs-beispielheim"]] {
+        let mut command = school_command(s, &args);
+        if let CredentialSource::Folder(dir) = &files.credentials {
+            command.env("CREDENTIALS_DIRECTORY", dir);
+        }
+        let done = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&done.stderr);
+        assert!(
+            done.status.code() == Some(65) && stderr.contains(why),
+            "{case}: school {args:?}: {}",
+            said(&done)
+        );
+        assert_eq!(s.snapshot(), inside, "{case}: {args:?} changed the folder");
+        assert_eq!(
+            entries(outside),
+            out,
+            "{case}: {args:?} changed the outside"
+        );
+    }
+}
+
+#[test]
+fn a_password_file_outside_the_config_s_folder_is_never_written_or_deleted() {
+    let s = Setup::new("outside");
+    let outside = outside(&s);
+    let original = s.config_text();
+    for (case, file, why, add) in attacks(&s, &outside) {
+        let text = original.replacen(
+            "password_file = \"schools/rs-beispielheim.pw\"",
+            &format!("password_file = {file:?}"),
+            1,
+        );
+        assert_ne!(text, original);
+        fs::write(&s.files.config, text).unwrap();
+        // `check` and the daemon still read it: the config is valid as it is.
+        s.load();
+        assert_refused(&s, &s.files, &outside, case, why, add);
+    }
+
+    // schools/ itself made a link to a folder elsewhere, with the files moved there.
+    fs::write(&s.files.config, &original).unwrap();
+    let schools = s.dir.join("schools");
+    for (file, _) in example::PASSWORDS {
+        fs::rename(schools.join(file), outside.join(file)).unwrap();
+    }
+    fs::remove_dir_all(&schools).unwrap();
+    std::os::unix::fs::symlink(&outside, &schools).unwrap();
+    s.load();
+    let beyond = "password file outside the config's folder";
+    assert_refused(&s, &s.files, &outside, "schools/ a link", beyond, true);
+}
+
+/// A `$CREDENTIALS_DIRECTORY/` value resolves through the credentials' source: written
+/// only when that leads into the config's folder too.
+#[test]
+fn a_credential_outside_the_config_s_folder_is_never_written_or_deleted() {
+    let s = Setup::new("outside-credentials");
+    let outside = outside(&s);
+    let out_name = outside.file_name().unwrap().to_string_lossy().into_owned();
+    let original = s.config_text();
+    let attack = |file: &str| {
+        let text = original.replacen(
+            "password_file = \"schools/rs-beispielheim.pw\"",
+            &format!("password_file = \"$CREDENTIALS_DIRECTORY/{file}\""),
+            1,
+        );
+        fs::write(&s.files.config, text).unwrap();
+    };
+    let beyond = "password file outside the config's folder";
+
+    // The credentials folder elsewhere (the variable set, as inside a unit).
+    attack("victim.pw");
+    let folder = Files {
+        config: s.files.config.clone(),
+        credentials: CredentialSource::Folder(outside.clone()),
+    };
+    assert_refused(&s, &folder, &outside, "credentials folder", beyond, true);
+
+    // The unit's folder is the config's schools/, but the name climbs out of it.
+    attack(&format!("schools_../../{out_name}/victim.pw"));
+    let unit = format!(
+        "[Service]\nLoadCredential=schools:{}\n",
+        s.dir.join("schools").display()
+    );
+    let unit = Files {
+        config: s.files.config.clone(),
+        credentials: CredentialSource::Unit(UnitCredentials::from_unit(&unit)),
+    };
+    let err = schools::rotate(&unit, "rs-beispielheim", None).unwrap_err();
+    assert!(err.to_string().contains(beyond), "{err}");
+    let err = schools::remove(&unit, "rs-beispielheim").unwrap_err();
+    assert!(err.to_string().contains(beyond), "{err}");
+    assert_eq!(
+        fs::read_to_string(outside.join("victim.pw")).unwrap(),
+        "Zirkel-Atlas-Turnhalle-83\n"
+    );
+}
+
+/// Inside the config's folder, any spelling works: absolute, or through a link to a
+/// folder inside it.
+#[test]
+fn a_password_file_inside_the_config_s_folder_by_any_path_is_written() {
+    let s = Setup::new("inside-paths");
+    let absolute = s.dir.join("schools/rs-beispielheim.pw");
+    let text = s.config_text().replacen(
+        "password_file = \"schools/rs-beispielheim.pw\"",
+        &format!("password_file = {:?}", absolute.display().to_string()),
+        1,
+    );
+    fs::write(&s.files.config, text).unwrap();
+    let rotated = schools::rotate(&s.files, "rs-beispielheim", None).unwrap();
+    assert_eq!(
+        fs::read_to_string(&absolute).unwrap(),
+        format!("{}\n", rotated.passwords[0].password.expose())
+    );
+    let added = schools::add(&s.files, "gs-neu", "Neue Schule", None, &Rooms::Count(1)).unwrap();
+    assert_eq!(added.password_file, s.dir.join("schools/gs-neu.pw"));
+
+    std::os::unix::fs::symlink("schools", s.dir.join("current")).unwrap();
+    let text = s.config_text().replacen(
+        "password_file = \"schools/gs-musterstadt.pw\"",
+        "password_file = \"current/gs-musterstadt.pw\"",
+        1,
+    );
+    fs::write(&s.files.config, text).unwrap();
+    let rotated = schools::rotate(&s.files, "gs-musterstadt", None).unwrap();
+    let file = s.dir.join("schools/gs-musterstadt.pw");
+    assert_eq!(
+        fs::read_to_string(&file).unwrap(),
+        format!("{}\n", rotated.passwords[0].password.expose())
+    );
+    let removed = schools::remove(&s.files, "gs-musterstadt").unwrap();
+    assert_eq!(
+        removed.deleted_files,
+        [s.dir.join("current/gs-musterstadt.pw")]
+    );
+    assert!(!file.exists());
+    assert!(s.dir.join("current").is_dir(), "the link itself stays");
+    s.load();
+}
+
 // --- import --------------------------------------------------------------------------
 
 fn register(name: &str) -> PathBuf {
