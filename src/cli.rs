@@ -162,7 +162,8 @@ pub enum SchoolCommand {
         #[arg(long, value_name = "ID")]
         media_centre: Option<String>,
     },
-    /// Write the school's one-page access letter (HTML, German) to FILE
+    /// Write the school's one-page access letter (German) to FILE: a PDF when FILE ends
+    /// in .pdf, else an HTML page
     Letter {
         id: String,
         #[arg(long, value_name = "FILE")]

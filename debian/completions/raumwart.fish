@@ -70,7 +70,7 @@ complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish_seen_subcommand_from add remove rotate list letter import help" -f -a "remove" -d 'Remove a school: end its running sessions, remove its block and password files'
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish_seen_subcommand_from add remove rotate list letter import help" -f -a "rotate" -d 'Write a new password, in force from each room\'s next reset'
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish_seen_subcommand_from add remove rotate list letter import help" -f -a "list" -d 'List schools, their media centres, rooms and the age of each password (never a password)'
-complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish_seen_subcommand_from add remove rotate list letter import help" -f -a "letter" -d 'Write the school\'s one-page access letter (HTML, German) to FILE'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish_seen_subcommand_from add remove rotate list letter import help" -f -a "letter" -d 'Write the school\'s one-page access letter (German) to FILE: a PDF when FILE ends in .pdf, else an HTML page'
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish_seen_subcommand_from add remove rotate list letter import help" -f -a "import" -d 'Add the schools of a register (.xlsx, .ods, .csv) that are not configured yet'
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and not __fish_seen_subcommand_from add remove rotate list letter import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from add" -l name -d 'The school\'s name, for the media centre and the letter' -r
@@ -113,7 +113,7 @@ complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_see
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a school: end its running sessions, remove its block and password files'
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from help" -f -a "rotate" -d 'Write a new password, in force from each room\'s next reset'
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from help" -f -a "list" -d 'List schools, their media centres, rooms and the age of each password (never a password)'
-complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from help" -f -a "letter" -d 'Write the school\'s one-page access letter (HTML, German) to FILE'
+complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from help" -f -a "letter" -d 'Write the school\'s one-page access letter (German) to FILE: a PDF when FILE ends in .pdf, else an HTML page'
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from help" -f -a "import" -d 'Add the schools of a register (.xlsx, .ods, .csv) that are not configured yet'
 complete -c raumwart -n "__fish_raumwart_using_subcommand school; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c raumwart -n "__fish_raumwart_using_subcommand console; and not __fish_seen_subcommand_from user help" -s c -l config -d 'The configuration file' -r -F
@@ -146,6 +146,6 @@ complete -c raumwart -n "__fish_raumwart_using_subcommand help; and __fish_seen_
 complete -c raumwart -n "__fish_raumwart_using_subcommand help; and __fish_seen_subcommand_from school" -f -a "remove" -d 'Remove a school: end its running sessions, remove its block and password files'
 complete -c raumwart -n "__fish_raumwart_using_subcommand help; and __fish_seen_subcommand_from school" -f -a "rotate" -d 'Write a new password, in force from each room\'s next reset'
 complete -c raumwart -n "__fish_raumwart_using_subcommand help; and __fish_seen_subcommand_from school" -f -a "list" -d 'List schools, their media centres, rooms and the age of each password (never a password)'
-complete -c raumwart -n "__fish_raumwart_using_subcommand help; and __fish_seen_subcommand_from school" -f -a "letter" -d 'Write the school\'s one-page access letter (HTML, German) to FILE'
+complete -c raumwart -n "__fish_raumwart_using_subcommand help; and __fish_seen_subcommand_from school" -f -a "letter" -d 'Write the school\'s one-page access letter (German) to FILE: a PDF when FILE ends in .pdf, else an HTML page'
 complete -c raumwart -n "__fish_raumwart_using_subcommand help; and __fish_seen_subcommand_from school" -f -a "import" -d 'Add the schools of a register (.xlsx, .ods, .csv) that are not configured yet'
 complete -c raumwart -n "__fish_raumwart_using_subcommand help; and __fish_seen_subcommand_from console" -f -a "user" -d 'Staff accounts of the console'

@@ -278,8 +278,11 @@ impl Model {
 }
 
 /// Loads the config (validated like `check`) and writes the letter of `school` to `out`
-/// (mode 0600: it holds a password), through a temporary file and a rename.
+/// (mode 0600: it holds a password), through a temporary file and a rename. The read
+/// holds the register's lock, so a letter never mixes a password before and after a
+/// change.
 pub fn write(files: &Files, school: &str, out: &Path, date: Date) -> Result<Written, Error> {
+    let _lock = schools::ConfigLock::shared(&files.config)?;
     let text = fs::read_to_string(&files.config).map_err(|source| {
         Error::Config(config::Error::Read {
             path: files.config.clone(),
@@ -288,6 +291,14 @@ pub fn write(files: &Files, school: &str, out: &Path, date: Date) -> Result<Writ
     })?;
     let config = schools::validate(files, &text)?;
     let letter = render(&config, school, date)?;
+    // A file named *.pdf gets the PDF, any other the HTML page.
+    let pdf_wanted = out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("pdf"));
+    let bytes = match pdf_wanted {
+        true => pdf(&config, school, date)?,
+        false => letter.html.into_bytes(),
+    };
     let io = |source| Error::Io {
         path: out.to_owned(),
         source,
@@ -304,7 +315,7 @@ pub fn write(files: &Files, school: &str, out: &Path, date: Date) -> Result<Writ
             .create_new(true)
             .mode(0o600)
             .open(&temp)?;
-        file.write_all(letter.html.as_bytes())?;
+        file.write_all(&bytes)?;
         file.sync_all()?;
         fs::rename(&temp, out)
     })();
