@@ -1,9 +1,11 @@
 //! The Debian package on a real machine: `dpkg -i`, the installed example passes
-//! `raumwart check` once the secrets are put where the README says, the installed unit
-//! passes `systemd-analyze verify` and `security`, the daemon runs as the package's user
-//! with those files and root's `status`, `end-session` and `reload` reach it, a changed
-//! school password takes effect with `raumwart reload`, and `dpkg -P raumwart` removes
-//! /etc/raumwart with every password in it and touches none of Prosody's files.
+//! `raumwart check` once the secrets are put where the README says, the installed units
+//! (the daemon's and the console's) pass `systemd-analyze verify` and `security`, the
+//! daemon runs as the package's user with those files and root's `status`, `end-session`
+//! and `reload` reach it, a changed school password takes effect with `raumwart reload`,
+//! the console's user keeps the register beside root (`install_console.rs`), and
+//! `dpkg -P raumwart` removes /etc/raumwart with every password in it and the console's
+//! state, and touches none of Prosody's files.
 //!
 //! An upgrade (`dpkg -i` of a newer package over an older one, with a lesson going on
 //! against a real Prosody) keeps the configuration and the passwords as they were, and
@@ -24,11 +26,11 @@ use testkit::*;
 
 use crate::REPO;
 
-fn run(c: &mut Command) -> Output {
+pub(super) fn run(c: &mut Command) -> Output {
     c.output().unwrap_or_else(|e| panic!("{c:?}: {e}"))
 }
 
-fn text(out: &Output) -> String {
+pub(super) fn text(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -36,13 +38,13 @@ fn text(out: &Output) -> String {
     )
 }
 
-fn ok(c: &mut Command) -> String {
+pub(super) fn ok(c: &mut Command) -> String {
     let out = run(c);
     assert!(out.status.success(), "{c:?}: {}", text(&out));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn raumwart(args: &[&str]) -> Output {
+pub(super) fn raumwart(args: &[&str]) -> Output {
     run(Command::new("/usr/bin/raumwart")
         .args(args)
         .env_remove("RAUMWART_CONFIG")
@@ -79,7 +81,7 @@ fn prosody_files() -> BTreeMap<PathBuf, (u64, u32, i64)> {
 
 /// Purges the package, stops the daemon and removes the user the test brought, whatever
 /// happens in the test.
-struct Installed {
+pub(super) struct Installed {
     daemon: Option<Child>,
     user_was_there: bool,
     /// Released after the purge (fields drop after `drop`).
@@ -89,7 +91,7 @@ struct Installed {
 impl Installed {
     /// The machine for one test, with no raumwart installed, until the guard is dropped;
     /// None when the test may not run here.
-    fn take() -> Option<Installed> {
+    pub(super) fn take() -> Option<Installed> {
         if !may_run() {
             return None;
         }
@@ -149,7 +151,7 @@ fn machine() -> MutexGuard<'static, ()> {
 
 /// Packages this test build's binary (no release build) as `NAME.deb` in `dir`, with
 /// the package version `version` (cargo-deb's `--deb-version`) or the crate's.
-fn build_deb(dir: &Path, name: &str, version: Option<&str>) -> PathBuf {
+pub(super) fn build_deb(dir: &Path, name: &str, version: Option<&str>) -> PathBuf {
     let release = dir.join("target/release");
     std::fs::create_dir_all(&release).unwrap();
     let binary = release.join("raumwart");
@@ -170,14 +172,32 @@ fn build_deb(dir: &Path, name: &str, version: Option<&str>) -> PathBuf {
     deb
 }
 
+/// The package version of a .deb (CARGO_PKG_VERSION-REVISION).
+pub(super) fn deb_version(deb: &Path) -> String {
+    let field = ok(Command::new("dpkg-deb")
+        .arg("--field")
+        .arg(deb)
+        .arg("Version"));
+    field.trim().to_owned()
+}
+
+/// The uid of the user `name` and the gid of its group.
+pub(super) fn ids(name: &str) -> (u32, u32) {
+    let field = |db: &str| -> u32 {
+        let entry = ok(Command::new("getent").args([db, name]));
+        entry.split(':').nth(2).unwrap().trim().parse().unwrap()
+    };
+    (field("passwd"), field("group"))
+}
+
 /// Owner, group and mode of `path`.
-fn owner(path: &str) -> (u32, u32, u32) {
+pub(super) fn owner(path: &str) -> (u32, u32, u32) {
     let m = std::fs::metadata(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     (m.uid(), m.gid(), m.mode() & 0o7777)
 }
 
 /// Runs `raumwart ARGS` as the daemon's user, as the unit's ExecStartPre runs `check`.
-fn as_daemon_user(args: &[&str]) -> Output {
+pub(super) fn as_daemon_user(args: &[&str]) -> Output {
     run(Command::new("setpriv")
         .args([
             "--reuid=raumwart",
@@ -194,7 +214,7 @@ fn as_daemon_user(args: &[&str]) -> Output {
 /// Starts the daemon as the unit does: `check` as user raumwart (ExecStartPre), then
 /// `run` as user raumwart in the runtime folder systemd makes (RuntimeDirectory=raumwart,
 /// mode 0700); waits until root's `status` reaches it and returns what it says.
-fn start_daemon(guard: &mut Installed, log: &Path) -> String {
+pub(super) fn start_daemon(guard: &mut Installed, log: &Path) -> String {
     let check = as_daemon_user(&["check", "--config", "/etc/raumwart/config.toml"]);
     assert!(
         check.status.success(),
@@ -252,19 +272,46 @@ fn start_daemon(guard: &mut Installed, log: &Path) -> String {
 }
 
 /// Stops the daemon as systemd does (SIGTERM) and waits for it.
-fn stop_daemon(guard: &mut Installed) {
+pub(super) fn stop_daemon(guard: &mut Installed) {
     if let Some(mut d) = guard.daemon.take() {
         let _ = Command::new("kill").arg(d.id().to_string()).status();
         d.wait().unwrap();
     }
 }
 
-fn write_secret(path: &str, content: &str) {
+pub(super) fn write_secret(path: &str, content: &str) {
     // As the README says: install -m 0640 -g raumwart.
     let tmp = format!("{path}.new");
     std::fs::write(&tmp, content).unwrap();
     ok(Command::new("install").args(["-m", "0640", "-g", "raumwart", &tmp, path]));
     std::fs::remove_file(tmp).unwrap();
+}
+
+/// The schools of the installed example.
+pub(super) const EXAMPLE_SCHOOLS: [&str; 3] = [
+    "gs-musterstadt",
+    "rs-beispielheim",
+    "rs-beispielheim-konferenz",
+];
+
+/// The secrets the installed example names, new, where the README's install steps put
+/// them: files of group raumwart, mode 0640.
+pub(super) fn put_example_secrets() {
+    write_secret("/etc/raumwart/component.secret", "a-component-secret\n");
+    for school in EXAMPLE_SCHOOLS {
+        let password = ok(Command::new("/usr/bin/raumwart").arg("password"));
+        write_secret(&format!("/etc/raumwart/schools/{school}.pw"), &password);
+    }
+}
+
+/// A school command that succeeded and had the running daemon reload what it wrote.
+pub(super) fn assert_reloaded(out: &Output) {
+    assert!(out.status.success(), "{}", text(out));
+    assert!(
+        text(out).contains("The running raumwart has reloaded the configuration"),
+        "{}",
+        text(out)
+    );
 }
 
 #[test]
@@ -285,43 +332,30 @@ fn dpkg_installs_a_working_whole_and_purge_leaves_nothing_of_the_schools() {
         "/usr/share/man/man1/raumwart.1.gz",
         "/usr/share/bash-completion/completions/raumwart",
         "/usr/lib/systemd/system/raumwart.service",
+        "/usr/lib/systemd/system/raumwart-console.service",
+        "/usr/share/raumwart/nginx/raumwart-console.conf",
     ] {
         assert!(Path::new(path).exists(), "{path} is not installed");
     }
-    let etc = std::fs::metadata("/etc/raumwart").unwrap();
-    let group = ok(Command::new("getent").args(["group", "raumwart"]));
-    let gid: u32 = group.split(':').nth(2).unwrap().parse().unwrap();
-    assert_eq!((etc.uid(), etc.gid(), etc.mode() & 0o7777), (0, gid, 0o750));
+    let (uid, gid) = ids("raumwart");
+    // Writable for the console's user (debian/postinst says why), closed to others.
+    for folder in ["/etc/raumwart", "/etc/raumwart/schools"] {
+        assert_eq!(owner(folder), (0, gid, 0o770), "{folder}");
+    }
+    assert_eq!(owner("/etc/raumwart/config.toml"), (0, gid, 0o640));
+    // The console's state folder, as its unit's StateDirectory= makes it.
+    assert_eq!(owner("/var/lib/raumwart"), (uid, gid, 0o750));
 
-    // The unit as installed.
-    let unit = "/usr/lib/systemd/system/raumwart.service";
-    let verify = run(Command::new("systemd-analyze").args(["verify", unit]));
-    assert!(
-        verify.status.success() && text(&verify).trim().is_empty(),
-        "systemd-analyze verify: {}",
-        text(&verify)
-    );
-    let security = run(Command::new("systemd-analyze").args([
-        "security",
-        "--offline=true",
-        "--threshold=20",
-        unit,
-    ]));
-    assert!(security.status.success(), "{}", text(&security));
+    // The units as installed.
+    for unit in crate::systemd::UNITS {
+        let path = Path::new("/usr/lib/systemd/system").join(unit);
+        crate::systemd::verify(&path, Path::new("/usr/share/man/man1"));
+        crate::systemd::exposure(&path);
+    }
 
     // The secrets where the README's install steps put them; then the installed
     // example passes check at the default path.
-    write_secret("/etc/raumwart/component.secret", "a-component-secret\n");
-    let mut passwords = BTreeMap::new();
-    for school in [
-        "gs-musterstadt",
-        "rs-beispielheim",
-        "rs-beispielheim-konferenz",
-    ] {
-        let password = ok(Command::new("/usr/bin/raumwart").arg("password"));
-        write_secret(&format!("/etc/raumwart/schools/{school}.pw"), &password);
-        passwords.insert(school, password);
-    }
+    put_example_secrets();
     let check = raumwart(&["check"]);
     assert!(check.status.success(), "{}", text(&check));
     assert!(text(&check).starts_with("/etc/raumwart/config.toml: ok ("));
@@ -353,10 +387,16 @@ fn dpkg_installs_a_working_whole_and_purge_leaves_nothing_of_the_schools() {
     assert!(reload.status.success(), "{}", text(&reload));
 
     school_commands_leave_a_daemon_that_reloads_and_starts(&mut guard, &log, gid);
+    crate::install_console::the_console_keeps_the_register_as_its_user(uid, gid);
     stop_daemon(&mut guard);
 
     ok(Command::new("dpkg").args(["--purge", "raumwart"]));
-    for gone in ["/etc/raumwart", "/usr/bin/raumwart", "/usr/share/raumwart"] {
+    for gone in [
+        "/etc/raumwart",
+        "/var/lib/raumwart",
+        "/usr/bin/raumwart",
+        "/usr/share/raumwart",
+    ] {
         assert!(!Path::new(gone).exists(), "{gone} is left after purge");
     }
     assert_eq!(prosody_files(), prosody_before, "Prosody's files changed");
@@ -384,13 +424,8 @@ fn school_commands_leave_a_daemon_that_reloads_and_starts(
         "--rooms",
         "2",
     ]);
-    assert!(add.status.success(), "{}", text(&add));
     // The example's comments mention $CREDENTIALS_DIRECTORY/; its values do not.
-    assert!(
-        text(&add).contains("The running raumwart has reloaded the configuration"),
-        "{}",
-        text(&add)
-    );
+    assert_reloaded(&add);
     assert!(!text(&add).contains("systemctl restart"), "{}", text(&add));
     assert_eq!(owner("/etc/raumwart/schools/gy-test.pw"), readable);
     assert_eq!(owner(config), config_owner, "the config file keeps its own");
@@ -447,7 +482,7 @@ fn school_commands_leave_a_daemon_that_reloads_and_starts(
     );
     assert!(!Path::new("/etc/raumwart/schools/gy-zwei.pw").exists());
     assert_eq!(std::fs::read_to_string(config).unwrap(), before);
-    ok(Command::new("chmod").args(["0750", "/etc/raumwart/schools"]));
+    ok(Command::new("chmod").args(["0770", "/etc/raumwart/schools"]));
 
     // A restart as the unit does it: the daemon starts with what the commands wrote.
     stop_daemon(guard);
@@ -539,7 +574,7 @@ fn an_upgrade_keeps_config_and_passwords_and_the_lesson_goes_on() {
     // Two versions of the package from this tree: as installed, and one newer.
     let debs = env.dir.join("debs");
     let older = build_deb(&debs, "older", None);
-    let newer_version = format!("{}-2", env!("CARGO_PKG_VERSION"));
+    let newer_version = format!("{}+1", deb_version(&older));
     let newer = build_deb(&debs, "newer", Some(&newer_version));
     ok(Command::new("dpkg").arg("-i").arg(&older));
 

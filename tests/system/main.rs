@@ -1,5 +1,5 @@
 //! The tests that need the machine's tools: the Debian package (cargo-deb; installing it
-//! needs root and dpkg), the systemd unit (systemd-analyze), the dashboard and alerts
+//! needs root and dpkg), the systemd units (systemd-analyze), the dashboard and alerts
 //! (promtool), the docker-jitsi-meet files. `cargo test --test system`.
 //!
 //! `install` starts a Prosody too: `.ci/run` runs it against Prosody 13 as well.
@@ -7,6 +7,7 @@
 mod dashboard;
 mod docker_jitsi_meet;
 mod install;
+mod install_console;
 mod package;
 mod systemd;
 

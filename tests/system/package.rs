@@ -64,6 +64,8 @@ fn the_package_installs_a_working_whole() {
     let mut expected: Vec<String> = [
         "./usr/bin/raumwart",
         "./usr/lib/systemd/system/raumwart.service",
+        "./usr/lib/systemd/system/raumwart-console.service",
+        "./usr/share/raumwart/nginx/raumwart-console.conf",
         "./usr/lib/sysusers.d/raumwart.conf",
         "./usr/share/raumwart/prosody/mod_raumwart.lua",
         "./usr/share/raumwart/prosody/mod_raumwart_breakout.lua",
@@ -110,7 +112,7 @@ fn the_package_installs_a_working_whole() {
     assert_eq!(conffiles.trim(), "/etc/raumwart/config.toml");
     let postinst = std::fs::read_to_string(control.join("postinst")).unwrap();
     assert!(
-        postinst.find("systemd-sysusers") < postinst.find("chown root:raumwart /etc/raumwart"),
+        postinst.find("systemd-sysusers") < postinst.find("own root raumwart 0770 /etc/raumwart\n"),
         "the user must exist before /etc/raumwart is given to it:\n{postinst}"
     );
 
@@ -119,17 +121,42 @@ fn the_package_installs_a_working_whole() {
         .arg("--extract")
         .arg(&deb)
         .arg(&root));
+    // The units as they are here, neither enabled nor started by the package (both need
+    // a configuration first); every command they run is the packaged binary, as the
+    // package's user.
+    let user = raumwart::config::daemon_user::DAEMON_USER;
+    for name in crate::systemd::UNITS {
+        let unit = std::fs::read_to_string(root.join("usr/lib/systemd/system").join(name)).unwrap();
+        assert_eq!(
+            unit,
+            std::fs::read_to_string(repo.join("systemd").join(name)).unwrap(),
+            "{name}"
+        );
+        for line in unit.lines().filter(|l| l.starts_with("Exec")) {
+            let program = line.split_once('=').unwrap().1.split_whitespace().next();
+            assert_eq!(program, Some("/usr/bin/raumwart"), "{name}: {line}");
+        }
+        assert!(
+            unit.contains(&format!("\nUser={user}\n")),
+            "{name}:\n{unit}"
+        );
+        // Enabled again only where an admin had enabled it (cargo-deb's `enable = false`).
+        assert!(
+            postinst.contains(&format!("deb-systemd-helper debian-installed {name}")),
+            "{name} is enabled by the package:\n{postinst}"
+        );
+        // Restarted after an upgrade when it runs, never started (`start = false`).
+        let invoked: Vec<&str> = postinst
+            .lines()
+            .filter(|l| l.contains("deb-systemd-invoke") && l.contains(name))
+            .collect();
+        assert!(
+            !invoked.is_empty() && invoked.iter().all(|l| l.contains(" try-restart ")),
+            "{name} is started by the package:\n{postinst}"
+        );
+    }
     let unit =
         std::fs::read_to_string(root.join("usr/lib/systemd/system/raumwart.service")).unwrap();
-    assert_eq!(
-        unit,
-        std::fs::read_to_string(repo.join("systemd/raumwart.service")).unwrap()
-    );
-    // Every command the unit runs is the packaged binary.
-    for line in unit.lines().filter(|l| l.starts_with("Exec")) {
-        let program = line.split_once('=').unwrap().1.split_whitespace().next();
-        assert_eq!(program, Some("/usr/bin/raumwart"), "{line}");
-    }
     let sysusers = std::fs::read_to_string(root.join("usr/lib/sysusers.d/raumwart.conf")).unwrap();
     assert!(
         sysusers.lines().any(|l| l.starts_with("u raumwart ")),
@@ -137,8 +164,6 @@ fn the_package_installs_a_working_whole() {
     );
     // The user `check` and the school commands check files against is the one the
     // package makes and the unit runs as.
-    let user = raumwart::config::daemon_user::DAEMON_USER;
-    assert!(unit.contains(&format!("\nUser={user}\n")), "{unit}");
     assert!(
         sysusers
             .lines()
