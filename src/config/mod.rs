@@ -122,8 +122,7 @@ pub struct Http {
 pub struct Console {
     /// Loopback by default: the provider's TLS reverse proxy stands in front.
     pub listen: SocketAddr,
-    /// The SQLite file; relative to the state folder (`$STATE_DIRECTORY`, else the
-    /// config's folder) unless absolute.
+    /// The SQLite file; relative to the config's folder unless absolute.
     pub database: PathBuf,
     /// A staff session ends after this long without a request.
     pub idle_timeout: Duration,

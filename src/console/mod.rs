@@ -67,16 +67,10 @@ impl App {
     }
 }
 
-/// The database file: `[console] database`, relative to the state folder
-/// (`$STATE_DIRECTORY`, else the config's folder).
+/// The database file: `[console] database`, relative to the config's folder (so the
+/// unit and root's `raumwart console user` find the same file).
 pub fn database(config_path: &Path, settings: &config::Console) -> PathBuf {
-    let base = std::env::var_os("STATE_DIRECTORY")
-        .map(|dirs| {
-            let dirs = dirs.to_string_lossy().into_owned();
-            PathBuf::from(dirs.split(':').next().unwrap_or_default())
-        })
-        .or_else(|| config_path.parent().map(Path::to_owned))
-        .unwrap_or_default();
+    let base = config_path.parent().map(Path::to_owned).unwrap_or_default();
     base.join(&settings.database)
 }
 

@@ -35,8 +35,11 @@ pub(crate) struct Asked {
     wait: u8,
 }
 
+/// A file as last seen: size, modification time (s, ns), inode.
+type Seen = (u64, i64, i64, u64);
+
 /// What the files looked like at the last load: a change to any means load again.
-fn stamp(paths: &[PathBuf]) -> Vec<(u64, i64, i64, u64)> {
+fn stamp(paths: &[PathBuf]) -> Vec<Seen> {
     paths
         .iter()
         .map(|p| {
@@ -49,7 +52,7 @@ fn stamp(paths: &[PathBuf]) -> Vec<(u64, i64, i64, u64)> {
 
 /// Keeps `current` up to date with the config file at `path`.
 pub(crate) async fn watch_register(path: PathBuf, current: watch::Sender<Current>) {
-    let mut seen: Option<(Vec<PathBuf>, Vec<(u64, i64, i64, u64)>)> = None;
+    let mut seen: Option<(Vec<PathBuf>, Vec<Seen>)> = None;
     loop {
         let unchanged = seen
             .as_ref()

@@ -89,7 +89,6 @@ impl Console {
             .arg("--config")
             .arg(&config)
             .env("RAUMWART_LOG", "debug")
-            .env_remove("STATE_DIRECTORY")
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()
@@ -129,7 +128,6 @@ impl Console {
             .arg(&self.config)
             .arg("user")
             .args(args)
-            .env_remove("STATE_DIRECTORY")
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
