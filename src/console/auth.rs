@@ -42,6 +42,27 @@ pub fn verify_nobody(password: &str) {
     let _ = verify(hash, password);
 }
 
+/// Hashes computed at once: each takes 19 MiB and a core for a moment, so a flood of
+/// logins waits in line instead of exhausting memory.
+const HASHING_AT_ONCE: usize = 2;
+
+/// The account whose password `password` is, checked off the async threads, at most
+/// [`HASHING_AT_ONCE`] at a time; an unknown login costs the same (`verify_nobody`).
+pub async fn check<T: Send + 'static>(found: Option<(T, String)>, password: String) -> Option<T> {
+    static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(HASHING_AT_ONCE);
+    let _turn = HASHING.acquire().await.ok()?;
+    tokio::task::spawn_blocking(move || match found {
+        Some((account, hash)) if verify(&hash, &password) => Some(account),
+        Some(_) => None,
+        None => {
+            verify_nobody(&password);
+            None
+        }
+    })
+    .await
+    .unwrap_or(None)
+}
+
 /// 32 random bytes, hex: session tokens, CSRF tokens, upload names.
 pub fn token() -> String {
     let mut bytes = [0u8; 32];

@@ -68,7 +68,7 @@ fn body(csrf: &str, problem: Option<&str>, login: &str) -> Markup {
             input type="hidden" name="csrf" value=(csrf);
             div {
                 label for="login" { "Anmeldename" }
-                input id="login" name="login" type="text" autocomplete="username" required value=(login);
+                input id="login" name="login" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required value=(login);
             }
             div {
                 label for="password" { "Passwort" }
@@ -114,16 +114,7 @@ pub(crate) async fn submit(
         Err(e) => return failed(&e),
     };
     let password = form.password;
-    let staff = tokio::task::spawn_blocking(move || match found {
-        Some((staff, hash)) if auth::verify(&hash, &password) => Some(staff),
-        Some(_) => None,
-        None => {
-            auth::verify_nobody(&password);
-            None
-        }
-    })
-    .await
-    .unwrap_or(None);
+    let staff = auth::check(found, password).await;
     let Some(staff) = staff else {
         let store = app.store();
         for key in &keys {
