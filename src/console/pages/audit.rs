@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use maud::html;
 
-use super::{failed, page, respond};
+use super::{failed, page, respond, scroll_table};
 use crate::console::{guard, Shared};
 use crate::schools::letter::Date;
 
@@ -27,31 +27,32 @@ pub(crate) async fn list(State(app): State<Shared>, headers: HeaderMap) -> Respo
         @if entries.is_empty() {
             p { "Noch keine Einträge." }
         } @else {
-            div.table { table {
-                caption.skip { "Protokoll" }
-                thead { tr {
-                    th scope="col" { "Zeit" }
-                    th scope="col" { "Konto" }
-                    th scope="col" { "Medienzentrum" }
-                    th scope="col" { "Aktion" }
-                    th scope="col" { "Betrifft" }
-                } }
+            (scroll_table("Protokoll", &["Zeit", "Konto", "Medienzentrum", "Aktion", "Betrifft"], html! {
                 tbody { @for e in &entries {
                     tr {
-                        td { (time(e.at)) }
-                        td { (e.login) }
-                        td { (e.media_centre.as_deref().unwrap_or("–")) }
-                        td { (e.action) }
-                        td { (e.target) }
+                        td data-label="Zeit" { (time(e.at)) }
+                        td data-label="Konto" { (e.login) }
+                        td data-label="Medienzentrum" { (e.media_centre.as_deref().unwrap_or("–")) }
+                        td data-label="Aktion" { (capitalized(&e.action)) }
+                        td data-label="Betrifft" { (e.target) }
                     }
                 } }
-            } }
+            }))
         }
     };
     respond(
         StatusCode::OK,
         page("Protokoll", Some(&session), "/protokoll", body),
     )
+}
+
+/// "angemeldet" as the first word of a table cell: "Angemeldet".
+fn capitalized(action: &str) -> String {
+    let mut chars = action.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// Seconds since the epoch as "06.12.2026 22:15".

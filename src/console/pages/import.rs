@@ -11,7 +11,7 @@ use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::{centre_for, centres, failed, page, respond};
+use super::{centre_for, centres, count, failed, page, register_problem, respond, scroll_table};
 use crate::config::Config;
 use crate::console::store::{Scope, Session};
 use crate::console::{auth, guard, Shared, MAX_UPLOAD};
@@ -73,11 +73,12 @@ fn show_form(
             }
             div {
                 label for="id_column" { "Überschrift der Spalte mit der Kennung" }
-                input id="id_column" name="id_column" type="text" required value="id";
+                p.hint id="spalten-hinweis" { "So, wie sie in der ersten Zeile der Tabelle steht; Groß- und Kleinschreibung zählen nicht." }
+                input id="id_column" name="id_column" type="text" required value="id" aria-describedby="spalten-hinweis" autocapitalize="none" spellcheck="false";
             }
             div {
                 label for="name_column" { "Überschrift der Spalte mit dem Namen" }
-                input id="name_column" name="name_column" type="text" required value="name";
+                input id="name_column" name="name_column" type="text" required value="name" aria-describedby="spalten-hinweis" autocapitalize="none" spellcheck="false";
             }
             div {
                 label for="rooms" { "Räume je neuer Schule" }
@@ -257,7 +258,7 @@ pub(crate) async fn preview(
         Ok(i) => i,
         Err(e) => {
             let _ = std::fs::remove_file(&path);
-            return refuse(&format!("Die Tabelle konnte nicht gelesen werden: {e}"));
+            return refuse(&unreadable(&e));
         }
     };
     let carry = Settings {
@@ -271,15 +272,14 @@ pub(crate) async fn preview(
         @if imported.added.is_empty() {
             p { a href="/import" { "Eine andere Tabelle importieren" } }
         } @else {
-            form method="post" action="/import/anwenden" {
+            form.actions method="post" action="/import/anwenden" {
                 input type="hidden" name="csrf" value=(session.csrf);
                 input type="hidden" name="upload" value=(carry.upload);
                 input type="hidden" name="media_centre" value=(carry.media_centre);
                 input type="hidden" name="rooms" value=(carry.rooms);
                 input type="hidden" name="id_column" value=(carry.id_column);
                 input type="hidden" name="name_column" value=(carry.name_column);
-                button type="submit" { (imported.added.len()) " Schulen anlegen" }
-                " "
+                button type="submit" { (count(imported.added.len(), "Schule", "Schulen")) " anlegen" }
                 a.button.secondary href="/import" { "Abbrechen" }
             }
         }
@@ -295,19 +295,23 @@ fn summary(imported: &Imported) -> Markup {
         true => "Neu angelegt würden",
         false => "Neu angelegt",
     };
+    let columns = match imported.dry_run {
+        true => vec!["Kennung", "Name", "Räume"],
+        false => vec!["Kennung", "Name", "Räume", "Zugangsbrief"],
+    };
     html! {
-        h2 { (verb) ": " (imported.added.len()) " Schulen" }
+        h2 { (verb) ": " (count(imported.added.len(), "Schule", "Schulen")) }
         @if !imported.added.is_empty() {
-            div.table { table {
-                caption.skip { "Neue Schulen" }
-                thead { tr { th scope="col" { "Kennung" } th scope="col" { "Name" } th scope="col" { "Räume" } @if !imported.dry_run { th scope="col" { "Zugangsbrief" } } } }
+            (scroll_table("Neue Schulen", &columns, html! {
                 tbody { @for a in &imported.added {
                     tr {
-                        td { (a.school) } td { (a.name) } td { (a.rooms.len()) }
-                        @if !imported.dry_run { td { a href={ "/schulen/" (a.school) "/brief.pdf" } download { "PDF" span.skip { " für " (a.school) } } } }
+                        td data-label="Kennung" { (a.school) }
+                        td data-label="Name" { (a.name) }
+                        td data-label="Räume" { (a.rooms.len()) }
+                        @if !imported.dry_run { td data-label="Zugangsbrief" { a href={ "/schulen/" (a.school) "/brief.pdf" } download { "PDF" span.sr { " für " (a.school) } } } }
                     }
                 } }
-            } }
+            }))
         }
         @if !imported.unchanged.is_empty() {
             h2 { "Schon vorhanden, unverändert: " (imported.unchanged.len()) }
@@ -319,8 +323,43 @@ fn summary(imported: &Imported) -> Markup {
         }
         @if !imported.skipped.is_empty() {
             h2 { "Übersprungene Zeilen: " (imported.skipped.len()) }
-            ul { @for s in &imported.skipped { li { "Zeile " (s.row) ": " (s.reason) } } }
+            ul { @for s in &imported.skipped { li { "Zeile " (s.row) ": " (skipped_reason(&s.reason)) } } }
         }
+    }
+}
+
+/// Why a register was not taken, in German (the details go to the log).
+fn unreadable(e: &anyhow::Error) -> String {
+    match e.downcast_ref::<schools::Error>() {
+        Some(e) => format!("Der Import wurde nicht ausgeführt. {}", register_problem(e)),
+        None => {
+            tracing::warn!("console: an import: {e:#}");
+            "Der Import wurde nicht ausgeführt. Bitte versuchen Sie es noch einmal.".into()
+        }
+    }
+}
+
+/// Why a row of the register was skipped, in German. `schools::import` words its
+/// reasons for the command line; the test below holds this to those of
+/// `import::read`, the browser test (a school twice in the table) to the one of
+/// `schools::import`.
+fn skipped_reason(reason: &str) -> String {
+    // The school id, where the reason quotes it (`{:?}`: in double quotes).
+    let id = reason.split('"').nth(1).unwrap_or_default();
+    if reason == "no school id" {
+        "keine Kennung".into()
+    } else if reason.starts_with("the school id is not made of") {
+        "die Kennung darf nur a–z, 0–9, Bindestrich, Unterstrich und Punkt enthalten \
+         (höchstens 64 Zeichen)"
+            .into()
+    } else if reason.ends_with("has no name") {
+        format!("die Schule {id} hat keinen Namen")
+    } else if reason.ends_with("is not one line") {
+        format!("der Name der Schule {id} ist nicht einzeilig")
+    } else if reason.ends_with("is in the register twice") {
+        format!("die Kennung {id} steht zweimal in der Tabelle")
+    } else {
+        reason.into()
     }
 }
 
@@ -354,7 +393,7 @@ pub(crate) async fn apply(
     let _ = std::fs::remove_file(&path);
     let imported = match imported {
         Ok(i) => i,
-        Err(e) => return refuse(&format!("Der Import ist fehlgeschlagen: {e}")),
+        Err(e) => return refuse(&unreadable(&e)),
     };
     let _ = app.daemon.reload().await;
     {
@@ -378,4 +417,34 @@ pub(crate) async fn apply(
         StatusCode::OK,
         page("Import übernommen", Some(&session), "/import", body),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_for_a_skipped_row_is_said_in_german() {
+        let dir = std::env::temp_dir().join(format!("raumwart-import-reasons-{}", auth::token()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("register.csv");
+        let rows = "id;name\n;Ohne Kennung\nBad Id!;Schule\ngs-a;\n\"gs-b\";\"Zwei\nZeilen\"\n";
+        std::fs::write(&file, rows).unwrap();
+        let columns = import::Columns {
+            id: "id".into(),
+            name: "name".into(),
+        };
+        let register = import::read(&file, &columns).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let reasons: Vec<&str> = register.skipped.iter().map(|s| s.reason.as_str()).collect();
+        assert_eq!(reasons.len(), 4, "one row of each kind: {reasons:?}");
+        for reason in reasons {
+            let german = skipped_reason(reason);
+            assert_ne!(german, reason, "no German for {reason:?}");
+        }
+        assert_eq!(
+            skipped_reason("school \"gs-a\" has no name"),
+            "die Schule gs-a hat keinen Namen"
+        );
+    }
 }

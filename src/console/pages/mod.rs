@@ -161,11 +161,57 @@ pub(crate) fn centre_of(config: &Config, school: &str) -> Option<String> {
     config.media_centre_id(school).map(str::to_owned)
 }
 
+/// A table with a header row of `columns` and the `tbody` `rows`, in a box of its own
+/// that scrolls sideways where it does not fit. The box is a named region the keyboard
+/// can reach, so it can be scrolled without a mouse also when no link inside takes the
+/// focus (WCAG 2.1.1); the caption names the table for screen readers. On a phone each
+/// row is a card, its cells named by their `data-label` (the stylesheet).
+pub(crate) fn scroll_table(caption: &str, columns: &[&str], rows: Markup) -> Markup {
+    html! {
+        div.table role="region" aria-label=(caption) tabindex="0" {
+            table {
+                caption.sr { (caption) }
+                thead { tr { @for c in columns { th scope="col" { (c) } } } }
+                (rows)
+            }
+        }
+    }
+}
+
 /// Seconds as "1 Std. 5 Min." for session times.
 pub(crate) fn duration(seconds: u64) -> String {
     match (seconds / 3600, seconds / 60 % 60) {
+        (0, 0) => "unter 1 Min.".into(),
         (0, m) => format!("{m} Min."),
         (h, m) => format!("{h} Std. {m} Min."),
+    }
+}
+
+/// "1 Schule", "2 Schulen".
+pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
+    match n {
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    }
+}
+
+/// What a staff member reads when a change of the register failed: German, without
+/// the file names and details the library's message has (those go to the log).
+pub(crate) fn register_problem(e: &crate::schools::Error) -> String {
+    use crate::schools::{import, Error};
+    tracing::warn!("console: {e}");
+    match e {
+        Error::Busy { .. } => "Gerade wird das Verzeichnis an anderer Stelle geändert. Bitte \
+                               versuchen Sie es gleich noch einmal."
+            .into(),
+        Error::Register(import::Error::Column { column, .. }) => format!(
+            "Die erste Zeile der Tabelle hat keine Spalte „{column}“. Bitte geben Sie die \
+             Überschriften so an, wie sie dort stehen."
+        ),
+        Error::Register(import::Error::Format { .. }) => "Diese Datei lässt sich nicht als \
+            Tabelle lesen (beschädigt, verschlüsselt oder nicht im Format ihrer Endung)."
+            .into(),
+        _ => "Es wurde nichts geändert. Bitte wenden Sie sich an den Betreiber.".into(),
     }
 }
 

@@ -8,7 +8,7 @@ use axum::Form;
 use maud::html;
 use serde::Deserialize;
 
-use super::{duration, failed, page, respond};
+use super::{duration, failed, page, respond, scroll_table};
 use crate::console::daemon::LiveRoom;
 use crate::console::store::Session;
 use crate::console::{guard, Shared};
@@ -31,6 +31,16 @@ fn state_label(state: &str) -> &'static str {
         "grace" => "ohne Lehrkraft, endet bald",
         "ending" => "wird zurückgesetzt",
         _ => "unbekannt",
+    }
+}
+
+/// "2 von 14 Räumen Ihrer Schulen sind belegt."
+fn occupancy(busy: usize, all: usize) -> String {
+    match (busy, all) {
+        (_, 0) => "Ihre Schulen haben noch keine Räume.".into(),
+        (0, all) => format!("Keiner der {all} Räume Ihrer Schulen ist belegt."),
+        (1, all) => format!("1 von {all} Räumen Ihrer Schulen ist belegt."),
+        (busy, all) => format!("{busy} von {all} Räumen Ihrer Schulen sind belegt."),
     }
 }
 
@@ -70,36 +80,27 @@ pub(crate) async fn list(
             },
             Ok(rooms) => {
                 @let busy: Vec<&LiveRoom> = rooms.iter().filter(|r| r.state != "idle" || r.people > 0).collect();
-                p { (busy.len()) " von " (rooms.len()) " Räumen Ihrer Schulen sind belegt." }
+                p { (occupancy(busy.len(), rooms.len())) }
                 @if !busy.is_empty() {
-                    div.table {
-                        table {
-                            caption.skip { "Belegte Räume" }
-                            thead { tr {
-                                th scope="col" { "Schule" }
-                                th scope="col" { "Raum" }
-                                th scope="col" { "Zustand" }
-                                th scope="col" { "Personen" }
-                                th scope="col" { "Sitzung seit" }
-                                th scope="col" { "Aktion" }
-                            } }
-                            tbody {
-                                @for r in &busy {
-                                    tr {
-                                        td { (r.school) }
-                                        td { (r.room) }
-                                        td { (state_label(&r.state)) }
-                                        td { (r.people) }
-                                        td { (r.session_age_seconds.map(duration).unwrap_or_else(|| "–".into())) }
-                                        td { a href={ "/raeume/" (r.room) "/beenden" } { "Sitzung beenden" span.skip { " in " (r.room) } } }
-                                    }
+                    (scroll_table("Belegte Räume", &["Schule", "Raum", "Zustand", "Personen", "Sitzung seit", "Aktion"], html! {
+                        tbody {
+                            @for r in &busy {
+                                tr {
+                                    td data-label="Schule" { (r.school) }
+                                    td data-label="Raum" { (r.room) }
+                                    td data-label="Zustand" { (state_label(&r.state)) }
+                                    td data-label="Personen" { (r.people) }
+                                    td data-label="Sitzung seit" { (r.session_age_seconds.map(duration).unwrap_or_else(|| "–".into())) }
+                                    td data-label="Aktion" { a href={ "/raeume/" (r.room) "/beenden" } { "Sitzung beenden" span.sr { " in " (r.room) } } }
                                 }
                             }
                         }
-                    }
+                    }))
                 }
             }
         }
+        // The page does not update itself (no script): the way to the current state.
+        p { a.button.secondary href="/" { "Aktualisieren" } }
     };
     respond(StatusCode::OK, page("Räume", Some(&session), "/", body))
 }
@@ -120,12 +121,15 @@ pub(crate) async fn confirm(
         p {
             "Alle Personen im Raum " strong { (live.room) } " (" (live.school) ") werden "
             "hinausgeleitet, und der Raum wird auf das Schulpasswort zurückgesetzt. "
-            "Im Raum sind gerade " (live.people) " Personen."
+            (match live.people {
+                0 => "Im Raum ist gerade niemand.".to_owned(),
+                1 => "Im Raum ist gerade 1 Person.".to_owned(),
+                n => format!("Im Raum sind gerade {n} Personen."),
+            })
         }
-        form method="post" action={ "/raeume/" (live.room) "/beenden" } {
+        form.actions method="post" action={ "/raeume/" (live.room) "/beenden" } {
             input type="hidden" name="csrf" value=(session.csrf);
             button.danger type="submit" { "Sitzung jetzt beenden" }
-            " "
             a.button.secondary href="/" { "Abbrechen" }
         }
     };

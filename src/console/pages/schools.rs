@@ -11,7 +11,10 @@ use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::{centre_for, centre_of, centres, failed, own_school, page, respond};
+use super::{
+    centre_for, centre_of, centres, count, failed, own_school, page, register_problem, respond,
+    scroll_table,
+};
 use crate::config::{self, Config};
 use crate::console::store::{Scope, Session};
 use crate::console::{guard, Shared};
@@ -105,28 +108,27 @@ fn table(config: &Config, scope: &Scope) -> Markup {
         .filter(|s| scope.covers(config.media_centre_id(&s.id)))
         .collect();
     let with_centre = *scope == Scope::Provider && config.media_centres.len() > 1;
+    let columns = match with_centre {
+        true => vec!["Kennung", "Name", "Medienzentrum", "Räume"],
+        false => vec!["Kennung", "Name", "Räume"],
+    };
     html! {
         @if own.is_empty() {
             p { "Noch keine Schulen." }
         } @else {
-            p { (own.len()) " Schulen." }
-            div.table { table {
-                caption.skip { "Ihre Schulen" }
-                thead { tr {
-                    th scope="col" { "Kennung" }
-                    th scope="col" { "Name" }
-                    @if with_centre { th scope="col" { "Medienzentrum" } }
-                    th scope="col" { "Räume" }
-                } }
+            p { (count(own.len(), "Schule", "Schulen")) ". Über die Kennung kommen Sie zu den Räumen, zum Zugangsbrief und zum Passwort einer Schule." }
+            (scroll_table("Ihre Schulen", &columns, html! {
                 tbody { @for s in &own {
                     tr {
-                        td { a href={ "/schulen/" (s.id) } { (s.id) } }
-                        td { (s.name.as_deref().unwrap_or("")) }
-                        @if with_centre { td { (config.media_centre_id(&s.id).unwrap_or("")) } }
-                        td { (configured_rooms(s).len()) }
+                        td data-label="Kennung" { a href={ "/schulen/" (s.id) } { (s.id) } }
+                        td data-label="Name" { (s.name.as_deref().unwrap_or("")) }
+                        @if with_centre {
+                            td data-label="Medienzentrum" { (config.media_centre_of(&s.id).map_or("", |m| m.name.as_str())) }
+                        }
+                        td data-label="Räume" { (configured_rooms(s).len()) }
                     }
                 } }
-            } }
+            }))
         }
     }
 }
@@ -164,14 +166,13 @@ fn add_form(
         form.stack method="post" action="/schulen" {
             input type="hidden" name="csrf" value=(session.csrf);
             div {
-                label for="id" { "Kennung"
-                    span.hint id="id-hinweis" { "Kleinbuchstaben, Ziffern und Bindestriche, z. B. gs-musterstadt. Daraus entstehen die Raumnamen." }
-                }
-                input id="id" name="id" type="text" required aria-describedby="id-hinweis" value=(shown.id) pattern="[a-z0-9][a-z0-9_.-]*";
+                label for="id" { "Kennung" }
+                p.hint id="id-hinweis" { "Kleinbuchstaben, Ziffern und Bindestriche, z. B. gs-musterstadt. Die Räume heißen dann gs-musterstadt-1, -2 und so weiter." }
+                input id="id" name="id" type="text" required aria-describedby="id-hinweis" value=(shown.id) pattern="[a-z0-9][a-z0-9_.-]*" autocapitalize="none" autocomplete="off" spellcheck="false";
             }
             div {
                 label for="name" { "Name der Schule" }
-                input id="name" name="name" type="text" required value=(shown.name);
+                input id="name" name="name" type="text" required value=(shown.name) autocomplete="off";
             }
             div {
                 label for="rooms" { "Anzahl der Räume" }
@@ -256,7 +257,12 @@ pub(crate) async fn add(
     .await;
     let added = match added {
         Ok(Ok(a)) => a,
-        Ok(Err(e)) => return refuse(&format!("Die Schule wurde nicht angelegt: {e}")),
+        Ok(Err(e)) => {
+            return refuse(&format!(
+                "Die Schule wurde nicht angelegt. {}",
+                register_problem(&e)
+            ))
+        }
         Err(e) => return failed(&e),
     };
     let reloaded = app.daemon.reload().await;
@@ -298,7 +304,8 @@ fn reload_notice(reloaded: &anyhow::Result<()>, credential: bool) -> Markup {
 fn password_box(password: &str) -> Markup {
     html! {
         h2 { "Schulpasswort" }
-        p { "Nur jetzt sichtbar (es steht auch im Zugangsbrief): " span.secret { (password) } }
+        p { "Nur auf dieser Seite sichtbar; es steht auch im Zugangsbrief." }
+        p { span.secret { (password) } }
     }
 }
 
@@ -314,9 +321,8 @@ fn room_links(rooms: &[schools::RoomAccess]) -> Markup {
 fn letter_links(school: &str) -> Markup {
     html! {
         h2 { "Zugangsbrief" }
-        p {
+        p.actions {
             a.button href={ "/schulen/" (school) "/brief.pdf" } download { "Zugangsbrief als PDF herunterladen" }
-            " "
             a.button.secondary href={ "/schulen/" (school) "/brief" } { "Zugangsbrief zum Drucken öffnen" }
         }
     }
@@ -345,7 +351,7 @@ pub(crate) async fn show(
         (room_links(&rooms))
         (letter_links(&school.id))
         h2 { "Neues Schulpasswort" }
-        p { "Das bisherige Schulpasswort gilt danach nicht mehr; laufender Unterricht geht weiter. Die Schule braucht einen neuen Zugangsbrief." }
+        p { "Das neue Passwort gilt sofort. Das bisherige öffnet dann keinen freien Raum mehr; wo gerade Unterricht läuft, gilt es noch bis zum Ende dieser Sitzung, und der Unterricht geht weiter. Die Schule braucht einen neuen Zugangsbrief." }
         form method="post" action={ "/schulen/" (school.id) "/neues-passwort" } {
             input type="hidden" name="csrf" value=(session.csrf);
             button type="submit" { "Neues Schulpasswort erzeugen" }
@@ -427,10 +433,9 @@ pub(crate) async fn confirm_remove(
             "wird aus dem Verzeichnis entfernt. Laufender Unterricht in ihren Räumen wird beendet, "
             "und die Räume sind danach nicht mehr durch raumwart geschützt."
         }
-        form method="post" action={ "/schulen/" (school.id) "/entfernen" } {
+        form.actions method="post" action={ "/schulen/" (school.id) "/entfernen" } {
             input type="hidden" name="csrf" value=(session.csrf);
             button.danger type="submit" { "Schule endgültig entfernen" }
-            " "
             a.button.secondary href={ "/schulen/" (school.id) } { "Abbrechen" }
         }
     };
