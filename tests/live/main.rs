@@ -5,6 +5,7 @@
 mod browser_kit;
 mod campaign;
 mod console;
+mod console_browser;
 mod demo;
 mod faults;
 mod flood;
