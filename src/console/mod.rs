@@ -151,7 +151,8 @@ pub async fn serve(files: Files, socket: Option<PathBuf>) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Deletes audit entries past their retention, at start and then hourly.
+/// At start and then hourly: deletes audit entries past their retention, failed-login
+/// counts no longer counted (they name addresses), and uploads never applied.
 async fn expire_audit(app: Shared) {
     loop {
         match app.store().expire_audit(app.settings.audit_retention) {
@@ -159,6 +160,10 @@ async fn expire_audit(app: Shared) {
             Ok(n) => info!(entries = n, "audit entries past their retention deleted"),
             Err(e) => warn!("cannot expire the audit log: {e}"),
         }
+        if let Err(e) = app.store().expire_failures(auth::FORGET_FAILURES) {
+            warn!("cannot expire failed logins: {e}");
+        }
+        pages::import::forget_old_uploads(&app);
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
 }

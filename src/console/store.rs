@@ -333,6 +333,16 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes counts older than `forget` (they no longer count); returns how many.
+    pub fn expire_failures(&self, forget: Duration) -> Result<usize, Error> {
+        self.conn
+            .execute(
+                "DELETE FROM login_failures WHERE last < ?1",
+                [now().saturating_sub(secs(forget))],
+            )
+            .map_err(|e| self.sql(e))
+    }
+
     pub fn clear_failures(&self, key: &str) -> Result<(), Error> {
         self.conn
             .execute("DELETE FROM login_failures WHERE key = ?1", [key])
@@ -501,6 +511,13 @@ mod tests {
         assert_eq!(s.failures("login:anna", Duration::ZERO).unwrap().0, 0);
         s.clear_failures("login:anna").unwrap();
         assert_eq!(s.failures("login:anna", forget).unwrap().0, 0);
+        s.count_failure("addr:203.0.113.9", forget).unwrap();
+        assert_eq!(s.expire_failures(forget).unwrap(), 0);
+        assert_eq!(s.expire_failures(Duration::from_secs(0)).unwrap(), 0);
+        s.conn
+            .execute("UPDATE login_failures SET last = last - 3601", [])
+            .unwrap();
+        assert_eq!(s.expire_failures(forget).unwrap(), 1);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -528,7 +528,9 @@ impl Browser {
         loop {
             // The old page's root goes stale once the answer has replaced it.
             match self.get(&format!("/element/{}/name", page.0)).await {
+                // chromedriver says either, depending on when it looks.
                 Err(e) if driver_error(&e) == Some("stale element reference") => break,
+                Err(e) if format!("{e:#}").contains("does not belong to the document") => break,
                 Err(e) => return Err(e.context(format!("submitting `{form}`"))),
                 Ok(_) if Instant::now() > deadline => bail!(
                     "submitting `{form}`: the page {} was not replaced within {WAIT:?} \

@@ -155,7 +155,7 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Deletes uploads older than [`KEEP_UPLOAD`].
-fn forget_old_uploads(app: &Shared) {
+pub(crate) fn forget_old_uploads(app: &Shared) {
     let Ok(entries) = std::fs::read_dir(&app.uploads) else {
         return;
     };
@@ -318,8 +318,10 @@ fn summary(imported: &Imported) -> Markup {
             p { (imported.unchanged.join(", ")) }
         }
         @if !imported.elsewhere.is_empty() {
+            // Which media centre is not said: that is the other one's business.
             h2 { "Bei einem anderen Medienzentrum eingetragen" }
-            ul { @for (school, centre) in &imported.elsewhere { li { (school) " (" (centre) ") – bitte mit dem Betreiber klären" } } }
+            p { "Diese Kennungen gehören schon zu einer Schule eines anderen Medienzentrums; bitte klären Sie das mit dem Betreiber:" }
+            ul { @for (school, _) in &imported.elsewhere { li { (school) } } }
         }
         @if !imported.skipped.is_empty() {
             h2 { "Übersprungene Zeilen: " (imported.skipped.len()) }

@@ -89,7 +89,8 @@ pub(crate) async fn submit(
     if expected.is_empty() || !auth::same(&form.csrf, expected) || !guard::same_origin(&headers) {
         return guard::forbidden();
     }
-    let login = form.login.trim().to_owned();
+    // Logins are lower case (`console user add` takes no other): typed capitals count.
+    let login = form.login.trim().to_lowercase();
     let keys = [
         format!("login:{}", login.to_lowercase()),
         format!("addr:{}", guard::client(peer, &headers)),
