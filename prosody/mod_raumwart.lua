@@ -212,6 +212,44 @@ hook("iq-get/host/" .. NS .. ":snapshot", command(function(_, stanza)
 	return reply;
 end));
 
+-- `raumwart doctor`: what this Prosody runs with, as far as raumwart depends on it; the
+-- daemon holds it against its README. Read when asked: the config as it is now.
+local config = require "core.configmanager";
+hook("iq-get/host/" .. NS .. ":doctor", command(function(_, stanza)
+	local gc, net = config.get("*", "gc"), config.get("*", "network_settings");
+	local nagle = type(net) == "table" and net.nagle;
+	local reply = st.reply(stanza):tag("doctor", { xmlns = NS, v = store.PROTOCOL, prosody = prosody.version, lua = _VERSION,
+		gc = type(gc) == "table" and gc.mode or nil, nagle = nagle ~= nil and tostring(nagle) or nil,
+		cache = tostring(module:get_option_number("muc_room_cache_size", 100)) });
+	local nobody = { _affiliations = {} }; -- a room without affiliations: only admins are owners
+	for host in pairs(prosody.hosts) do
+		local env = modulemanager.get_module(host, "muc");
+		if env then
+			local admin = is_admin and is_admin(component, host) or not is_admin and env.module:could(":automatic-ownership", component);
+			reply:tag("muc", { host = host, r = modulemanager.is_loaded(host, "raumwart") and "1" or nil,
+				b = modulemanager.is_loaded(host, "raumwart_breakout") and "1" or nil, main = config.get(host, "raumwart_main_muc"),
+				admin = admin and "1" or nil, owner = env.room_mt.get_affiliation(nobody, component) == "owner" and "1" or nil }):up();
+		end
+	end
+	for _, interface, port in require "core.portmanager".get_active_services():iter("component", nil, nil, nil) do
+		reply:tag("port", { i = interface, p = tostring(port) }):up();
+	end
+	-- Focus: the MUC's admins named focus, and whoever sits in an open room as nick focus (jicofo).
+	local focus = {};
+	for _, scope in ipairs({ module.host, "*" }) do
+		local admins = config.rawget(scope, "admins");
+		for _, admin in ipairs(type(admins) == "table" and admins or {}) do
+			if jid.node(admin) == "focus" then focus[jid.bare(admin)] = true; end
+		end
+	end
+	for room in muc.live_rooms() do
+		local occupant = room:get_occupant_by_nick(room.jid .. "/focus");
+		if occupant then focus[occupant.bare_jid] = true; end
+	end
+	for j in pairs(focus) do reply:tag("focus", { j = j }):up(); end
+	return reply;
+end));
+
 module:hook_global("server-stopping", function() stopping = true; end, 1000); -- before the rooms empty
 
 -- A reload is no restart: rooms, organizer flags, class entries stay; waiting events go now.

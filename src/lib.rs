@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod core;
+pub mod doctor;
 pub mod register;
 pub mod schools;
 

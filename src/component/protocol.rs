@@ -9,6 +9,7 @@ use tokio_xmpp::minidom::Element;
 use crate::core::{
     Event, RevokeTo, RoomMap, Snapshot, SnapshotOccupant, SnapshotRoom, MODULE_PROTOCOL,
 };
+use crate::doctor::{Muc, Report};
 
 /// The namespace shared with `prosody/mod_raumwart.lua`.
 pub const NS: &str = "urn:raumwart:0";
@@ -192,6 +193,50 @@ pub fn parse_snapshot(el: &Element) -> Result<Snapshot, Error> {
         rooms,
         problems,
         boot,
+    })
+}
+
+/// `raumwart doctor`'s question to the module: what Prosody runs with.
+pub fn doctor_request() -> Element {
+    element("doctor", NS, &[])
+}
+
+/// The module's answer to [`doctor_request`]; what it leaves out counts as not set.
+pub fn parse_doctor(el: &Element) -> Result<Report, Error> {
+    if !el.is("doctor", NS) {
+        return Err(Error::Unknown(el.name().into()));
+    }
+    let attr = |name| el.attr(name).map(str::to_owned);
+    let children = |name| el.children().filter(move |c| c.is(name, NS));
+    let mut mucs = vec![];
+    for m in children("muc") {
+        mucs.push(Muc {
+            host: req(m, "muc", "host")?.into(),
+            raumwart: m.attr("r") == Some("1"),
+            breakout: m.attr("b") == Some("1"),
+            main_muc: m.attr("main").map(str::to_owned),
+            admin: m.attr("admin") == Some("1"),
+            owner: m.attr("owner") == Some("1"),
+        });
+    }
+    let mut component_listeners = vec![];
+    for p in children("port") {
+        let port = req(p, "port", "p")?.parse().unwrap_or(0);
+        component_listeners.push((req(p, "port", "i")?.to_owned(), port));
+    }
+    let focus = children("focus")
+        .map(|f| req(f, "focus", "j").map(str::to_owned))
+        .collect::<Result<_, _>>()?;
+    Ok(Report {
+        protocol: el.attr("v").and_then(|v| v.parse().ok()),
+        prosody: attr("prosody").unwrap_or_default(),
+        lua: attr("lua").unwrap_or_default(),
+        gc: attr("gc"),
+        nagle: el.attr("nagle").map(|n| n != "false"),
+        room_cache: el.attr("cache").and_then(|c| c.parse().ok()),
+        mucs,
+        component_listeners,
+        focus,
     })
 }
 
@@ -405,6 +450,47 @@ mod tests {
             ..map
         };
         assert_eq!(map_chunks(&empty).count(), 1);
+    }
+
+    #[test]
+    fn the_doctor_report_parses_and_what_is_left_out_is_not_set() {
+        let el: Element = r#"<doctor xmlns="urn:raumwart:0" v="1" prosody="13.0.1" lua="Lua 5.4"
+            gc="generational" nagle="false" cache="10000">
+            <muc host="muc.meet.jitsi" r="1" admin="1" owner="1"/>
+            <muc host="breakout.meet.jitsi" b="1" main="muc.meet.jitsi" admin="1"/>
+            <port i="127.0.0.1" p="5347"/><port i="::1" p="5347"/>
+            <focus j="focus@auth.meet.jitsi"/></doctor>"#
+            .parse()
+            .unwrap();
+        let r = parse_doctor(&el).unwrap();
+        assert_eq!(r.protocol, Some(MODULE_PROTOCOL));
+        assert_eq!((r.prosody.as_str(), r.lua.as_str()), ("13.0.1", "Lua 5.4"));
+        assert_eq!(
+            (r.gc.as_deref(), r.nagle, r.room_cache),
+            (Some("generational"), Some(false), Some(10_000))
+        );
+        assert_eq!(r.mucs.len(), 2);
+        assert!(r.mucs[0].raumwart && r.mucs[0].admin && r.mucs[0].owner && !r.mucs[0].breakout);
+        assert!(r.mucs[1].breakout && r.mucs[1].admin && !r.mucs[1].owner);
+        assert_eq!(r.mucs[1].main_muc.as_deref(), Some("muc.meet.jitsi"));
+        assert_eq!(
+            r.component_listeners,
+            [("127.0.0.1".into(), 5347), ("::1".into(), 5347)]
+        );
+        assert_eq!(r.focus, ["focus@auth.meet.jitsi"]);
+
+        let el: Element = r#"<doctor xmlns="urn:raumwart:0" nagle="true"/>"#.parse().unwrap();
+        let r = parse_doctor(&el).unwrap();
+        assert_eq!(
+            (r.protocol, r.gc, r.nagle, r.room_cache),
+            (None, None, Some(true), None)
+        );
+        let el: Element = r#"<doctor xmlns="urn:raumwart:0"><muc admin="1"/></doctor>"#
+            .parse()
+            .unwrap();
+        assert!(parse_doctor(&el).is_err());
+        let el: Element = r#"<snapshot xmlns="urn:raumwart:0"/>"#.parse().unwrap();
+        assert!(parse_doctor(&el).is_err());
     }
 
     #[test]
