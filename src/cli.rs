@@ -61,6 +61,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check the running Prosody against what raumwart needs
+    ///
+    /// Asks Prosody through the running daemon and its module, and prints one line per
+    /// check, ok or what to change: the module on the main and breakout MUCs, raumwart
+    /// admin and owner there and on the lobby MUC, the room cache, the garbage collector,
+    /// Nagle, the component port on loopback, focus in policy.service_jids, the Prosody
+    /// version. Exit 0 when every line is ok, 1 when something must change, 2 when the
+    /// module (or the daemon) is too old to be asked, 75 when the daemon or Prosody
+    /// cannot be asked now.
+    Doctor,
     /// End the session in ROOM now (the hotline's lever)
     ///
     /// Everyone is removed with the end message and the room is reset, as when a grace

@@ -22,6 +22,9 @@ _raumwart() {
             raumwart,console)
                 cmd="raumwart__subcmd__console"
                 ;;
+            raumwart,doctor)
+                cmd="raumwart__subcmd__doctor"
+                ;;
             raumwart,end-session)
                 cmd="raumwart__subcmd__end__subcmd__session"
                 ;;
@@ -102,6 +105,9 @@ _raumwart() {
                 ;;
             raumwart__subcmd__help,console)
                 cmd="raumwart__subcmd__help__subcmd__console"
+                ;;
+            raumwart__subcmd__help,doctor)
+                cmd="raumwart__subcmd__help__subcmd__doctor"
                 ;;
             raumwart__subcmd__help,end-session)
                 cmd="raumwart__subcmd__help__subcmd__end__subcmd__session"
@@ -206,7 +212,7 @@ _raumwart() {
 
     case "${cmd}" in
         raumwart)
-            opts="-c -h -V --config --socket --help --version run check password status end-session reload school console help"
+            opts="-c -h -V --config --socket --help --version run check password status doctor end-session reload school console help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -599,6 +605,32 @@ _raumwart() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        raumwart__subcmd__doctor)
+            opts="-c -h -V --config --socket --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         raumwart__subcmd__end__subcmd__session)
             opts="-c -h -V --config --socket --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -626,7 +658,7 @@ _raumwart() {
             return 0
             ;;
         raumwart__subcmd__help)
-            opts="run check password status end-session reload school console help"
+            opts="run check password status doctor end-session reload school console help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -726,6 +758,20 @@ _raumwart() {
         raumwart__subcmd__help__subcmd__console__subcmd__user__subcmd__reset__subcmd__password)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__help__subcmd__doctor)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

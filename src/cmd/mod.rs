@@ -8,6 +8,7 @@ use crate::daemon::control;
 
 mod check;
 mod console;
+mod doctor;
 mod end_session;
 mod password;
 mod reload;
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check => check::run(&path),
         Command::Run => run::run(path, socket),
         Command::Status { json } => status::run(&path, socket, json),
+        Command::Doctor => doctor::run(&path, socket),
         Command::EndSession { room } => end_session::run(&path, socket, room),
         Command::School { action } => school::run(&path, socket, action),
         Command::Reload => reload::run(&path, socket),

@@ -27,6 +27,8 @@ pub enum Query {
     ControlSocket,
     EndSession(String),
     Reload,
+    /// `raumwart doctor`: the module's report on Prosody, held against what raumwart needs.
+    Doctor,
 }
 
 /// Which way a request came in: the network listener (`http.listen`), or the control
@@ -85,6 +87,7 @@ pub fn route(method: &str, target: &str, via: Via) -> Result<Query, Response> {
         ("GET", "/status") => Query::Status,
         ("GET", "/control") => Query::ControlSocket,
         ("POST", "/reload") => Query::Reload,
+        ("GET", "/doctor") => Query::Doctor,
         ("POST", p) if p.starts_with("/rooms/") && p.ends_with("/end") => {
             // "/rooms/end" passes both tests: the prefix and the suffix may overlap.
             let room = p
@@ -96,7 +99,7 @@ pub fn route(method: &str, target: &str, via: Via) -> Result<Query, Response> {
             }
             Query::EndSession(room.to_owned())
         }
-        (_, "/metrics" | "/healthz" | "/status" | "/control") => {
+        (_, "/metrics" | "/healthz" | "/status" | "/control" | "/doctor") => {
             return Err(Response::text(405, "use GET\n"))
         }
         (_, "/reload") => return Err(Response::text(405, "use POST\n")),
@@ -106,6 +109,11 @@ pub fn route(method: &str, target: &str, via: Via) -> Result<Query, Response> {
         (Query::EndSession(_) | Query::Reload, Via::Network) => Err(Response::text(
             403,
             "changes are taken only from the control socket (`raumwart end-session`, `raumwart reload`)\n",
+        )),
+        // Prosody's admins, ports and settings are the operator's to read.
+        (Query::Doctor, Via::Network) => Err(Response::text(
+            403,
+            "the doctor answers only on the control socket (`raumwart doctor`)\n",
         )),
         _ => Ok(query),
     }
@@ -253,6 +261,9 @@ mod tests {
             Ok(Query::EndSession("gs-1".into()))
         );
         assert_eq!(route("POST", "/reload", Control), Ok(Query::Reload));
+        assert_eq!(route("GET", "/doctor", Control), Ok(Query::Doctor));
+        assert_eq!(route("GET", "/doctor", Network).unwrap_err().status, 403);
+        assert_eq!(route("POST", "/doctor", Control).unwrap_err().status, 405);
         // Loopback or not, the network listener takes no changes.
         for change in ["/rooms/gs-1/end", "/reload"] {
             assert_eq!(route("POST", change, Network).unwrap_err().status, 403);

@@ -19,10 +19,11 @@ pub mod metrics;
 
 use self::http::{Ask, Query, Response};
 use self::metrics::Metrics;
-use crate::component::session::{self, Outcome, Session};
+use crate::component::session::{self, DoctorFailed, Outcome, Session, DOCTOR_TIMEOUT};
 use crate::component::stream::{self, Received};
 use crate::config::{self, Config};
 use crate::core::{describe_module_protocol, Core, Input, Note, Output, Phase, MODULE_PROTOCOL};
+use crate::doctor::{self, Report};
 
 /// With the request timeout (10 s), a Prosody that stopped answering is noticed within
 /// 14 s; the README promises 15 s.
@@ -117,6 +118,8 @@ struct Daemon {
     wrong_passwords: WrongPasswords,
     /// Refused because another raumwart holds the component name.
     standby: bool,
+    /// `raumwart doctor`s waiting for the module's report (one question answers all).
+    doctor: Vec<tokio::sync::oneshot::Sender<Response>>,
 }
 
 /// Wrong passwords are logged at warn, at most once a minute per room with a count:
@@ -168,6 +171,7 @@ pub(crate) async fn run(
         synced: false,
         wrong_passwords: WrongPasswords::default(),
         standby: false,
+        doctor: vec![],
     };
     let mut ping = tokio::time::interval(PING_EVERY);
     let watchdog_every = sd_notify::watchdog_enabled().map(|t| t / 2);
@@ -190,10 +194,13 @@ pub(crate) async fn run(
                 return Ok(());
             }
             happened = d.conn.next() => d.on_connection(happened).await,
-            Some((query, reply)) = inbox.queries.recv() => {
-                let answer = d.answer(query).await;
-                let _ = reply.send(answer);
-            }
+            Some((query, reply)) = inbox.queries.recv() => match query {
+                Query::Doctor => d.ask_doctor(reply).await,
+                query => {
+                    let answer = d.answer(query).await;
+                    let _ = reply.send(answer);
+                }
+            },
             Some(()) = inbox.reloads.recv() => {
                 let _ = d.reload_file().await;
             }
@@ -296,6 +303,8 @@ impl Daemon {
         self.metrics.synced.set(0);
         self.core.handle(Instant::now(), Input::Disconnected);
         self.wait_and_retry(BACKOFF_MAX);
+        let lost = Response::text(503, format!("the connection to Prosody was lost: {why}\n"));
+        self.answer_doctor(lost);
         // The core drops what it had not sent yet: only notes are left.
         while let Some(output) = self.core.poll_output() {
             if let Output::Note(note) = output {
@@ -330,8 +339,60 @@ impl Daemon {
                     self.core.handle(Instant::now(), input);
                     self.drain(cause);
                 }
+                Outcome::Doctor(report) => self.doctor_answered(report),
                 Outcome::Lost(why) => return self.lost(why),
             }
+        }
+    }
+
+    /// Asks the module for its report, unless a question is out already; the answer goes
+    /// to every doctor waiting.
+    async fn ask_doctor(&mut self, reply: tokio::sync::oneshot::Sender<Response>) {
+        let now = Instant::now();
+        let Some(s) = self.conn.session() else {
+            let down = Response::text(503, "not connected to Prosody: cannot ask it now\n");
+            let _ = reply.send(down);
+            return;
+        };
+        if self.doctor.is_empty() {
+            s.ask_doctor(now);
+        }
+        self.doctor.push(reply);
+        self.pump(now).await;
+    }
+
+    fn doctor_answered(&mut self, report: Result<Report, DoctorFailed>) {
+        let muc = &self.config.xmpp.muc;
+        let response = match report {
+            Ok(report) => {
+                let managed = self.core.rooms().count();
+                let (xmpp, policy) = (&self.config.xmpp, &self.config.policy);
+                let checks = doctor::check(&report, xmpp, policy, managed);
+                let body = serde_json::json!({ "checks": checks, "prosody": report });
+                Response::json(200, body.to_string())
+            }
+            Err(DoctorFailed::TooOld) => Response::text(
+                501,
+                format!(
+                    "the raumwart module on {muc} is too old to answer raumwart doctor: install \
+                     the module of this release and restart Prosody\n"
+                ),
+            ),
+            Err(DoctorFailed::NoAnswer) => Response::text(
+                504,
+                format!("the raumwart module on {muc} did not answer within {DOCTOR_TIMEOUT:?}\n"),
+            ),
+            Err(DoctorFailed::Refused(why)) => Response::text(
+                502,
+                format!("the raumwart module on {muc} gave no report: {why}\n"),
+            ),
+        };
+        self.answer_doctor(response);
+    }
+
+    fn answer_doctor(&mut self, response: Response) {
+        for reply in self.doctor.drain(..) {
+            let _ = reply.send(response.clone());
         }
     }
 
@@ -548,8 +609,8 @@ impl Daemon {
                 (false, _) => Response::text(503, "not connected to Prosody\n"),
             },
             Query::Status => Response::json(200, self.status_json()),
-            // The HTTP server answers it; nothing to say here.
-            Query::ControlSocket => Response::text(404, "not found\n"),
+            // The HTTP server answers it, and the doctor is answered by ask_doctor.
+            Query::ControlSocket | Query::Doctor => Response::text(404, "not found\n"),
             Query::Reload => match self.reload_file().await {
                 Ok(rooms) => Response::text(200, format!("reloaded: {rooms} room nodes\n")),
                 Err(problems) => Response::text(

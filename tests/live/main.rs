@@ -7,6 +7,7 @@ mod campaign;
 mod console;
 mod console_browser;
 mod demo;
+mod doctor;
 mod faults;
 mod flood;
 mod hostile;

@@ -25,9 +25,13 @@ use crate::component::protocol;
 use crate::component::stream::Invalid;
 use crate::config::Xmpp;
 use crate::core::{Input, Request, RequestId, RequestKind};
+use crate::doctor::Report;
 
 /// How long an IQ may go unanswered before it counts as failed (a ping: as lost).
 pub(crate) const IQ_TIMEOUT: Duration = Duration::from_secs(10);
+/// `raumwart doctor` waits for the module's report this long: well within the control
+/// socket's request deadline (10 s), so the operator reads why instead of a cut connection.
+pub(crate) const DOCTOR_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Turns a connection error into a sentence an admin can act on.
 pub(crate) fn explain(e: &tokio_xmpp::Error, config: &Xmpp) -> String {
@@ -57,6 +61,8 @@ enum Purpose {
     Ping,
     /// Emptying a breakout or lobby room along with its main room.
     Breakout,
+    /// `raumwart doctor`'s question to the module.
+    Doctor,
 }
 
 impl Purpose {
@@ -66,6 +72,14 @@ impl Purpose {
             Purpose::Core(_, kind) => kind.as_str(),
             Purpose::Ping => "ping",
             Purpose::Breakout => "emptying a breakout or lobby room",
+            Purpose::Doctor => "the doctor's report",
+        }
+    }
+
+    fn timeout(self) -> Duration {
+        match self {
+            Purpose::Doctor => DOCTOR_TIMEOUT,
+            _ => IQ_TIMEOUT,
         }
     }
 }
@@ -82,9 +96,22 @@ pub(crate) enum Outcome {
         ok: bool,
         took: Duration,
     },
+    /// The module's answer to `raumwart doctor`'s question.
+    Doctor(Result<Report, DoctorFailed>),
     /// The connection is unusable and must be dropped. Always the last outcome: the
     /// inputs that came before it are handed out first.
     Lost(String),
+}
+
+/// Why the module gave no report.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum DoctorFailed {
+    /// The MUC service does not know the question: a module from before `doctor`.
+    TooOld,
+    /// No answer within DOCTOR_TIMEOUT.
+    NoAnswer,
+    /// Refused otherwise, or an answer that does not read as a report.
+    Refused(String),
 }
 
 /// Where IQ ids come from. They must be unguessable (see `request_id`); tests may count.
@@ -183,6 +210,16 @@ impl Session {
         }
         let to = self.muc.clone();
         if let Err(e) = self.send_iq(now, Purpose::Ping, now, to, false, protocol::ping()) {
+            self.lose(e);
+        }
+    }
+
+    /// Asks the module on the MUC service for `raumwart doctor`'s report; the answer comes
+    /// out as `Outcome::Doctor`.
+    pub(crate) fn ask_doctor(&mut self, now: Instant) {
+        let to = self.muc.clone();
+        let el = protocol::doctor_request();
+        if let Err(e) = self.send_iq(now, Purpose::Doctor, now, to, false, el) {
             self.lose(e);
         }
     }
@@ -288,7 +325,7 @@ impl Session {
             purpose,
             to,
             cause,
-            deadline: now + IQ_TIMEOUT,
+            deadline: now + purpose.timeout(),
         };
         self.pending.insert(id, flight);
         self.transmit.push_back(Stanza::Iq(iq));
@@ -308,7 +345,8 @@ impl Session {
             if let Some(p) = self.pending.remove(&id) {
                 warn!(
                     what = p.purpose.what(),
-                    "no answer from Prosody within {IQ_TIMEOUT:?}"
+                    "no answer from Prosody within {:?}",
+                    p.purpose.timeout()
                 );
                 self.answered(now, p, Err(None));
             }
@@ -447,6 +485,28 @@ impl Session {
                 if answer.is_err() && condition != Some(DefinedCondition::ItemNotFound) {
                     warn!("emptying a breakout or lobby room failed ({condition:?})");
                 }
+                return;
+            }
+            Purpose::Doctor => {
+                let report = match answer {
+                    Ok(Some(el)) => protocol::parse_doctor(&el)
+                        .map_err(|e| DoctorFailed::Refused(format!("unreadable report: {e}"))),
+                    Ok(None) => Err(DoctorFailed::Refused("an empty answer".into())),
+                    Err(None) => Err(DoctorFailed::NoAnswer),
+                    Err(Some(_))
+                        if matches!(
+                            condition,
+                            Some(
+                                DefinedCondition::ServiceUnavailable
+                                    | DefinedCondition::FeatureNotImplemented
+                            )
+                        ) =>
+                    {
+                        Err(DoctorFailed::TooOld)
+                    }
+                    Err(Some(_)) => Err(DoctorFailed::Refused(format!("refused ({condition:?})"))),
+                };
+                self.outcomes.push_back(Outcome::Doctor(report));
                 return;
             }
             Purpose::Core(id, kind) => (id, kind),

@@ -667,6 +667,68 @@ fn an_invalid_stanza_is_skipped_and_an_invalid_request_refused() {
     h.expect_done(RequestKind::GrantOwner, id, true, Duration::ZERO);
 }
 
+// --- the doctor's report -----------------------------------------------------------------
+
+#[test]
+fn the_doctor_asks_the_muc_service_and_takes_only_its_answer() {
+    let mut h = Harness::new();
+    h.session.ask_doctor(h.now);
+    let sent = h.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!((&sent[0].to, sent[0].set), (&jid(MUC), false));
+    assert_eq!(sent[0].payload, protocol::doctor_request());
+    assert_eq!(h.session.next_timeout(), Some(h.base + DOCTOR_TIMEOUT));
+    let report: Element = format!(
+        r#"<doctor xmlns="{NS}" v="{MODULE_PROTOCOL}" prosody="0.12.3"><muc host="{MUC}" r="1"/></doctor>"#
+    )
+    .parse()
+    .unwrap();
+    // A guest or a room answering for the MUC service is not heard.
+    for forged in [Some(GUEST), Some(ROOM), None] {
+        h.result(forged, &sent[0].id, Some(report.clone()));
+        h.error(forged, &sent[0].id, DefinedCondition::ServiceUnavailable);
+        h.quiet();
+    }
+    h.result(Some(MUC), &sent[0].id, Some(report.clone()));
+    let expected = protocol::parse_doctor(&report).unwrap();
+    assert_eq!(h.outcomes(), vec![Outcome::Doctor(Ok(expected))]);
+    assert_eq!(h.session.next_timeout(), None);
+}
+
+#[test]
+fn a_module_that_does_not_know_the_question_is_too_old_and_silence_is_no_answer() {
+    for (condition, failed) in [
+        (DefinedCondition::ServiceUnavailable, DoctorFailed::TooOld),
+        (
+            DefinedCondition::FeatureNotImplemented,
+            DoctorFailed::TooOld,
+        ),
+        (
+            DefinedCondition::Forbidden,
+            DoctorFailed::Refused("refused (Some(Forbidden))".into()),
+        ),
+    ] {
+        let mut h = Harness::new();
+        h.session.ask_doctor(h.now);
+        let iq = h.sent()[0].id.clone();
+        h.error(Some(MUC), &iq, condition);
+        assert_eq!(h.outcomes(), vec![Outcome::Doctor(Err(failed))]);
+    }
+    let mut h = Harness::new();
+    h.session.ask_doctor(h.now);
+    h.sent();
+    h.at(DOCTOR_TIMEOUT - Duration::from_millis(1));
+    h.session.handle_timeout(h.now);
+    h.quiet();
+    h.at(DOCTOR_TIMEOUT);
+    h.session.handle_timeout(h.now);
+    // No answer to the doctor is no lost connection: pings decide that.
+    assert_eq!(
+        h.outcomes(),
+        vec![Outcome::Doctor(Err(DoctorFailed::NoAnswer))]
+    );
+}
+
 // --- resets ------------------------------------------------------------------------------
 
 #[test]
