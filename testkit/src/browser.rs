@@ -102,10 +102,12 @@ pub fn axe_path() -> Result<PathBuf> {
         return Ok(path);
     }
     let exe = std::env::current_exe().context("the test binary's path")?;
-    // cargo marks its target folder with CACHEDIR.TAG.
+    // The target folder: the one above the binary that holds `axe/`, else the one cargo
+    // marked with CACHEDIR.TAG (not when something else made the folder first).
     let target = exe
         .ancestors()
-        .find(|dir| dir.join("CACHEDIR.TAG").is_file())
+        .find(|dir| dir.join("axe/node_modules").is_dir())
+        .or_else(|| exe.ancestors().find(|dir| dir.join("CACHEDIR.TAG").is_file()))
         .ok_or_else(|| {
             anyhow!(
                 "axe-core: no cargo target folder above {}; set RAUMWART_AXE to axe.min.js",
