@@ -102,6 +102,34 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<ConsoleCommand>,
     },
+    /// Add raumwart to the Prosody of a Jitsi Meet from Jitsi's Debian packages
+    ///
+    /// Finds the Jitsi domain in Prosody's configuration (or takes --domain), keeps or
+    /// makes the component secret (a file beside the configuration file, root and the
+    /// folder's group, 0640), writes Prosody's side: conf.d/raumwart.cfg.lua (the
+    /// component with the secret and raumwart's options on the MUCs; root and
+    /// prosody.cfg.lua's group, 0640) and raumwart's items in the lists of Jitsi's file
+    /// that only one file may set (the modules and admins of the MUCs, plugin_paths), in
+    /// blocks marked "-- BEGIN raumwart (raumwart setup)" ... "-- END raumwart". Then it
+    /// sets the [xmpp] names and Jitsi's focus in the configuration file (a new one when
+    /// there is none) and says what changed. Every file is computed before any is
+    /// written, and written whole. Run again, it changes nothing that is in place.
+    /// Prosody reads the change when it restarts. Exit 0 when done, 1 when refused
+    /// (nothing written).
+    Setup {
+        /// The Jitsi domain (default: the one Prosody serves with its MUC conference.DOMAIN)
+        #[arg(long, value_name = "DOMAIN")]
+        domain: Option<String>,
+        /// Prosody's configuration folder, with prosody.cfg.lua and conf.d/
+        #[arg(long, value_name = "DIR", default_value = crate::setup::PROSODY_CONFIG)]
+        prosody_config: PathBuf,
+        /// The folder of raumwart's Prosody module, added to Prosody's plugin_paths
+        #[arg(long, value_name = "DIR", default_value = crate::setup::MODULE_DIR)]
+        module_dir: PathBuf,
+        /// Print the changes as a diff of every file, change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

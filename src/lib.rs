@@ -15,6 +15,7 @@ pub mod core;
 pub mod doctor;
 pub mod register;
 pub mod schools;
+pub mod setup;
 
 mod cmd;
 mod component;

@@ -43,6 +43,9 @@ _raumwart() {
             raumwart,school)
                 cmd="raumwart__subcmd__school"
                 ;;
+            raumwart,setup)
+                cmd="raumwart__subcmd__setup"
+                ;;
             raumwart,status)
                 cmd="raumwart__subcmd__status"
                 ;;
@@ -126,6 +129,9 @@ _raumwart() {
                 ;;
             raumwart__subcmd__help,school)
                 cmd="raumwart__subcmd__help__subcmd__school"
+                ;;
+            raumwart__subcmd__help,setup)
+                cmd="raumwart__subcmd__help__subcmd__setup"
                 ;;
             raumwart__subcmd__help,status)
                 cmd="raumwart__subcmd__help__subcmd__status"
@@ -212,7 +218,7 @@ _raumwart() {
 
     case "${cmd}" in
         raumwart)
-            opts="-c -h -V --config --socket --help --version run check password status doctor end-session reload school console help"
+            opts="-c -h -V --config --socket --help --version run check password status doctor end-session reload school console setup help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -658,7 +664,7 @@ _raumwart() {
             return 0
             ;;
         raumwart__subcmd__help)
-            opts="run check password status doctor end-session reload school console help"
+            opts="run check password status doctor end-session reload school console setup help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -940,6 +946,20 @@ _raumwart() {
         raumwart__subcmd__help__subcmd__school__subcmd__rotate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__help__subcmd__setup)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1359,6 +1379,44 @@ _raumwart() {
             fi
             case "${prev}" in
                 --room)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        raumwart__subcmd__setup)
+            opts="-c -h -V --domain --prosody-config --module-dir --dry-run --config --socket --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --domain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prosody-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --module-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -14,6 +14,7 @@ mod password;
 mod reload;
 mod run;
 mod school;
+mod setup;
 mod status;
 
 /// sysexits' EX_CONFIG: systemd is told not to restart on it.
@@ -36,6 +37,12 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::School { action } => school::run(&path, socket, action),
         Command::Reload => reload::run(&path, socket),
         Command::Console { action } => console::run(&path, socket, action),
+        Command::Setup {
+            domain,
+            prosody_config,
+            module_dir,
+            dry_run,
+        } => setup::run(path, domain, prosody_config, module_dir, dry_run),
     }
 }
 
