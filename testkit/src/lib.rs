@@ -9,6 +9,7 @@ pub mod browser;
 pub mod client;
 pub mod console;
 pub mod focus;
+pub mod jitsi_debian;
 pub mod lesson;
 pub mod load;
 pub mod privacy;

@@ -23,6 +23,7 @@ mod room_names;
 mod school_cli;
 mod school_live;
 mod session_rules;
+mod setup;
 mod shards;
 mod standby;
 
