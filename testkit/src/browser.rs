@@ -107,7 +107,10 @@ pub fn axe_path() -> Result<PathBuf> {
     let target = exe
         .ancestors()
         .find(|dir| dir.join("axe/node_modules").is_dir())
-        .or_else(|| exe.ancestors().find(|dir| dir.join("CACHEDIR.TAG").is_file()))
+        .or_else(|| {
+            exe.ancestors()
+                .find(|dir| dir.join("CACHEDIR.TAG").is_file())
+        })
         .ok_or_else(|| {
             anyhow!(
                 "axe-core: no cargo target folder above {}; set RAUMWART_AXE to axe.min.js",
