@@ -3,8 +3,18 @@
 //! It speaks raw elements in the `jabber:client` namespace. The daemon's build switches
 //! xmpp-parsers to the component namespace, so typed client stanzas are not available
 //! here (see FACTS.md); elements are all the tests need.
+//!
+//! Presences are Jitsi's: the nick a test names a person by ("teacher", "Lena Schulz") is
+//! the display name, sent as XEP-0172 `<nick/>`, and the MUC nick (the occupant JID's
+//! resource) is 8 lower-case hex characters, as lib-jitsi-meet makes it and as
+//! docker-jitsi-meet's `muc_resource_validate` wants it (see `muc_nick`). Every method
+//! that takes a nick maps it the same way, so a test reads in display names.
 
-use std::collections::VecDeque;
+use std::collections::hash_map::{Entry, RandomState};
+use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
@@ -19,6 +29,8 @@ pub const MUC: &str = "http://jabber.org/protocol/muc";
 pub const MUC_USER: &str = "http://jabber.org/protocol/muc#user";
 pub const MUC_OWNER: &str = "http://jabber.org/protocol/muc#owner";
 pub const MUC_ADMIN: &str = "http://jabber.org/protocol/muc#admin";
+/// XEP-0172 User Nickname: where Jitsi carries the display name.
+pub const NICK: &str = "http://jabber.org/protocol/nick";
 const SASL: &str = "urn:ietf:params:xml:ns:xmpp-sasl";
 const BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
 const STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
@@ -79,9 +91,85 @@ pub fn error_condition(stanza: &Element) -> Option<String> {
         .map(|c| c.name().to_owned())
 }
 
+/// The `<text/>` of an `<error/>` inside `stanza`, "" if it has none.
+pub fn error_text(stanza: &Element) -> String {
+    stanza
+        .get_child("error", CLIENT)
+        .and_then(|e| e.get_child("text", STANZAS))
+        .map(|t| t.text())
+        .unwrap_or_default()
+}
+
+/// jicofo's MUC nick. Focus joins as "focus" (Jitsi's Prosody plugins wait for that
+/// occupant), so this nick alone is used as it is; the test Prosody lets only focus's
+/// account take it (tests/prosody/mod_test_resource_validate.lua).
+pub const FOCUS_NICK: &str = "focus";
+
+/// What the test Prosody's stand-in for `muc_resource_validate` says when it refuses a
+/// join or a nick change (tests/prosody/mod_test_resource_validate.lua): the first as
+/// docker-jitsi-meet's module says it, the others its own. A join through the kit that
+/// gets one of these is the kit's or the test's mistake, never raumwart's.
+pub const NICK_REFUSALS: [&str; 3] = [
+    "Invalid resource",
+    "Not a MUC nick as lib-jitsi-meet makes it",
+    "Nick changes are not allowed",
+];
+
+/// The MUC nicks handed out in this process, each with the display name it stands for.
+fn handed_out() -> &'static Mutex<HashMap<String, String>> {
+    static NICKS: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
+    NICKS.get_or_init(Mutex::default)
+}
+
+/// A new MUC nick for a person shown as `display`: 8 random lower-case hex characters, as
+/// lib-jitsi-meet makes them, and none handed out before in this process, so that a MUC
+/// nick tells the display name it was made for (`display_name_of`): a kicked or removed
+/// occupant's unavailable presence carries no `<nick/>`, only the MUC nick, and tests
+/// look for the removal of "student" in rooms where several clients entered under that
+/// name.
+pub fn new_muc_nick(display: &str) -> String {
+    static KEYS: OnceLock<RandomState> = OnceLock::new();
+    static DRAWN: AtomicU64 = AtomicU64::new(0);
+    let keys = KEYS.get_or_init(RandomState::new);
+    loop {
+        let n = keys.hash_one(DRAWN.fetch_add(1, Ordering::Relaxed)) as u32;
+        let nick = format!("{n:08x}");
+        let mut nicks = handed_out().lock().unwrap();
+        if let Entry::Vacant(free) = nicks.entry(nick.clone()) {
+            free.insert(display.to_owned());
+            return nick;
+        }
+    }
+}
+
+/// The display name MUC nick `nick` was made for, if the kit made it.
+pub fn display_name_of(nick: &str) -> Option<String> {
+    handed_out().lock().unwrap().get(nick).cloned()
+}
+
+/// Every MUC nick handed out in this process so far, with its display name.
+pub fn muc_nicks() -> Vec<(String, String)> {
+    let nicks = handed_out().lock().unwrap();
+    nicks.iter().map(|(n, d)| (n.clone(), d.clone())).collect()
+}
+
+/// True if `stanza` comes from an occupant (of any room) that a test knows as `display`:
+/// its resource is a MUC nick made for `display`, or `display` is focus's nick.
+pub fn is_from(stanza: &Element, display: &str) -> bool {
+    let Some((_, nick)) = stanza.attr("from").and_then(|f| f.split_once('/')) else {
+        return false;
+    };
+    if display == FOCUS_NICK {
+        return nick == FOCUS_NICK;
+    }
+    display_name_of(nick).as_deref() == Some(display)
+}
+
 /// What a join produced.
 #[derive(Debug)]
 pub struct Joined {
+    /// The MUC nick the client entered with (see `Client::muc_nick`).
+    pub nick: String,
     pub affiliation: String,
     pub role: String,
     /// Groupchat messages with a body replayed as history.
@@ -102,6 +190,8 @@ pub struct Client {
     pub joined_at: Instant,
     /// Drop stanzas no wait asked for instead of keeping them (load generators).
     pub discard: bool,
+    /// The MUC nick used for each display name (see `muc_nick`).
+    nicks: HashMap<String, String>,
 }
 
 /// How a client authenticates, and the resource it asks for (None: the server's choice).
@@ -206,6 +296,7 @@ impl Client {
             arrived: Instant::now(),
             joined_at: Instant::now(),
             discard: false,
+            nicks: HashMap::new(),
         };
         // Some servers want a session and initial presence; Prosody needs neither for MUC.
         client.send(el("presence", CLIENT, &[])).await;
@@ -316,29 +407,71 @@ impl Client {
         }
     }
 
-    /// Joins `room_jid` as `nick`; Err carries the error condition.
+    /// The MUC nick this client uses for the display name `display`: made on first use
+    /// (`new_muc_nick`) and kept for the client's life, as lib-jitsi-meet keeps one for a
+    /// connection, so a rejoin or a move to a breakout room keeps it. Two clients shown
+    /// under one name get two nicks, as two browsers do. Focus's nick stays as it is.
+    ///
+    /// Random rather than the first 8 characters of the JID's node (lib-jitsi-meet's
+    /// choice for anonymous users): logged-in clients have no random node, one client may
+    /// stand for several people in a test, and only a nick made for one display name
+    /// tells whose removal a presence announces.
+    pub fn muc_nick(&mut self, display: &str) -> String {
+        if display == FOCUS_NICK {
+            return display.to_owned();
+        }
+        self.nicks
+            .entry(display.to_owned())
+            .or_insert_with(|| new_muc_nick(display))
+            .clone()
+    }
+
+    /// The occupant JID `room_jid/<MUC nick>` of this client shown as `display`.
+    pub fn occupant(&mut self, room_jid: &str, display: &str) -> String {
+        format!("{room_jid}/{}", self.muc_nick(display))
+    }
+
+    /// A presence to `room_jid` as `display`, as lib-jitsi-meet sends every presence in
+    /// a room: to the MUC nick, the display name in `<nick/>` (focus sends none).
+    pub fn presence(&mut self, room_jid: &str, display: &str) -> Element {
+        let to = self.occupant(room_jid, display);
+        let mut presence = el("presence", CLIENT, &[("to", &to)]);
+        if display != FOCUS_NICK {
+            presence.append_child(text_el("nick", NICK, display));
+        }
+        presence
+    }
+
+    /// Joins `room_jid` as `nick` (the display name, see `muc_nick`); Err carries the
+    /// error condition. Panics if the test Prosody refuses the nick itself.
     pub async fn join(
         &mut self,
         room_jid: &str,
         nick: &str,
         password: Option<&str>,
     ) -> Result<Joined, String> {
-        let to = format!("{room_jid}/{nick}");
         let mut x = el("x", MUC, &[]);
         if let Some(p) = password {
             x.append_child(text_el("password", MUC, p));
         }
-        let mut presence = el("presence", CLIENT, &[("to", &to)]);
+        let mut presence = self.presence(room_jid, nick);
+        let to = presence.attr("to").unwrap_or_default().to_owned();
         presence.append_child(x);
         self.send(presence).await;
         let answer = self
-            .wait_for(&format!("own presence in {to}"), |s| {
+            .wait_for(&format!("own presence in {to} ({nick})"), |s| {
                 s.name() == "presence"
                     && s.attr("from") == Some(to.as_str())
                     && (s.attr("type") == Some("error") || is_self_presence(s))
             })
             .await;
         if answer.attr("type") == Some("error") {
+            let text = error_text(&answer);
+            assert!(
+                !NICK_REFUSALS.iter().any(|r| text.starts_with(r)),
+                "{}: the nick of {nick:?} was refused entering {to}: {text}",
+                self.jid
+            );
             return Err(error_condition(&answer).unwrap_or_default());
         }
         self.joined_at = self.arrived;
@@ -362,6 +495,7 @@ impl Client {
             }
         };
         Ok(Joined {
+            nick: to.rsplit('/').next().unwrap_or_default().to_owned(),
             affiliation,
             role,
             history,
@@ -371,7 +505,7 @@ impl Client {
 
     /// Sends the presence that leaves `room_jid`, without waiting; returns the occupant JID.
     pub async fn send_leave(&mut self, room_jid: &str, nick: &str) -> String {
-        let to = format!("{room_jid}/{nick}");
+        let to = self.occupant(room_jid, nick);
         self.send(el(
             "presence",
             CLIENT,
@@ -394,13 +528,16 @@ impl Client {
 
     /// Waits until our own affiliation in the room becomes `affiliation`.
     pub async fn wait_affiliation(&mut self, room_jid: &str, nick: &str, affiliation: &str) {
-        let from = format!("{room_jid}/{nick}");
-        self.wait_for(&format!("own affiliation {affiliation} in {from}"), |s| {
-            s.name() == "presence"
-                && s.attr("from") == Some(from.as_str())
-                && s.attr("type").is_none()
-                && item_of(s).0 == affiliation
-        })
+        let from = self.occupant(room_jid, nick);
+        self.wait_for(
+            &format!("own affiliation {affiliation} in {from} ({nick})"),
+            |s| {
+                s.name() == "presence"
+                    && s.attr("from") == Some(from.as_str())
+                    && s.attr("type").is_none()
+                    && item_of(s).0 == affiliation
+            },
+        )
         .await;
     }
 
@@ -417,9 +554,9 @@ impl Client {
         room_jid: &str,
         nick: &str,
     ) -> String {
-        let from = format!("{room_jid}/{nick}");
+        let from = self.occupant(room_jid, nick);
         let s = self
-            .wait_for_within(limit, &format!("removal from {from}"), |s| {
+            .wait_for_within(limit, &format!("removal from {from} ({nick})"), |s| {
                 s.name() == "presence"
                     && s.attr("type") == Some("unavailable")
                     && s.attr("from") == Some(from.as_str())

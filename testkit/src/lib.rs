@@ -271,11 +271,16 @@ authentication = "internal_plain"
 http_ports = {{}}
 https_ports = {{}}
 network_settings = {{ nagle = {nagle} }}
+-- tests/prosody/mod_test_resource_validate.lua, on the MUCs where people enter.
+test_resource_validate_services = {{ "focus@{AUTH}" }}
+test_resource_validate_nick_changes = {nick_changes}
 {gc}"#,
             plugins = plugins.display(),
             test_plugins = test_plugins.display(),
             level = self.options.prosody_log,
             nagle = self.options.nagle,
+            // docker-jitsi-meet loads muc_resource_validate, Jitsi's Debian packages not.
+            nick_changes = shape() == Shape::Debian,
             gc = match &self.options.prosody_gc {
                 Some(gc) => format!("gc = {gc}\n"),
                 None => String::new(),
@@ -328,9 +333,9 @@ Component "{COMPONENT}"
             hosts = Self::HOSTS,
             main_modules = self.main_modules(self.options.module.then(|| "\"raumwart\"".into())),
             breakout_modules = if self.options.module {
-                "\"raumwart_breakout\", \"test_breakout\""
+                "\"raumwart_breakout\", \"test_breakout\", \"test_resource_validate\""
             } else {
-                "\"test_breakout\""
+                "\"test_breakout\", \"test_resource_validate\""
             },
             comp = self.component,
             restrict = self.options.restrict_room_creation,
@@ -358,6 +363,7 @@ Component "{COMPONENT}"
         };
         let mut breakout_modules = modules("XMPP_BREAKOUT_MUC_MODULES");
         breakout_modules.push("\"test_breakout\"".into());
+        breakout_modules.push("\"test_resource_validate\"".into());
         let secret = self.dir.join("prosody-component.secret");
         fs::write(&secret, format!("{SECRET}\n")).unwrap();
         let mut snippet = fs::read_to_string(deploy.join("raumwart.cfg.lua"))
@@ -447,10 +453,12 @@ Include "conf.d/*.cfg.lua"
         }
     }
 
-    /// The main MUC's `modules_enabled`: the shape's (quoted), and Jitsi's lobby check.
+    /// The main MUC's `modules_enabled`: the shape's (quoted), Jitsi's lobby check, and
+    /// the MUC nicks Jitsi's clients use (`mod_test_resource_validate`).
     fn main_modules(&self, shape: impl IntoIterator<Item = String>) -> String {
         let lobby = self.options.jitsi_lobby.then(|| "\"test_lobby\"".into());
-        let all: Vec<String> = shape.into_iter().chain(lobby).collect();
+        let nicks = Some("\"test_resource_validate\"".to_owned());
+        let all: Vec<String> = shape.into_iter().chain(lobby).chain(nicks).collect();
         all.join(", ")
     }
 
@@ -1165,13 +1173,13 @@ pub async fn assert_room_is_fresh(env: &Env, room: &str, old_owner: &str) {
     focus.gone().await;
 }
 
-/// Matches an unavailable presence from one of `nicks` in any room.
+/// Matches an unavailable presence from one of `nicks` (display names, see
+/// `client::is_from`) in any room.
 pub fn removal_of<'a>(nicks: &'a [&'a str]) -> impl Fn(&tokio_xmpp::minidom::Element) -> bool + 'a {
     move |s| {
         s.name() == "presence"
             && s.attr("type") == Some("unavailable")
-            && s.attr("from")
-                .is_some_and(|f| nicks.iter().any(|n| f.ends_with(&format!("/{n}"))))
+            && nicks.iter().any(|n| client::is_from(s, n))
     }
 }
 

@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::client::{Client, WAIT};
+use crate::client::{self, Client, WAIT};
 use crate::DOMAIN;
 
 /// A field of /proc/<pid>/status in MB (e.g. "VmRSS", or "VmHWM" for the peak), 0 if the
@@ -175,9 +175,10 @@ impl Flood {
         }
     }
 
+    /// A MUC nick as lib-jitsi-meet makes it, for a guest without a display name.
     fn nick(&mut self) -> String {
         self.next_nick += 1;
-        format!("flood{}", self.next_nick)
+        client::new_muc_nick(&format!("flood{}", self.next_nick))
     }
 
     async fn start(&mut self, round: Round, max: u64, count: fn(&Counters, u64, u64)) {

@@ -1,13 +1,13 @@
-//! The privacy sweep: nothing a test's people are known by (nickname, JID) and no
-//! password may appear in raumwart's log lines at info or above, in `/metrics`, in the
-//! status (JSON and table), or in a file raumwart or its module wrote (Prosody's data
+//! The privacy sweep: nothing a test's people are known by (display name, MUC nick, JID)
+//! and no password may appear in raumwart's log lines at info or above, in `/metrics`, in
+//! the status (JSON and table), or in a file raumwart or its module wrote (Prosody's data
 //! folder) other than the password files.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::{http_get, Daemon, Env};
+use crate::{client, http_get, Daemon, Env};
 
 /// The private values one test uses.
 #[derive(Default)]
@@ -20,7 +20,8 @@ impl Private {
         Private::default()
     }
 
-    /// A nickname, JID (full: its bare form and node are added too) or password.
+    /// A display name (the MUC nicks the kit made for it count too, see
+    /// `client::muc_nick`), JID (full: its bare form and node are added too) or password.
     pub fn add(&mut self, value: impl Into<String>) -> &mut Private {
         let value = value.into();
         if let Some((bare, _)) = value.split_once('/') {
@@ -42,6 +43,13 @@ impl Private {
             assert!(
                 !text.contains(value.as_str()),
                 "privacy: {value:?} appears in {place}:\n{text}"
+            );
+        }
+        // Looked up now: a nick made after `add` counts as well.
+        for (nick, display) in client::muc_nicks() {
+            assert!(
+                !(self.values.contains(&display) && has_word(text, &nick)),
+                "privacy: {nick:?}, the MUC nick of {display:?}, appears in {place}:\n{text}"
             );
         }
     }
@@ -109,10 +117,11 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// What no test may find where raumwart shows or writes data, whatever the test: a
-/// guest's JID, the nicknames the tests use, the test passwords.
+/// guest's JID, the display names the tests use most and every full name (one with a
+/// space), every MUC nick the kit made in this process, the test passwords.
 pub fn assert_impersonal(place: &str, text: &str) {
     let guest_jid = format!("@{}", crate::DOMAIN);
-    for private in [
+    let fixed = [
         guest_jid.as_str(),
         crate::SCHOOL_PASSWORD,
         crate::OTHER_SCHOOL_PASSWORD,
@@ -120,12 +129,39 @@ pub fn assert_impersonal(place: &str, text: &str) {
         "teacher",
         "student",
         "colleague",
-    ] {
+    ]
+    .map(str::to_owned);
+    for private in fixed {
         assert!(
-            !text.contains(private),
+            !text.contains(&private),
             "privacy: {private:?} in {place}:\n{text}"
         );
     }
+    for (nick, display) in client::muc_nicks() {
+        // The nicks of every test in this process: 8 hex characters are found as a word,
+        // or digits in a metric's value would match one now and then.
+        assert!(
+            !has_word(text, &nick),
+            "privacy: the MUC nick {nick:?} of {display:?} in {place}:\n{text}"
+        );
+        let full_name = display.trim().contains(' ');
+        assert!(
+            !(full_name && text.contains(&display)),
+            "privacy: {display:?} in {place}:\n{text}"
+        );
+    }
+}
+
+/// True if `word` is in `text` with no letter or digit right before or after it.
+fn has_word(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + word.len()..].chars().next();
+        ![before, after]
+            .into_iter()
+            .flatten()
+            .any(|c| c.is_ascii_alphanumeric())
+    })
 }
 
 /// GET `path` from the daemon's HTTP port without a runtime (for `Drop`); None when

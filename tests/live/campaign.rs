@@ -194,7 +194,7 @@ impl Lesson {
             .chain(self.students.iter_mut().map(|(s, n)| (s, n.clone())));
         for (client, nick) in people {
             client.sync().await;
-            let me = format!("{jid}/{nick}");
+            let me = client.occupant(&jid, &nick);
             if client.saw(|s| {
                 s.name() == "presence"
                     && s.attr("type") == Some("unavailable")

@@ -334,3 +334,97 @@ async fn an_organizer_whose_owner_someone_else_took_gets_it_back() {
     s.wait_affiliation(&jid, "student", "owner").await;
     s.wait_affiliation(&jid, "student", "none").await;
 }
+
+// --- MUC nicks as Jitsi makes them ---------------------------------------------------
+
+/// `c` sends a join to `room_jid` as the MUC nick `nick`, with the class password, and
+/// returns the text of the error Prosody answers.
+async fn refused_nick(c: &mut Client, room_jid: &str, nick: &str) -> String {
+    let to = format!("{room_jid}/{nick}");
+    let mut x = el("x", client::MUC, &[]);
+    x.append_child(text_el("password", client::MUC, CLASS_PASSWORD));
+    let mut p = el("presence", CLIENT, &[("to", &to)]);
+    p.append_child(x);
+    c.send(p).await;
+    let answer = c
+        .wait_for(&format!("the answer to the join as {nick:?}"), |s| {
+            s.name() == "presence" && s.attr("from") == Some(to.as_str())
+        })
+        .await;
+    assert_eq!(
+        answer.attr("type"),
+        Some("error"),
+        "{nick:?} entered: {answer:?}"
+    );
+    assert_eq!(
+        client::error_condition(&answer).as_deref(),
+        Some("not-allowed")
+    );
+    client::error_text(&answer)
+}
+
+#[tokio::test]
+async fn people_enter_under_hex_nicks_and_a_plain_nick_is_refused_before_raumwart_counts_it() {
+    let env = Env::new(REPO, Options::default());
+    let mut d = env.daemon().await;
+    let _focus = env.focus(ROOM).await;
+    let jid = room_jid(ROOM);
+    let (_teacher, mut student) = lesson(&env, ROOM).await;
+    // As lib-jitsi-meet: the MUC nick is 8 hex characters, the display name in <nick/>.
+    let seen = student
+        .wait_for("the teacher's presence", |s| {
+            client::is_from(s, "teacher") && s.attr("type").is_none()
+        })
+        .await;
+    let nick = seen.attr("from").unwrap().rsplit('/').next().unwrap();
+    assert!(
+        nick.len() == 8 && nick.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')),
+        "the teacher's MUC nick {nick:?}"
+    );
+    let shown = seen.get_child("nick", client::NICK).map(|n| n.text());
+    assert_eq!(shown.as_deref(), Some("teacher"));
+    // Two people shown under one name are two occupants.
+    let mut twin = env.anonymous().await;
+    let joined = twin
+        .join(&jid, "student", Some(CLASS_PASSWORD))
+        .await
+        .expect("a second student of the same name enters");
+    assert_ne!(joined.nick, student.muc_nick("student"));
+    d.wait_room(ROOM, "three people", |r| r["people"] == 3)
+        .await;
+    // What no Jitsi client sends is refused before raumwart hears of it.
+    let mut guest = env.anonymous().await;
+    for (nick, refusal) in [
+        ("student", client::NICK_REFUSALS[1]),
+        ("focus", client::NICK_REFUSALS[1]),
+        ("0000000A", client::NICK_REFUSALS[1]),
+        ("Lena Schulz", client::NICK_REFUSALS[0]),
+    ] {
+        let text = refused_nick(&mut guest, &jid, nick).await;
+        assert!(text.starts_with(refusal), "{nick:?} refused with {text:?}");
+    }
+    // A change of MUC nick: refused where docker-jitsi-meet's module is loaded; elsewhere
+    // Prosody makes it, and raumwart still counts the same person once.
+    let renamed = format!("{jid}/{}", client::new_muc_nick("student"));
+    let mut change = el("presence", CLIENT, &[("to", &renamed)]);
+    change.append_child(text_el("nick", client::NICK, "student"));
+    student.send(change).await;
+    let answer = student
+        .wait_for("the answer to the nick change", |s| {
+            s.name() == "presence" && s.attr("from") == Some(renamed.as_str())
+        })
+        .await;
+    match shape() {
+        Shape::DockerJitsiMeet => {
+            assert_eq!(answer.attr("type"), Some("error"), "{answer:?}");
+            assert!(client::error_text(&answer).starts_with(client::NICK_REFUSALS[2]));
+        }
+        Shape::Debian => assert!(client::is_self_presence(&answer), "{answer:?}"),
+    }
+    env.events_barrier(&mut d).await;
+    assert_room_now(&env, ROOM, ("active", 3, true), "after the refused nicks").await;
+    // The privacy sweep knows the nicks the kit made.
+    let line = format!("INFO a line with o='{nick}'");
+    let sweep = std::panic::catch_unwind(|| privacy::assert_impersonal("a log", &line));
+    assert!(sweep.is_err(), "the sweep let the teacher's MUC nick pass");
+}

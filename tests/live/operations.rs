@@ -259,8 +259,7 @@ async fn sigterm_exits_cleanly_and_touches_no_session() {
     );
     x.join(&jid, "x", Some(CLASS_PASSWORD)).await.unwrap();
     t.sync().await;
-    assert!(!t.saw(|st| st.attr("type") == Some("unavailable")
-        && st.attr("from").is_some_and(|f| f.ends_with("/teacher"))));
+    assert!(!t.saw(removal_of(&["teacher"])));
 }
 
 #[tokio::test]
