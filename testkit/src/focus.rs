@@ -1,18 +1,29 @@
 //! A focus that behaves like jicofo: it creates the room and enters first, and leaves
 //! when it is the last occupant (jicofo stops the conference at zero members). With
 //! `auto_owner` it also does what jicofo's `enable-auto-owner` does: when the last owner
-//! among the members leaves, it makes the next member owner.
+//! among the members leaves, it makes the next member owner. It answers lib-jitsi-meet's
+//! conference request as jicofo does (`conference_answer`), so that the real client
+//! joins its room (`jitsi_web`).
 
 use std::collections::BTreeMap;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::client::{self, Client, WAIT};
+use tokio_xmpp::minidom::Element;
+
+use crate::client::{self, el, text_el, Client, WAIT};
 use crate::{room_jid, AUTH, FOCUS_PASSWORD};
+
+/// The namespace of jicofo's conference request (lib-jitsi-meet's moderator.js).
+pub const FOCUS_NS: &str = "http://jitsi.org/protocol/focus";
+const STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
 pub struct Focus {
     pub room: String,
+    /// Focus's full JID: where lib-jitsi-meet sends its conference request
+    /// (jitsi-meet's `hosts.focus`).
+    pub jid: String,
     /// Why focus is out of the room: "left", "removed: <reason>" or "disconnected"
     /// (Prosody went away).
     out: watch::Receiver<Option<String>>,
@@ -29,9 +40,11 @@ impl Focus {
             .await
             .unwrap_or_else(|e| panic!("focus could not create {jid}: {e}"));
         let (tx, out) = watch::channel(None);
+        let full = c.jid.clone();
         let task = tokio::spawn(run(c, jid, leaves_when_alone, auto_owner, tx));
         Focus {
             room: room.to_owned(),
+            jid: full,
             out,
             task,
         }
@@ -79,6 +92,12 @@ async fn run(
             let _ = out.send(Some("disconnected".into()));
             return;
         };
+        if s.name() == "iq" {
+            if let Some(answer) = conference_answer(&s, &room) {
+                c.send(answer).await;
+            }
+            continue;
+        }
         if s.name() != "presence" {
             continue;
         }
@@ -144,4 +163,54 @@ async fn run(
             m.affiliation = affiliation;
         }
     }
+}
+
+/// jicofo's answer to a conference request (ConferenceIqHandler) for `room`, the room
+/// this focus is in already: ready, focus is `focus@auth`, no authentication. A request
+/// for another room gets `item-not-found` (jicofo would start that conference; here it
+/// would be a test that asked the wrong focus). None for any other stanza.
+pub fn conference_answer(iq: &Element, room: &str) -> Option<Element> {
+    let request = iq.get_child("conference", FOCUS_NS)?;
+    if iq.attr("type") != Some("set") {
+        return None;
+    }
+    let (id, from) = (iq.attr("id")?, iq.attr("from")?);
+    let asked = request.attr("room").unwrap_or_default();
+    if asked != room {
+        let mut answer = el(
+            "iq",
+            client::CLIENT,
+            &[("type", "error"), ("id", id), ("to", from)],
+        );
+        let mut error = el("error", client::CLIENT, &[("type", "cancel")]);
+        error.append_child(el("item-not-found", STANZAS, &[]));
+        error.append_child(text_el(
+            "text",
+            STANZAS,
+            &format!("this focus is in {room}, not {asked}"),
+        ));
+        answer.append_child(error);
+        return Some(answer);
+    }
+    let mut conference = el(
+        "conference",
+        FOCUS_NS,
+        &[
+            ("room", room),
+            ("ready", "true"),
+            ("focusjid", &format!("focus@{AUTH}")),
+        ],
+    );
+    conference.append_child(el(
+        "property",
+        FOCUS_NS,
+        &[("name", "authentication"), ("value", "false")],
+    ));
+    let mut answer = el(
+        "iq",
+        client::CLIENT,
+        &[("type", "result"), ("id", id), ("to", from)],
+    );
+    answer.append_child(conference);
+    Some(answer)
 }
