@@ -10,6 +10,7 @@ pub mod client;
 pub mod console;
 pub mod focus;
 pub mod jitsi_debian;
+pub mod jitsi_web;
 pub mod lesson;
 pub mod load;
 pub mod privacy;
