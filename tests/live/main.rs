@@ -12,6 +12,7 @@ mod faults;
 mod flood;
 mod hostile;
 mod http_endpoint;
+mod jitsi_client;
 mod lifecycle;
 mod lobby;
 mod module;
