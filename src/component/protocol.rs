@@ -80,7 +80,11 @@ fn parse_event(el: &Element) -> Result<Event, Error> {
             room: room("l")?,
             occupant: req(el, "l", "o")?.into(),
         },
-        "d" => Event::Destroyed { room: room("d")? },
+        // `by` came later: a module without it says nothing about who ended it.
+        "d" => match el.attr("by") {
+            Some("organizer") => Event::EndedByOrganizer { room: room("d")? },
+            _ => Event::Destroyed { room: room("d")? },
+        },
         "w" => Event::WrongPassword { room: room("w")? },
         // `pa` and `mo` came later: a module without them says nothing about either.
         "a" => Event::Affiliation {
@@ -351,6 +355,30 @@ mod tests {
                 on: false
             })
         );
+    }
+
+    #[test]
+    fn a_destroy_says_whether_an_organizer_ended_the_meeting() {
+        let parse = |xml: &str| parse_event(&xml.parse::<Element>().unwrap());
+        assert_eq!(
+            parse(r#"<d xmlns="urn:raumwart:0" r="gs-1" by="organizer"/>"#),
+            Ok(Event::EndedByOrganizer {
+                room: "gs-1".into()
+            })
+        );
+        // A module of an earlier release does not say; nor does anyone else's destroy.
+        for xml in [
+            r#"<d xmlns="urn:raumwart:0" r="gs-1"/>"#,
+            r#"<d xmlns="urn:raumwart:0" r="gs-1" by="someone"/>"#,
+        ] {
+            assert_eq!(
+                parse(xml),
+                Ok(Event::Destroyed {
+                    room: "gs-1".into()
+                })
+            );
+        }
+        assert!(parse(r#"<d xmlns="urn:raumwart:0" by="organizer"/>"#).is_err());
     }
 
     #[test]

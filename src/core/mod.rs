@@ -90,6 +90,12 @@ pub enum Event {
     Destroyed {
         room: String,
     },
+    /// An organizer ended the meeting for everyone (Jitsi's "end meeting for all", or an
+    /// organizer's own destroy): the room is gone, with everyone in it. The module lets
+    /// nobody else end a managed room's meeting.
+    EndedByOrganizer {
+        room: String,
+    },
     /// Someone tried to enter the room with a wrong password (or none).
     WrongPassword {
         room: String,
@@ -121,6 +127,7 @@ impl Event {
             | Event::JoinedBreakout { room, .. }
             | Event::BreakoutsActive { room }
             | Event::Destroyed { room }
+            | Event::EndedByOrganizer { room }
             | Event::WrongPassword { room }
             | Event::Affiliation { room, .. }
             | Event::MembersOnly { room, .. } => room,
@@ -185,6 +192,8 @@ pub enum EndReason {
     Forced,
     /// Prosody or someone else destroyed the room.
     RoomDestroyed,
+    /// An organizer ended the meeting for everyone ([`Event::EndedByOrganizer`]).
+    EndedByOrganizer,
 }
 
 impl EndReason {
@@ -194,6 +203,7 @@ impl EndReason {
             EndReason::GraceExpired => "grace_expired",
             EndReason::Forced => "forced",
             EndReason::RoomDestroyed => "room_destroyed",
+            EndReason::EndedByOrganizer => "ended_by_organizer",
         }
     }
 }
@@ -448,6 +458,16 @@ impl Room {
             jid,
             to,
         });
+    }
+
+    /// Prosody destroyed the room and forgot its affiliations and settings with it; the
+    /// session's organizers are no more (the answers to owner grants stop counting).
+    fn gone(&mut self) {
+        self.owners.clear();
+        self.organizers.clear();
+        self.persistent = false;
+        self.members_only = false;
+        self.before_owner.clear();
     }
 
     fn has_organizer(&self) -> bool {
@@ -906,6 +926,7 @@ impl Core {
                 };
                 self.finish(now, &room, reason, u64::MAX, out);
             }
+            Event::EndedByOrganizer { room } => self.ended_by_organizer(now, room, out),
             Event::Affiliation {
                 room,
                 jid,
@@ -936,6 +957,27 @@ impl Core {
                 if let Some(r) = self.rooms.get_mut(&room) {
                     r.members_only = on;
                 }
+            }
+        }
+    }
+
+    /// An organizer ended the meeting: the room is gone with everyone in it, and the rest
+    /// of the session (breakout rooms, the lobby) goes with a reset like any other end's.
+    /// A reset already under way keeps its reason; with no session known, nothing ended.
+    fn ended_by_organizer(&mut self, now: Instant, room: String, out: &mut Outbox) {
+        let Some(r) = self.rooms.get_mut(&room) else {
+            return;
+        };
+        match r.phase {
+            Phase::Ending { reason, .. } => self.finish(now, &room, reason, u64::MAX, out),
+            _ if r.session_start.is_none() => {
+                self.finish(now, &room, EndReason::EndedByOrganizer, u64::MAX, out);
+            }
+            _ => {
+                r.people.retain(|_, p| p.breakout.is_some());
+                r.gone();
+                out.forget_grants(&room);
+                self.end(&room, EndReason::EndedByOrganizer, out);
             }
         }
     }
@@ -1152,14 +1194,9 @@ impl Core {
             });
         }
         r.people.retain(|_, p| p.seq > issued);
-        r.owners.clear();
+        r.gone();
         out.forget_grants(name);
-        r.organizers.clear();
         r.breakouts_active = false;
-        r.persistent = false;
-        // Destroyed: Prosody forgot the room's affiliations and settings with it.
-        r.members_only = false;
-        r.before_owner.clear();
         r.phase = Phase::Idle;
         if !r.people.is_empty() {
             let organizers: BTreeSet<String> = r

@@ -14,6 +14,7 @@ mod accounts;
 mod breakouts;
 mod checker;
 mod connection;
+mod ended_by_organizer;
 mod forced_ends;
 mod harness;
 mod joining;

@@ -70,6 +70,7 @@ fn raw_input() -> impl Strategy<Value = Input> {
         }),
         1 => room.clone().prop_map(|room| Input::Event(Event::BreakoutsActive { room })),
         1 => room.clone().prop_map(|room| Input::Event(Event::Destroyed { room })),
+        1 => room.clone().prop_map(|room| Input::Event(Event::EndedByOrganizer { room })),
         2 => (
             room.clone(),
             bare_jid.clone(),

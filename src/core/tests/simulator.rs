@@ -17,6 +17,10 @@ pub(super) enum Op {
     Destroy {
         room: usize,
     },
+    /// An organizer inside ends the meeting for everyone (the module lets nobody else).
+    End {
+        room: usize,
+    },
     Persist {
         room: usize,
     },
@@ -57,6 +61,7 @@ pub(super) fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(room, who, keyed)| Op::Join { room, who, keyed }),
         6 => (room.clone(), who.clone()).prop_map(|(room, who)| Op::Leave { room, who }),
         1 => room.clone().prop_map(|room| Op::Destroy { room }),
+        1 => (0..2usize).prop_map(|room| Op::End { room }),
         1 => (0..2usize).prop_map(|room| Op::Persist { room }),
         3 => (room, who.clone(), any::<bool>(), who).prop_map(|(room, target, owner, actor)| {
             Op::Affiliate { room, target, owner, actor }
@@ -301,6 +306,16 @@ impl Sim {
 
     /// Prosody drops an empty room that is not persistent.
     pub(super) fn gone(&mut self, r: usize) -> Result<(), TestCaseError> {
+        self.vanish(
+            r,
+            Event::Destroyed {
+                room: ROOMS[r].into(),
+            },
+        )
+    }
+
+    /// The room is destroyed, and the module reports it with `event`.
+    pub(super) fn vanish(&mut self, r: usize, event: Event) -> Result<(), TestCaseError> {
         // The core forgets the session's organizers when it hears of the destroy; one
         // it misses (disconnected) leaves them in place if the room is back by the
         // re-sync (see the ignored `organizers_of_a_room_renewed_while_away_are_forgotten`).
@@ -309,9 +324,7 @@ impl Sim {
         if !self.connected {
             self.world[r].organizers = organizers;
         }
-        self.event(Event::Destroyed {
-            room: ROOMS[r].into(),
-        })?;
+        self.event(event)?;
         Ok(())
     }
 
@@ -412,6 +425,18 @@ impl Sim {
                 if self.world[room].exists() {
                     self.gone(room)?;
                 }
+            }
+            Op::End { room } => {
+                let w = &self.world[room];
+                let organizer = w
+                    .occupants
+                    .iter()
+                    .any(|(o, s)| s.organizer && !is_service_jid(o));
+                if !organizer {
+                    return Ok(());
+                }
+                let room_name = ROOMS[room].into();
+                self.vanish(room, Event::EndedByOrganizer { room: room_name })?;
             }
             Op::Persist { room } => {
                 if self.world[room].exists() {
