@@ -31,6 +31,15 @@ local function is_service_admin(actor) if is_admin then return is_admin(actor, m
 
 local boot, stopping = new_password(), false; -- boot: Prosody (and its rooms) started afresh
 local keyed = {}; -- [room jid][occupant jid]: entered with the school password, this session
+-- [room jid][bare jid]: made owner by raumwart (it grants owner to organizers only) or by an
+-- organizer, and owner since: an organizer who did not enter with the school password.
+local promoted = {};
+
+-- The organizers of a managed room as the daemon counts them, from what the module sees.
+local function is_organizer(room, real_jid)
+	local k, p = keyed[room.jid], promoted[room.jid];
+	return (k and k[real_jid]) or (p and p[jid.bare(real_jid)]) or false;
+end
 
 -- Events go as text onto raumwart's component stream (dropped while it is away), joins and
 -- leaves built in one piece: what they allocate, Prosody's collector pays for. Students' events
@@ -154,18 +163,75 @@ hook("muc-occupant-left", function(event)
 	send(head .. "l r='" .. esc(node) .. "' o='" .. esc(occupant.jid) .. (room._data.breakout_rooms_active and "' ba='1'" or "'") .. tail, student);
 end);
 
+-- Only organizers end a lesson. A destroy comes from inside the handling of someone's
+-- stanza: an owner's XEP-0045 destroy, or Jitsi's "end meeting for all" (end_conference: a
+-- message with <end_conference/> to its component, whose handler destroys the room of any
+-- moderator, a student jicofo's auto-owner promoted included). While such a stanza is
+-- handled, `acting` is its sender; whose destroy of a managed room it is then decides:
+-- raumwart and the MUC's admins (focus) may, an organizer may (the daemon is told it was
+-- one), anyone else is refused. A destroy with no stanza behind it (Prosody's own, an admin
+-- command, the admin shell) is left alone. end_conference's host is not looked up by name
+-- or option: messages to every host are watched, whatever they carry.
+local acting, ended_by_organizer, refused = nil, nil, false;
+local function acting_for(handlers, name, event)
+	local stanza, outer = event.stanza, acting;
+	acting, refused = stanza.attr.from, false;
+	local ok, ret = pcall(handlers, name, event);
+	acting, ended_by_organizer = outer, nil;
+	if not ok then error(ret, 0); end
+	-- An owner's IQ got not-allowed from Prosody; the sender of a message learns it here.
+	if refused and stanza.name == "message" then
+		event.origin.send(st.error_reply(stanza, "cancel", "not-allowed", "Only an organizer ends the lesson"));
+	end
+	refused = false;
+	return ret;
+end
+local wrapped = setmetatable({}, { __mode = "k" });
+local function watch_messages(host)
+	local h = prosody.hosts[host];
+	if not h or wrapped[h.events] then return; end
+	wrapped[h.events] = true;
+	module:context(host):wrap_event("message/host", function(handlers, name, event)
+		if event.stanza.attr.type == "error" then return handlers(name, event); end
+		return acting_for(handlers, name, event);
+	end);
+end
+for host in pairs(prosody.hosts) do watch_messages(host); end
+module:hook_global("host-activated", watch_messages);
+module:wrap_event("iq-set/bare/http://jabber.org/protocol/muc#owner:query", acting_for);
+
+hook("muc-pre-room-destroy", function(event)
+	local room = event.room;
+	if not acting or not store.entry(room.jid) then return; end
+	local by = jid.bare(acting);
+	if by == component or is_service_admin(by) then return; end
+	if is_organizer(room, acting) then ended_by_organizer = room.jid; return; end
+	event.allowed, refused = false, true;
+	module:log("info", "%s: refused to end the meeting for someone who is no organizer", room.jid);
+end, 10);
+
 -- Above the tombstone handler (-10): a managed room never leaves a tombstone behind.
 hook("muc-room-destroyed", function(event)
-	local room = event.room; keyed[room.jid] = nil;
+	local room = event.room; keyed[room.jid], promoted[room.jid] = nil, nil;
+	local by_organizer = ended_by_organizer == room.jid; ended_by_organizer = nil;
 	local entry, node = store.entry(room.jid);
 	-- Prosody stopping empties every room: that ends no session.
 	if stopping or room._data.destroyed or not entry then return; end
-	store.drop_class(node); room:set_persistent(false); emit("d", { r = node });
+	store.drop_class(node); room:set_persistent(false);
+	-- by: an older daemon reads only r, and counts it as any destroy.
+	emit("d", { r = node, by = by_organizer and "organizer" or nil });
 end, 1);
 
 hook("muc-set-affiliation", function(event)
 	local room, actor = event.room, event.actor;
-	if type(actor) ~= "string" or jid.bare(actor) == component or not store.entry(room.jid) then return; end
+	if not store.entry(room.jid) then return; end
+	local by = type(actor) == "string" and actor;
+	if event.affiliation ~= "owner" then
+		if promoted[room.jid] then promoted[room.jid][event.jid] = nil; end
+	elseif by and (jid.bare(by) == component or is_organizer(room, by)) then
+		promoted[room.jid] = promoted[room.jid] or {}; promoted[room.jid][event.jid] = true;
+	end
+	if not by or jid.bare(by) == component then return; end
 	-- pa, mo: what raumwart gives back if it takes owner away again (never removing anyone).
 	emit("a", { r = jid.node(room.jid), j = event.jid, a = event.affiliation, by = jid.bare(actor),
 		pa = event.previous_affiliation or "none", mo = room:get_members_only() and "1" or "0" });
@@ -253,7 +319,10 @@ end));
 module:hook_global("server-stopping", function() stopping = true; end, 1000); -- before the rooms empty
 
 -- A reload is no restart: rooms, organizer flags, class entries stay; waiting events go now.
-function module.save() flush(); return { keyed = keyed, boot = boot, classes = store.classes() }; end
-function module.restore(data) keyed, boot = data.keyed or keyed, data.boot or boot; store.restore_classes(data.classes); end
+function module.save() flush(); return { keyed = keyed, promoted = promoted, boot = boot, classes = store.classes() }; end
+function module.restore(data)
+	keyed, promoted, boot = data.keyed or keyed, data.promoted or promoted, data.boot or boot;
+	store.restore_classes(data.classes);
+end
 
 module:log("info", "raumwart module active: %s, events to %s", store.describe(), component);
