@@ -31,6 +31,8 @@ pub const DOMAIN: &str = "meet.jitsi";
 pub const AUTH: &str = "auth.meet.jitsi";
 pub const BREAKOUT: &str = "breakout.meet.jitsi";
 pub const LOBBY: &str = "lobby.meet.jitsi";
+/// Where `Options::end_conference` puts Jitsi's end_conference component.
+pub const END_CONFERENCE: &str = "endconference.meet.jitsi";
 pub const COMPONENT: &str = "raumwart.meet.jitsi";
 /// The `gc` setting the README recommends for Prosody (for `Options::prosody_gc`).
 pub const RECOMMENDED_GC: &str = "{ mode = \"generational\" }";
@@ -164,6 +166,9 @@ pub struct Options {
     pub module_dir: &'static str,
     /// Jitsi's lobby check on the main MUC (the stand-in `tests/prosody/mod_test_lobby.lua`).
     pub jitsi_lobby: bool,
+    /// Jitsi's "end meeting for all" component on END_CONFERENCE (the stand-in
+    /// `tests/prosody/mod_test_end_conference.lua`).
+    pub end_conference: bool,
 }
 
 /// The default options with another grace period.
@@ -192,6 +197,7 @@ impl Default for Options {
             prosody_gc: None,
             module_dir: "prosody",
             jitsi_lobby: false,
+            end_conference: false,
         }
     }
 }
@@ -437,10 +443,16 @@ Include "conf.d/*.cfg.lua"
 
     /// Writes Prosody's config from the options (`restart_prosody` then reads it).
     pub fn write_prosody_config(&self) {
-        let cfg = match shape() {
+        let mut cfg = match shape() {
             Shape::Debian => self.debian_config(),
             Shape::DockerJitsiMeet => self.docker_jitsi_meet_config(),
         };
+        if self.options.end_conference {
+            cfg += &format!(
+                "\nComponent \"{END_CONFERENCE}\" \"test_end_conference\"\n    muc_component = \"{}\"\n",
+                muc()
+            );
+        }
         fs::write(self.dir.join("prosody.cfg.lua"), cfg).unwrap();
         // internal_plain reads this file; no prosodyctl needed.
         let accounts = self.dir.join("data/auth%2emeet%2ejitsi/accounts");

@@ -8,6 +8,7 @@ mod console;
 mod console_browser;
 mod demo;
 mod doctor;
+mod end_conference;
 mod faults;
 mod flood;
 mod hostile;
