@@ -16,7 +16,12 @@ pub const PASSWORDS: [(&str, &str); 3] = [
 
 /// A fresh folder `NAME` under the test folder with the example config in it.
 pub fn setup(name: &str) -> (PathBuf, Files) {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    setup_in(Path::new(env!("CARGO_TARGET_TMPDIR")), name)
+}
+
+/// `setup` in another folder than the build's (one another user may enter).
+pub fn setup_in(base: &Path, name: &str) -> (PathBuf, Files) {
+    let dir = base.join(name);
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(dir.join("schools")).unwrap();
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");

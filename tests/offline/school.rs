@@ -488,7 +488,12 @@ fn written_files_keep_the_owner_group_and_mode_the_daemon_reads_them_with() {
 /// `raumwart --config CONFIG school ARGS` as a process of its own, told of no running
 /// daemon (a socket that is not there).
 fn school_command(s: &Setup, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_raumwart"));
+    school_command_of(Path::new(env!("CARGO_BIN_EXE_raumwart")), s, args)
+}
+
+/// `school_command` with another copy of the binary.
+fn school_command_of(binary: &Path, s: &Setup, args: &[&str]) -> Command {
+    let mut command = Command::new(binary);
     command
         .arg("--config")
         .arg(&s.files.config)
@@ -626,7 +631,15 @@ fn the_console_s_user_changes_root_s_files_keeping_group_and_mode() {
     const CONSOLE: u32 = 65534;
     const GROUP: u32 = 4242;
     const NOT_GROUP: u32 = 4343;
-    let s = Setup::new("console-user");
+    // The build folder may be closed to other users (a clone in a private temp folder):
+    // the console's user works in a folder it may enter, with a copy of the binary.
+    let open = std::env::temp_dir().join(format!("raumwart-console-user-{}", std::process::id()));
+    fs::create_dir_all(&open).unwrap();
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o755)).unwrap();
+    let binary = open.join("raumwart");
+    fs::copy(env!("CARGO_BIN_EXE_raumwart"), &binary).unwrap();
+    let (dir, files) = example::setup_in(&open, "school-console-user");
+    let s = Setup { dir, files };
     let schools = s.dir.join("schools");
     give(&s.dir, GROUP, 0o770);
     give(&schools, GROUP, 0o770);
@@ -636,7 +649,7 @@ fn the_console_s_user_changes_root_s_files_keeping_group_and_mode() {
         give(&schools.join(file), GROUP, 0o640);
     }
     let console = |gid: u32, args: &[&str]| {
-        let out = school_command(&s, args)
+        let out = school_command_of(&binary, &s, args)
             .uid(CONSOLE)
             .gid(gid)
             .output()
@@ -679,6 +692,7 @@ fn the_console_s_user_changes_root_s_files_keeping_group_and_mode() {
     console(NOT_GROUP, &["rotate", "gs-konsole"]);
     assert_eq!(owner(&new), (CONSOLE, NOT_GROUP, 0o600));
     s.load();
+    fs::remove_dir_all(&open).unwrap();
 }
 
 // --- password files outside the config's folder ---------------------------------------
