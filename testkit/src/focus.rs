@@ -1,13 +1,12 @@
 //! A focus that behaves like jicofo: it creates the room and enters first, and leaves
-//! when it is the last occupant (jicofo stops the conference at zero members). With
-//! `auto_owner` it also does what jicofo's `enable-auto-owner` does: when the last owner
-//! among the members leaves, it makes the next member owner. It answers lib-jitsi-meet's
-//! conference request as jicofo does (`conference_answer`), so that the real client
-//! joins its room (`jitsi_web`).
+//! when the last member goes (jicofo stops the conference at zero members). It manages
+//! roles like one of jicofo's `ChatRoomRoleManager`s (`Roles`), and answers
+//! lib-jitsi-meet's conference request as jicofo does (`conference_answer`), so that the
+//! real client joins its room (`jitsi_web`).
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use tokio_xmpp::minidom::Element;
@@ -19,6 +18,25 @@ use crate::{room_jid, AUTH, FOCUS_PASSWORD};
 pub const FOCUS_NS: &str = "http://jitsi.org/protocol/focus";
 const STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
+/// Which of jicofo's role managers this focus plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Roles {
+    /// `enable-auto-owner = false`, no authentication: focus grants nothing.
+    None,
+    /// `AutoOwnerRoleManager` (jicofo's default): it tracks one owner. A member joining
+    /// while it tracks none, or the tracked member leaving or being kicked, starts an
+    /// election: a member who is owner already is adopted without an IQ, else *any*
+    /// member (a hash map's order, not the earliest; jigasi and jibri skipped) is made
+    /// owner. Nobody else's affiliation change moves it: once someone takes owner from
+    /// the member it tracks, it keeps tracking that member and does nothing.
+    AutoOwner,
+    /// `AuthenticationRoleManager` (jicofo's authentication on, a secure domain): every
+    /// authenticated member without owner is made owner when they join and again at each
+    /// of focus's own presence changes. Authenticated here: a real JID on the auth host
+    /// (the kit's logged-in clients), services (jigasi) aside.
+    Authentication,
+}
+
 pub struct Focus {
     pub room: String,
     /// Focus's full JID: where lib-jitsi-meet sends its conference request
@@ -27,6 +45,9 @@ pub struct Focus {
     /// Why focus is out of the room: "left", "removed: <reason>" or "disconnected"
     /// (Prosody went away).
     out: watch::Receiver<Option<String>>,
+    /// Asks focus to change its own presence (jicofo does when bridges, visitors or
+    /// recording change).
+    presence: mpsc::UnboundedSender<()>,
     task: JoinHandle<()>,
 }
 
@@ -34,20 +55,43 @@ impl Focus {
     /// Logs in as focus and creates (or enters) `room`. With `leaves_when_alone` false it
     /// stays forever, to show that it never counts as a person.
     pub async fn create(port: u16, room: &str, leaves_when_alone: bool, auto_owner: bool) -> Focus {
+        let roles = if auto_owner {
+            Roles::AutoOwner
+        } else {
+            Roles::None
+        };
+        Focus::create_with(port, room, leaves_when_alone, roles).await
+    }
+
+    /// Like `create`, managing roles like `roles`.
+    pub async fn create_with(
+        port: u16,
+        room: &str,
+        leaves_when_alone: bool,
+        roles: Roles,
+    ) -> Focus {
         let mut c = Client::login(port, AUTH, "focus", FOCUS_PASSWORD).await;
         let jid = room_jid(room);
         c.join(&jid, "focus", None)
             .await
             .unwrap_or_else(|e| panic!("focus could not create {jid}: {e}"));
         let (tx, out) = watch::channel(None);
+        let (presence, asked) = mpsc::unbounded_channel();
         let full = c.jid.clone();
-        let task = tokio::spawn(run(c, jid, leaves_when_alone, auto_owner, tx));
+        let task = tokio::spawn(run(c, jid, leaves_when_alone, roles, tx, asked));
         Focus {
             room: room.to_owned(),
             jid: full,
             out,
+            presence,
             task,
         }
+    }
+
+    /// Focus changes its own presence in the room, as jicofo does when a bridge, a
+    /// visitor node or a recording comes or goes.
+    pub fn change_presence(&self) {
+        let _ = self.presence.send(());
     }
 
     /// Waits until focus is out of the room and says why.
@@ -70,25 +114,135 @@ impl Drop for Focus {
     }
 }
 
-/// A member as focus sees it: join order, bare JID, affiliation.
+/// A member as focus sees it: real JID and affiliation.
 struct Member {
-    order: u64,
     bare: String,
     affiliation: String,
+}
+
+impl Member {
+    /// jicofo's `isRobot`: jigasi and jibri are never elected.
+    fn is_robot(&self) -> bool {
+        self.bare.starts_with("jigasi@") || self.bare.contains("@recorder.")
+    }
+
+    fn authenticated(&self) -> bool {
+        !self.is_robot() && self.bare.split_once('@').map(|(_, host)| host) == Some(AUTH)
+    }
+
+    /// jicofo's `hasOwnerRights`: owner or admin.
+    fn has_owner_rights(&self) -> bool {
+        matches!(self.affiliation.as_str(), "owner" | "admin")
+    }
+}
+
+/// The state of jicofo's role manager.
+struct Manager {
+    roles: Roles,
+    /// The occupant `AutoOwner` tracks as owner.
+    owner: Option<String>,
+}
+
+impl Manager {
+    /// `AutoOwnerRoleManager.electNewOwner`: adopt an owner, else make any member owner.
+    async fn elect(&mut self, c: &mut Client, room: &str, members: &HashMap<String, Member>) {
+        if self.roles != Roles::AutoOwner || self.owner.is_some() {
+            return;
+        }
+        let candidates = || members.iter().filter(|(_, m)| !m.is_robot());
+        if let Some((occupant, _)) = candidates().find(|(_, m)| m.has_owner_rights()) {
+            self.owner = Some(occupant.clone());
+            return;
+        }
+        // A HashMap's order: any member, as jicofo's map of members gives.
+        if let Some((occupant, m)) = candidates().next() {
+            let _ = c.set_affiliation(room, &m.bare, "owner").await;
+            self.owner = Some(occupant.clone());
+        }
+    }
+
+    /// A member joined: `memberJoined` of either manager.
+    async fn joined(
+        &mut self,
+        c: &mut Client,
+        room: &str,
+        occupant: &str,
+        members: &HashMap<String, Member>,
+    ) {
+        match self.roles {
+            Roles::None => {}
+            Roles::AutoOwner => self.elect(c, room, members).await,
+            Roles::Authentication => {
+                let m = &members[occupant];
+                if m.affiliation != "owner" && m.authenticated() {
+                    let _ = c.set_affiliation(room, &m.bare, "owner").await;
+                }
+            }
+        }
+    }
+
+    /// A member left or was kicked: `memberLeftOrKicked`.
+    async fn left(
+        &mut self,
+        c: &mut Client,
+        room: &str,
+        occupant: &str,
+        members: &HashMap<String, Member>,
+    ) {
+        if self.owner.as_deref() == Some(occupant) {
+            self.owner = None;
+            self.elect(c, room, members).await;
+        }
+    }
+
+    /// Focus's own presence changed (`localRoleChanged` with owner rights).
+    async fn own_presence(
+        &mut self,
+        c: &mut Client,
+        room: &str,
+        members: &HashMap<String, Member>,
+    ) {
+        match self.roles {
+            Roles::None => {}
+            Roles::AutoOwner => self.elect(c, room, members).await,
+            Roles::Authentication => {
+                let lacking: Vec<String> = members
+                    .values()
+                    .filter(|m| !m.has_owner_rights() && m.authenticated())
+                    .map(|m| m.bare.clone())
+                    .collect();
+                for bare in lacking {
+                    let _ = c.set_affiliation(room, &bare, "owner").await;
+                }
+            }
+        }
+    }
 }
 
 async fn run(
     mut c: Client,
     room: String,
     leaves_when_alone: bool,
-    auto_owner: bool,
+    roles: Roles,
     out: watch::Sender<Option<String>>,
+    mut asked: mpsc::UnboundedReceiver<()>,
 ) {
     let me = format!("{room}/focus");
-    let mut members: BTreeMap<String, Member> = BTreeMap::new();
-    let (mut joined, mut leaving) = (0, false);
+    let mut members: HashMap<String, Member> = HashMap::new();
+    let mut manager = Manager { roles, owner: None };
+    let (mut leaving, mut changes) = (false, 0u64);
     loop {
-        let Some(s) = c.try_next().await else {
+        let s = tokio::select! {
+            s = c.try_next() => s,
+            Some(()) = asked.recv() => {
+                changes += 1;
+                let mut presence = el("presence", client::CLIENT, &[("to", &me)]);
+                presence.append_child(text_el("status", client::CLIENT, &format!("change {changes}")));
+                c.send(presence).await;
+                continue;
+            }
+        };
+        let Some(s) = s else {
             let _ = out.send(Some("disconnected".into()));
             return;
         };
@@ -109,41 +263,43 @@ async fn run(
         }
         let unavailable = s.attr("type") == Some("unavailable");
         if from == me {
-            if unavailable && leaving {
+            if !unavailable {
+                if s.attr("type").is_none() && !leaving {
+                    manager.own_presence(&mut c, &room, &members).await;
+                }
+                continue;
+            }
+            if leaving {
                 let _ = out.send(Some("left".into()));
                 return;
             }
-            if unavailable {
-                let x = s.get_child("x", client::MUC_USER);
-                let reason = x
-                    .and_then(|x| x.get_child("destroy", client::MUC_USER))
-                    .map(|d| {
-                        d.get_child("reason", client::MUC_USER)
-                            .map(|r| r.text())
-                            .unwrap_or_default()
-                    });
-                let why = match reason {
-                    Some(r) => format!("removed: {r}"),
-                    None => "removed".into(),
-                };
-                let _ = out.send(Some(why));
-                return;
-            }
-            continue;
+            let x = s.get_child("x", client::MUC_USER);
+            let reason = x
+                .and_then(|x| x.get_child("destroy", client::MUC_USER))
+                .map(|d| {
+                    d.get_child("reason", client::MUC_USER)
+                        .map(|r| r.text())
+                        .unwrap_or_default()
+                });
+            let why = match reason {
+                Some(r) => format!("removed: {r}"),
+                None => "removed".into(),
+            };
+            let _ = out.send(Some(why));
+            return;
         }
         if unavailable {
-            let gone = members.remove(&from);
+            if members.remove(&from).is_none() {
+                continue;
+            }
             if members.is_empty() && leaves_when_alone && !leaving {
                 // Its own unavailable presence says "left"; Prosody may go away first.
                 leaving = true;
                 c.send_leave(&room, "focus").await;
                 continue;
             }
-            let owner_left = gone.is_some_and(|m| m.affiliation == "owner");
-            if auto_owner && owner_left && !members.values().any(|m| m.affiliation == "owner") {
-                if let Some(next) = members.values().min_by_key(|m| m.order) {
-                    let _ = c.set_affiliation(&room, &next.bare, "owner").await;
-                }
+            if !leaving {
+                manager.left(&mut c, &room, &from, &members).await;
             }
         } else if s.attr("type").is_none() {
             let item = s
@@ -154,13 +310,11 @@ async fn run(
                 .map(|j| j.split('/').next().unwrap_or(j).to_owned())
                 .unwrap_or_default();
             let affiliation = client::item_of(&s).0;
-            joined += 1;
-            let m = members.entry(from).or_insert(Member {
-                order: joined,
-                bare,
-                affiliation: String::new(),
-            });
-            m.affiliation = affiliation;
+            let new = !members.contains_key(&from);
+            members.insert(from.clone(), Member { bare, affiliation });
+            if new && !leaving {
+                manager.joined(&mut c, &room, &from, &members).await;
+            }
         }
     }
 }

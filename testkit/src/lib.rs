@@ -712,6 +712,25 @@ rooms = [{{ name = "{OTHER_SCHOOL_ROOM}", password_file = "schools/rs.pw" }}]
     pub async fn auto_owner_focus(&self, room: &str) -> Focus {
         Focus::create(self.c2s, room, true, true).await
     }
+
+    /// A focus like jicofo with authentication on (a secure domain): owner to every
+    /// authenticated member (see `focus::Roles::Authentication`).
+    pub async fn authentication_focus(&self, room: &str) -> Focus {
+        Focus::create_with(self.c2s, room, true, focus::Roles::Authentication).await
+    }
+
+    /// A user with an account on the auth host, logged in: authenticated for
+    /// `authentication_focus` (a secure domain's logged-in user).
+    pub async fn authenticated(&self, user: &str) -> Client {
+        let password = format!("{user}-password-for-tests");
+        let accounts = self.dir.join("data/auth%2emeet%2ejitsi/accounts");
+        fs::write(
+            accounts.join(format!("{user}.dat")),
+            format!("return {{\n\t[\"password\"] = \"{password}\";\n}};\n"),
+        )
+        .unwrap();
+        Client::login(self.c2s, AUTH, user, &password).await
+    }
 }
 
 impl Drop for Env {
