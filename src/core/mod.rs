@@ -355,6 +355,13 @@ pub enum Note {
     ModuleProblems {
         problems: Vec<String>,
     },
+    /// Focus made someone owner again after raumwart had taken owner back from its
+    /// grant (jicofo with authentication on: `AuthenticationRoleManager`); raumwart
+    /// leaves that person owner for the rest of the session instead of fighting focus.
+    FocusInsisted {
+        room: String,
+        school: String,
+    },
     /// The module speaks `module`, not [`MODULE_PROTOCOL`]: no map goes to it, and the
     /// core is not in sync until a module that speaks it answers.
     ModuleIncompatible {
@@ -419,6 +426,11 @@ struct Room {
     /// What people made owner by someone else held before (bare JID → affiliation, as
     /// the module reported it), to give it back when raumwart takes owner back.
     before_owner: HashMap<String, String>,
+    /// Bare JIDs raumwart took owner back from after focus made them owner, this session.
+    taken_from_focus: HashSet<String>,
+    /// Bare JIDs focus made owner again after that: raumwart leaves their owner to focus
+    /// (one take-back each, never a fight; see [`Note::FocusInsisted`]).
+    left_to_focus: HashSet<String>,
 }
 
 impl Room {
@@ -435,6 +447,8 @@ impl Room {
             switching: false,
             members_only: false,
             before_owner: HashMap::new(),
+            taken_from_focus: HashSet::new(),
+            left_to_focus: HashSet::new(),
         }
     }
 
@@ -468,6 +482,8 @@ impl Room {
         self.persistent = false;
         self.members_only = false;
         self.before_owner.clear();
+        self.taken_from_focus.clear();
+        self.left_to_focus.clear();
     }
 
     fn has_organizer(&self) -> bool {
@@ -494,6 +510,9 @@ pub struct RoomStatus<'a> {
     pub people: usize,
     pub organizer_present: bool,
     pub session_start: Option<Instant>,
+    /// People focus keeps making owner, whom raumwart leaves owner (see
+    /// [`Note::FocusInsisted`]).
+    pub left_to_focus: usize,
 }
 
 const RESET_RETRY: Duration = Duration::from_secs(5);
@@ -684,6 +703,7 @@ impl Core {
             people: r.people.len(),
             organizer_present: r.has_organizer(),
             session_start: r.session_start,
+            left_to_focus: r.left_to_focus.len(),
         })
     }
 
@@ -1000,6 +1020,7 @@ impl Core {
             return;
         };
         let by_organizer = r.people.values().any(|p| p.organizer && p.bare == actor);
+        let by_focus = is_service(services, &actor);
         let organizer = r.organizers.contains(&jid);
         match (owner, by_organizer, organizer) {
             (true, true, _) => {
@@ -1009,7 +1030,26 @@ impl Core {
                     p.organizer = true;
                 }
             }
-            (true, false, false) if r.has_organizer() && !is_service(services, &jid) => {
+            // Focus makes owner again whom raumwart took owner from: jicofo's
+            // AuthenticationRoleManager, which grants at every presence change of its
+            // own. Taking it again would be a fight without end: it stays.
+            (true, false, false) if by_focus && r.taken_from_focus.contains(&jid) => {
+                if r.left_to_focus.insert(jid.clone()) {
+                    out.note(Note::FocusInsisted {
+                        room: room.clone(),
+                        school: r.school.clone(),
+                    });
+                }
+                r.owners.insert(jid);
+            }
+            (true, false, false)
+                if r.has_organizer()
+                    && !is_service(services, &jid)
+                    && !r.left_to_focus.contains(&jid) =>
+            {
+                if by_focus {
+                    r.taken_from_focus.insert(jid.clone());
+                }
                 r.revoke(&room, jid, out);
             }
             (true, false, _) => {
@@ -1073,6 +1113,7 @@ impl Core {
                 .owners
                 .iter()
                 .filter(|o| !r.organizers.contains(*o) && !is_service(services, o))
+                .filter(|o| !r.left_to_focus.contains(*o))
                 .cloned()
                 .collect();
             for jid in others {

@@ -38,6 +38,7 @@ pub struct Metrics {
     pub reload_timestamp: Gauge,
     pub reloads: IntCounterVec,
     wrong_passwords: IntCounterVec,
+    focus_insisted: IntCounterVec,
     pub module_problems: IntGauge,
     /// school id -> its `media_centre` label, from the configuration.
     media_centres: RwLock<HashMap<String, String>>,
@@ -148,6 +149,12 @@ impl Metrics {
                 "Joins to managed rooms refused for a wrong or missing password",
                 &["media_centre", "school"],
             ),
+            focus_insisted: counters(
+                "owners_left_to_focus_total",
+                "People focus made owner again after raumwart took it back (jicofo's \
+                 authentication on): raumwart leaves them owner instead of fighting focus",
+                &["media_centre", "school"],
+            ),
             module_problems: gauge(
                 "module_problems",
                 "Problems the Prosody module reports about itself (0 when healthy)",
@@ -179,6 +186,7 @@ impl Metrics {
         reg(Box::new(m.reload_timestamp.clone()));
         reg(Box::new(m.reloads.clone()));
         reg(Box::new(m.wrong_passwords.clone()));
+        reg(Box::new(m.focus_insisted.clone()));
         reg(Box::new(m.module_problems.clone()));
         let mut m = m;
         m.names = names;
@@ -228,6 +236,13 @@ impl Metrics {
     pub fn wrong_password(&self, school: &str) {
         let centre = self.media_centre(school);
         self.wrong_passwords
+            .with_label_values(&[&centre, school])
+            .inc();
+    }
+
+    pub fn focus_insisted(&self, school: &str) {
+        let centre = self.media_centre(school);
+        self.focus_insisted
             .with_label_values(&[&centre, school])
             .inc();
     }

@@ -457,6 +457,17 @@ impl Daemon {
                 );
                 self.metrics.session_ended(&school, reason.as_str());
             }
+            Note::FocusInsisted { room, school } => {
+                // Never a JID: the room and the school.
+                warn!(
+                    room,
+                    school,
+                    "focus made someone owner again after raumwart took it back (jicofo's \
+                     authentication on?): raumwart leaves them owner for this session \
+                     instead of fighting focus; see README, jicofo's auto-owner"
+                );
+                self.metrics.focus_insisted(&school);
+            }
             Note::ModuleIncompatible { module } => {
                 error!(
                     module = describe_module_protocol(module),
@@ -595,7 +606,18 @@ impl Daemon {
                         self.core.module_problems().join(", ")
                     ),
                 ),
-                (true, true) => Response::text(200, "ok: connected to Prosody and in sync\n"),
+                (true, true) => {
+                    let left: usize = self.core.rooms().map(|r| r.left_to_focus).sum();
+                    let note = if left > 0 {
+                        format!(
+                            "note: focus keeps making {left} non-organizer(s) owner (jicofo's \
+                             authentication on?); raumwart leaves them owner, see README\n"
+                        )
+                    } else {
+                        String::new()
+                    };
+                    Response::text(200, format!("ok: connected to Prosody and in sync\n{note}"))
+                }
                 (true, false) if self.core.module_mismatch().is_some() => Response::text(
                     503,
                     format!(
@@ -646,6 +668,7 @@ impl Daemon {
                     "state": r.phase.as_str(),
                     "people": r.people,
                     "organizer_present": r.organizer_present,
+                    "owners_left_to_focus": r.left_to_focus,
                     "session_age_seconds": r.session_start.map(|s| now.saturating_duration_since(s).as_secs()),
                     "grace_left_seconds": match r.phase {
                         Phase::Grace { deadline } => Some(deadline.saturating_duration_since(now).as_secs()),

@@ -11,6 +11,7 @@ mod doctor;
 mod end_conference;
 mod faults;
 mod flood;
+mod focus_roles;
 mod hostile;
 mod http_endpoint;
 mod jitsi_client;

@@ -319,3 +319,59 @@ fn a_failed_owner_grant_is_granted_again_on_the_next_keyed_join() {
     assert_eq!(h.done_grant(PHYSIK, DORA_BARE, true), []);
     assert_eq!(h.join(PHYSIK, "dora@meet.jitsi/d3", true), []);
 }
+
+/// jicofo with authentication on (a secure domain): focus makes every authenticated
+/// member owner, and again at each presence change of its own. raumwart takes owner back
+/// once; when focus makes the same person owner again, raumwart leaves it and says so,
+/// and nothing it does later takes it again (a fight without end otherwise).
+#[test]
+fn owner_focus_makes_again_after_a_take_back_is_left_to_focus() {
+    let mut h = Harness::lesson(GRACE);
+    notes(&mut h);
+    assert_eq!(
+        h.affiliation(MATHE, BEN_BARE, "owner", FOCUS_BARE),
+        [revoke(MATHE, BEN_BARE)]
+    );
+    h.affiliation(MATHE, BEN_BARE, "none", "raumwart.meet.jitsi");
+    assert_eq!(notes(&mut h), []);
+    assert_eq!(h.affiliation(MATHE, BEN_BARE, "owner", FOCUS_BARE), []);
+    assert_eq!(
+        notes(&mut h),
+        [Note::FocusInsisted {
+            room: MATHE.into(),
+            school: "gs-nord".into(),
+        }]
+    );
+    assert_eq!(
+        h.core
+            .rooms()
+            .find(|r| r.name == MATHE)
+            .unwrap()
+            .left_to_focus,
+        1
+    );
+    // Focus's next presence change grants nothing new; were it to, still no fight.
+    assert_eq!(h.affiliation(MATHE, BEN_BARE, "owner", FOCUS_BARE), []);
+    assert_eq!(notes(&mut h), []);
+    // Ben is no organizer: the grace period runs without Anna; her return takes
+    // nothing from Ben.
+    h.leave(MATHE, ANNA);
+    assert!(matches!(h.phase(MATHE), Phase::Grace { .. }));
+    assert_eq!(h.join(MATHE, ANNA_2, true), []);
+}
+
+/// Only focus insisting counts: a student who makes someone owner again after raumwart
+/// took it back is taken back every time.
+#[test]
+fn owner_a_student_makes_again_is_taken_back_again() {
+    let mut h = Harness::lesson(GRACE);
+    h.join(MATHE, CARLA, false);
+    notes(&mut h);
+    for _ in 0..3 {
+        assert_eq!(
+            h.affiliation(MATHE, BEN_BARE, "owner", "carla@guest.meet.jitsi"),
+            [revoke(MATHE, BEN_BARE)]
+        );
+    }
+    assert_eq!(notes(&mut h), []);
+}
