@@ -258,6 +258,13 @@ async fn promoted_windows(env: &Env, samples: usize) -> Vec<(Duration, Duration)
             demoted_at.saturating_duration_since(sent),
         ));
         t.wait_affiliation(&jid, "teacher", "owner").await;
+        // jicofo keeps tracking the student it elected, and elects again only when that
+        // member leaves: the student reloads too, so focus adopts the teacher and
+        // promotes the student at her next leave.
+        s.leave(&jid, "student").await;
+        s.join(&jid, "student", Some(CLASS_PASSWORD))
+            .await
+            .expect("the student is back with the class password");
     }
     windows
 }
