@@ -426,7 +426,8 @@ struct Room {
     /// What people made owner by someone else held before (bare JID → affiliation, as
     /// the module reported it), to give it back when raumwart takes owner back.
     before_owner: HashMap<String, String>,
-    /// Bare JIDs raumwart took owner back from after focus made them owner, this session.
+    /// Bare JIDs raumwart took owner back from after focus made them owner, while they
+    /// stay in the room (one who leaves is forgotten: jicofo elects anew).
     taken_from_focus: HashSet<String>,
     /// Bare JIDs focus made owner again after that: raumwart leaves their owner to focus
     /// (one take-back each, never a fight; see [`Note::FocusInsisted`]).
@@ -932,7 +933,12 @@ impl Core {
                 let Some(r) = self.rooms.get_mut(&room) else {
                     return;
                 };
-                if r.people.remove(&occupant).is_some() {
+                if let Some(gone) = r.people.remove(&occupant) {
+                    // Whoever has left is a new member to jicofo's auto-owner: its next
+                    // promotion of them is an election, not authentication's re-grant.
+                    if !r.people.values().any(|p| p.bare == gone.bare) {
+                        r.taken_from_focus.remove(&gone.bare);
+                    }
                     self.settle(now, &room, out);
                 }
             }
@@ -1004,8 +1010,7 @@ impl Core {
 
     /// Owner follows organizer: an organizer's choice makes or unmakes an organizer;
     /// anyone else's choice is undone while it would let a non-organizer hold owner
-    /// beside an organizer, or take owner from an organizer. Focus's automatic choice
-    /// of a student while no organizer is in is left alone (never fight focus).
+    /// beside an organizer or in the grace period, or take owner from an organizer.
     fn affiliation(
         &mut self,
         now: Instant,
@@ -1042,8 +1047,11 @@ impl Core {
                 }
                 r.owners.insert(jid);
             }
+            // Nobody but an organizer is moderator, the grace period included: jicofo's
+            // auto-owner elects again only when the member it promoted leaves, so taking
+            // owner back from that member starts no fight.
             (true, false, false)
-                if r.has_organizer()
+                if (r.has_organizer() || matches!(r.phase, Phase::Grace { .. }))
                     && !is_service(services, &jid)
                     && !r.left_to_focus.contains(&jid) =>
             {

@@ -107,7 +107,8 @@ impl Metrics {
             ),
             revocations: counters(
                 "owner_revocations_total",
-                "Owner taken back from non-organizers while an organizer is in, by result",
+                "Owner taken back from non-organizers while an organizer is in or the grace period \
+                 runs, by result",
                 &["result"],
             ),
             resets: counters("resets_total", "Room resets, by result", &["result"]),
