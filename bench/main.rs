@@ -175,14 +175,16 @@ fn main() {
             ("grant", &l.grant),
             ("reset", &l.reset),
             ("grace", &l.grace),
+            ("take-back", &l.take_back),
         ] {
             let mut v = v.clone();
             v.sort_by(f64::total_cmp);
             let top: Vec<String> = v.iter().rev().take(5).map(|x| format!("{x:.2}")).collect();
             println!(
-                "{name}: p50 {:.2} ms, p99 {:.2} ms, slowest {}",
+                "{name}: p50 {:.2} ms, p99 {:.2} ms, min {:.2} ms, slowest {}",
                 percentile(&v, 0.5),
                 percentile(&v, 0.99),
+                percentile(&v, 0.0),
                 top.join(" ")
             );
         }

@@ -1,4 +1,5 @@
-//! Phase 2: how fast raumwart reacts: owner granted, room reset, grace expired.
+//! Phase 2: how fast raumwart reacts: owner granted, room reset, grace expired, and a
+//! student focus promoted taken back.
 
 use crate::*;
 
@@ -8,6 +9,9 @@ pub(crate) const GRANT_P99_MS: f64 = 2.0;
 pub(crate) const RESET_P99_MS: f64 = 2.0;
 
 pub(crate) const GRACE_P99_MS: f64 = 3.0;
+
+/// Owner taken back as fast as owner given (issue 20, point 3).
+pub(crate) const TAKE_BACK_P99_MS: f64 = 2.0;
 
 /// The grace period of phase 2's grace samples.
 pub(crate) const LATENCY_GRACE: &str = "1s";
@@ -20,7 +24,11 @@ pub(crate) async fn latency_phase(plan: Plan, out: &mut String, checks: &mut Che
         "From the presence echo that triggers it to what a client sees, {} samples each; \
          the grace expiry from the teacher's leave echo plus the grace period (1 s) to the \
          student's removal, signed (negative: the daemon acted before the client-side \
-         deadline).\n",
+         deadline); the take-back from the student's presence with owner, which focus's \
+         auto-owner (as jicofo's AutoOwnerRoleManager) granted when the teacher left, to \
+         the student's presence without it, both as the student's client sees them (after \
+         each sample the teacher comes back and the student leaves and re-enters, so that \
+         focus elects again at the teacher's next leave).\n",
         plan.latency_samples
     )
     .unwrap();
@@ -38,6 +46,11 @@ pub(crate) async fn latency_phase(plan: Plan, out: &mut String, checks: &mut Che
             RESET_P99_MS,
         ),
         ("grace deadline -> everyone out", &l.grace, GRACE_P99_MS),
+        (
+            "focus promotes a student -> owner taken back",
+            &l.take_back,
+            TAKE_BACK_P99_MS,
+        ),
     ] {
         writeln!(
             out,
@@ -64,6 +77,11 @@ pub(crate) fn check_latencies(checks: &mut Checks, l: &Latencies) {
             "grace deadline -> everyone out, p99",
             &l.grace,
             GRACE_P99_MS,
+        ),
+        (
+            "focus promotes a student -> taken back, p99",
+            &l.take_back,
+            TAKE_BACK_P99_MS,
         ),
     ] {
         let p99 = percentile(v, 0.99);
@@ -95,6 +113,7 @@ pub(crate) struct Latencies {
     pub(crate) grant: Vec<f64>,
     pub(crate) reset: Vec<f64>,
     pub(crate) grace: Vec<f64>,
+    pub(crate) take_back: Vec<f64>,
     pub(crate) trace: Option<String>,
 }
 
@@ -212,9 +231,9 @@ pub(crate) async fn latencies(plan: Plan, trace: bool) -> Latencies {
         with_clock_module(&mut env);
     }
     let n = plan.latency_samples;
-    scaled_config(&env, n * 2, LATENCY_GRACE);
+    scaled_config(&env, n * 2 + 1, LATENCY_GRACE);
     let grace_period = seconds(LATENCY_GRACE);
-    let daemon = start_daemon(&env).await;
+    let mut daemon = start_daemon(&env).await;
     let mut focus = Client::login(env.c2s, AUTH, "focus", FOCUS_PASSWORD).await;
     let (mut grant, mut reset, mut grace) = (vec![], vec![], vec![]);
     let mut t = env.anonymous().await;
@@ -251,6 +270,7 @@ pub(crate) async fn latencies(plan: Plan, trace: bool) -> Latencies {
         grace.push(signed_ms(left + grace_period, removed));
         focus.wait_removed(&jid, "focus").await;
     }
+    let take_back = taken_back(&env, &mut daemon, n, 2 * n).await;
     let trace = trace.then(|| {
         grace_breakdown(&stamps, &daemon.log_text())
             + &prosody_breakdown(&stamps, &env.prosody_log(), &daemon.log_text())
@@ -259,8 +279,48 @@ pub(crate) async fn latencies(plan: Plan, trace: bool) -> Latencies {
         grant,
         reset,
         grace,
+        take_back,
         trace,
     }
+}
+
+/// `n` times in room "r-<i>": the teacher leaves, focus's auto-owner makes the student
+/// owner, raumwart takes it back (in the grace period); ms between the two presences the
+/// student sees. Then the teacher is back, and the student leaves and re-enters, so that
+/// focus (which elects again only when the member it tracks leaves) adopts the teacher
+/// and promotes the student at her next leave.
+pub(crate) async fn taken_back(env: &Env, d: &mut Daemon, n: usize, i: usize) -> Vec<f64> {
+    let name = format!("r-{i}");
+    let jid = room(i);
+    let _focus = env.auto_owner_focus(&name).await;
+    let (mut t, mut s) = lesson(env, &name).await;
+    let demoted = |st: &tokio_xmpp::minidom::Element| {
+        st.name() == "presence"
+            && st.attr("type").is_none()
+            && st.attr("from").is_some_and(|f| f.starts_with(&jid))
+            && client::is_self_presence(st)
+            && client::item_of(st).0 != "owner"
+    };
+    let mut samples = vec![];
+    for _ in 0..n {
+        t.leave(&jid, "teacher").await;
+        s.wait_affiliation(&jid, "student", "owner").await;
+        let promoted = s.arrived;
+        s.wait_for("the student's owner taken back", &demoted).await;
+        samples.push(ms(promoted, s.arrived));
+        d.wait_state(&name, "grace").await;
+        t = env.anonymous().await;
+        let back = t
+            .join(&jid, "teacher", Some(SCHOOL_PASSWORD))
+            .await
+            .unwrap();
+        if back.affiliation != "owner" {
+            t.wait_affiliation(&jid, "teacher", "owner").await;
+        }
+        s.leave(&jid, "student").await;
+        s.join(&jid, "student", Some(CLASS_PASSWORD)).await.unwrap();
+    }
+    samples
 }
 
 /// Restarts the Prosody of `env` with bench/prosody/mod_bench_clock.lua on the main MUC.
