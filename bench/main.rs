@@ -6,7 +6,8 @@
 //!                                   add --control for A/A (both sides plain Prosody)
 //!   cargo bench --bench raumwart -- --latency N  only the reactions (phase 2), N samples;
 //!                                   add --trace to split the grace expiry's time
-//!   cargo bench --bench raumwart -- --scale N    only the daemon at N rooms (phase 3)
+//!   cargo bench --bench raumwart -- --scale N    only the daemon at N rooms (phase 3); a
+//!                                   list (--scale 1000,100000) checks the CPU per event too
 //!   cargo bench --bench raumwart -- --resync N   only the re-sync after SIGKILL, N rooms in session
 //!   cargo bench --bench raumwart -- --flood      only a guest's flood (phase 5), without and
 //!                                   with Prosody's mod_limits
@@ -71,9 +72,10 @@ struct Args {
     /// With --latency: split the grace expiry's time.
     #[arg(long, requires = "latency")]
     trace: bool,
-    /// Only the daemon at N rooms (phase 3).
-    #[arg(long, value_name = "N", conflicts_with_all = ["full", "cpu", "latency"])]
-    scale: Option<usize>,
+    /// Only the daemon at N rooms (phase 3); a list, comma-separated, for several sizes
+    /// (1000 and 100000 among them: the CPU per event compared too).
+    #[arg(long, value_name = "N", value_delimiter = ',', conflicts_with_all = ["full", "cpu", "latency"])]
+    scale: Option<Vec<usize>>,
     /// Only the re-sync after SIGKILL, N rooms in session (phase 3).
     #[arg(long, value_name = "N", conflicts_with_all = ["full", "cpu", "latency", "scale"])]
     resync: Option<usize>,
@@ -101,6 +103,8 @@ struct Plan {
     cycles: usize,
     latency_samples: usize,
     scales: &'static [usize],
+    /// Short sessions per size in phase 3, for the CPU per event.
+    scale_sessions: usize,
     in_session: usize,
     window_attempts: usize,
     /// Whether missing a speed target fails the run (not in the smoke run).
@@ -119,6 +123,7 @@ const SMOKE: Plan = Plan {
     cycles: 1,
     latency_samples: 3,
     scales: &[100],
+    scale_sessions: 10,
     in_session: 10,
     window_attempts: 20,
     speed_targets: false,
@@ -133,7 +138,8 @@ const FULL: Plan = Plan {
     churn_every: Duration::from_millis(600),
     cycles: 2,
     latency_samples: 200,
-    scales: &[100, 1_000, 10_000],
+    scales: &[100, 1_000, 10_000, 100_000],
+    scale_sessions: 500,
     in_session: 1_000,
     window_attempts: 2_000,
     speed_targets: true,
@@ -151,13 +157,19 @@ fn main() {
     };
     let mut checks = Checks::default();
     println!("load average at start: {}", load_average());
-    // `--scale N`: only phase 3 at N rooms (for working on memory and sync time).
-    if let Some(n) = args.scale {
-        let (sync_ms, rss, cpu) = current().block_on(scale(n));
-        println!(
-            "{n} rooms: in sync {sync_ms:.0} ms, RSS {rss:.1} MB, {cpu:.1} ms CPU per 1,000 events"
-        );
-        check_scale(&mut checks, n, sync_ms, rss);
+    // `--scale N[,M...]`: only phase 3 at these sizes (for working on memory, sync time
+    // and the cost per event).
+    if let Some(sizes) = args.scale {
+        let measured = current().block_on(scales(&sizes, FULL.scale_sessions));
+        for m in &measured {
+            println!(
+                "{} rooms: in sync {:.0} ms, RSS {:.1} MB, per 1,000 events ({} events): \
+                 daemon {:.1} ms CPU, Prosody {:.0} ms CPU",
+                m.rooms, m.sync_ms, m.rss, m.events, m.daemon_cpu, m.prosody_cpu
+            );
+            check_scale(&mut checks, m);
+        }
+        check_per_event(&mut checks, &measured);
     } else if let Some(n) = args.resync {
         // `--resync N`: only phase 3's re-sync after SIGKILL with N rooms in session.
         let ms = current().block_on(resync(n));
