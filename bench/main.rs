@@ -167,6 +167,12 @@ fn main() {
                  daemon {:.1} ms CPU, Prosody {:.0} ms CPU",
                 m.rooms, m.sync_ms, m.rss, m.events, m.daemon_cpu, m.prosody_cpu
             );
+            let slices: Vec<String> = m
+                .slices
+                .iter()
+                .map(|(d, p)| format!("{d:.0}/{p:.0}"))
+                .collect();
+            println!("  slices, daemon/Prosody: {}", slices.join(" "));
             check_scale(&mut checks, m);
         }
         check_per_event(&mut checks, &measured);

@@ -27,6 +27,8 @@ pub(crate) struct Scale {
     /// Prosody's CPU per 1,000 events, ms (MUC, module and all): the median of the slices.
     pub(crate) prosody_cpu: f64,
     pub(crate) events: usize,
+    /// Each slice's figures, daemon and Prosody, in the order run.
+    pub(crate) slices: Vec<(f64, f64)>,
 }
 
 /// Phase 3, as a section of BENCHMARKS.md.
@@ -201,6 +203,7 @@ impl Sized {
             daemon_cpu: percentile(&self.daemon_cpu, 0.5),
             prosody_cpu: percentile(&self.prosody_cpu, 0.5),
             events: self.next * 4,
+            slices: self.daemon_cpu.into_iter().zip(self.prosody_cpu).collect(),
         }
     }
 }
