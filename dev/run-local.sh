@@ -12,10 +12,15 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 # Whatever fails unforeseen still says where, in one line.
 trap 'echo "run-local: stopped at line $LINENO of $0" >&2' ERR
 
-if ! command -v prosody >/dev/null; then
-    echo "installing Debian's prosody package" >&2
+# Debian's prosody, and SQLite's headers (raumwart links the system's SQLite for its
+# console's accounts).
+need=()
+command -v prosody >/dev/null || need+=(prosody)
+dpkg -s libsqlite3-dev >/dev/null 2>&1 || need+=(libsqlite3-dev)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "installing Debian's ${need[*]}" >&2
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prosody >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 echo "building raumwart and the lesson's clients" >&2
 (cd "$repo" && cargo build --locked --quiet --bin raumwart --example lesson)
