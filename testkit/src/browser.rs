@@ -68,13 +68,18 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 /// them: outside CI prints `SKIPPED: ...` and returns false, with `CI=true` panics with
 /// what to install.
 pub fn available(test: &str) -> bool {
+    available_with(test, axe_path().map(drop))
+}
+
+/// Like [`available`], with what else the test needs from npm (`Ok`, or why not).
+pub fn available_with(test: &str, npm: Result<()>) -> bool {
     let mut missing = vec![];
     for (binary, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
         if !Path::new(binary).is_file() {
             missing.push(format!("{binary} (apt-get install {package})"));
         }
     }
-    if let Err(e) = axe_path() {
+    if let Err(e) = npm {
         missing.push(format!("{e:#}"));
     }
     if missing.is_empty() {
@@ -86,6 +91,48 @@ pub fn available(test: &str) -> bool {
     }
     eprintln!("SKIPPED: {message}");
     false
+}
+
+/// `name/` in the cargo target folder above the running test binary, where `.ci/run`
+/// installs npm packages: the folder that holds `name/node_modules`, else the one cargo
+/// marked with CACHEDIR.TAG (not when npm made the folder first). `hint` says how to
+/// name it instead.
+pub fn npm_folder(name: &str, hint: &str) -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("the test binary's path")?;
+    let target = exe
+        .ancestors()
+        .find(|dir| dir.join(name).join("node_modules").is_dir())
+        .or_else(|| {
+            exe.ancestors()
+                .find(|dir| dir.join("CACHEDIR.TAG").is_file())
+        })
+        .ok_or_else(|| {
+            anyhow!(
+                "{name}: no cargo target folder above {}; {hint}",
+                exe.display()
+            )
+        })?;
+    Ok(target.join(name))
+}
+
+/// That npm installed `package` at `pinned` into `folder`; else what to run (`install`).
+pub fn npm_pinned(folder: &Path, package: &str, pinned: &str, install: &str) -> Result<()> {
+    let manifest = folder
+        .join("node_modules")
+        .join(package)
+        .join("package.json");
+    let found = fs::read_to_string(&manifest)
+        .ok()
+        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+        .and_then(|json| json["version"].as_str().map(str::to_owned));
+    match found {
+        None => bail!("{package} is not in {}: {install}", folder.display()),
+        Some(version) if version != pinned => bail!(
+            "{package} {version} in {}, the kit pins {pinned}: {install}",
+            folder.display()
+        ),
+        Some(_) => Ok(()),
+    }
 }
 
 /// Where axe-core's `axe.min.js` is: `RAUMWART_AXE`, else `axe/` in the cargo target
@@ -101,41 +148,14 @@ pub fn axe_path() -> Result<PathBuf> {
         );
         return Ok(path);
     }
-    let exe = std::env::current_exe().context("the test binary's path")?;
-    // The target folder: the one above the binary that holds `axe/`, else the one cargo
-    // marked with CACHEDIR.TAG (not when something else made the folder first).
-    let target = exe
-        .ancestors()
-        .find(|dir| dir.join("axe/node_modules").is_dir())
-        .or_else(|| {
-            exe.ancestors()
-                .find(|dir| dir.join("CACHEDIR.TAG").is_file())
-        })
-        .ok_or_else(|| {
-            anyhow!(
-                "axe-core: no cargo target folder above {}; set RAUMWART_AXE to axe.min.js",
-                exe.display()
-            )
-        })?;
-    let folder = target.join("axe");
-    let package = folder.join("node_modules/axe-core");
+    let folder = npm_folder("axe", "set RAUMWART_AXE to axe.min.js")?;
     let install = format!(
         "run `npm install --no-save --prefix {} axe-core@{AXE_VERSION}` (.ci/run does), \
          or set RAUMWART_AXE to an axe.min.js",
         folder.display()
     );
-    let found = fs::read_to_string(package.join("package.json"))
-        .ok()
-        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
-        .and_then(|json| json["version"].as_str().map(str::to_owned));
-    match found {
-        None => bail!("axe-core is not in {}: {install}", package.display()),
-        Some(version) if version != AXE_VERSION => bail!(
-            "axe-core {version} in {}, the kit pins {AXE_VERSION}: {install}",
-            package.display()
-        ),
-        Some(_) => Ok(package.join("axe.min.js")),
-    }
+    npm_pinned(&folder, "axe-core", AXE_VERSION, &install)?;
+    Ok(folder.join("node_modules/axe-core/axe.min.js"))
 }
 
 /// An element of the current page, as WebDriver refers to it.

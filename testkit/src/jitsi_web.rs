@@ -17,10 +17,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, ensure, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use serde_json::{json, Value};
 
-use crate::browser::{Browser, CHROMEDRIVER, CHROMIUM};
+use crate::browser::{self, Browser};
 use crate::focus::Focus;
 use crate::{muc, Env, AUTH, DOMAIN, WAIT};
 
@@ -53,24 +53,7 @@ pub enum Transport {
 /// jQuery). Without them: outside CI prints `SKIPPED: ...` and returns false, with
 /// `CI=true` panics with what to install.
 pub fn available(test: &str) -> bool {
-    let mut missing = vec![];
-    for (binary, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
-        if !Path::new(binary).is_file() {
-            missing.push(format!("{binary} (apt-get install {package})"));
-        }
-    }
-    if let Err(e) = lib_dir() {
-        missing.push(format!("{e:#}"));
-    }
-    if missing.is_empty() {
-        return true;
-    }
-    let message = format!("{test} cannot run: {}", missing.join("; "));
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{message}");
-    }
-    eprintln!("SKIPPED: {message}");
-    false
+    browser::available_with(test, lib_dir().map(drop))
 }
 
 /// The folder npm installed lib-jitsi-meet and jQuery into (it holds `node_modules/`):
@@ -86,50 +69,16 @@ pub fn lib_dir() -> Result<PathBuf> {
     };
     let folder = match std::env::var_os("RAUMWART_LIB_JITSI_MEET").filter(|p| !p.is_empty()) {
         Some(folder) => PathBuf::from(folder),
-        None => {
-            let exe = std::env::current_exe().context("the test binary's path")?;
-            let target = exe
-                .ancestors()
-                .find(|dir| dir.join("lib-jitsi-meet/node_modules").is_dir())
-                .or_else(|| {
-                    exe.ancestors()
-                        .find(|dir| dir.join("CACHEDIR.TAG").is_file())
-                })
-                .ok_or_else(|| {
-                    anyhow!(
-                        "lib-jitsi-meet: no cargo target folder above {}; set \
-                         RAUMWART_LIB_JITSI_MEET to the folder npm installed it into",
-                        exe.display()
-                    )
-                })?;
-            target.join("lib-jitsi-meet")
-        }
+        None => browser::npm_folder(
+            "lib-jitsi-meet",
+            "set RAUMWART_LIB_JITSI_MEET to the folder npm installed it into",
+        )?,
     };
     for (package, pinned) in [
         (LIB_JITSI_MEET, LIB_JITSI_MEET_VERSION),
         ("jquery", JQUERY_VERSION),
     ] {
-        let manifest = folder
-            .join("node_modules")
-            .join(package)
-            .join("package.json");
-        let found = fs::read_to_string(&manifest)
-            .ok()
-            .and_then(|text| serde_json::from_str::<Value>(&text).ok())
-            .and_then(|json| json["version"].as_str().map(str::to_owned));
-        match found {
-            None => bail!(
-                "{package} is not in {}: {}",
-                folder.display(),
-                install(&folder)
-            ),
-            Some(version) if version != pinned => bail!(
-                "{package} {version} in {}, the kit pins {pinned}: {}",
-                folder.display(),
-                install(&folder)
-            ),
-            Some(_) => {}
-        }
+        browser::npm_pinned(&folder, package, pinned, &install(&folder))?;
     }
     Ok(folder)
 }

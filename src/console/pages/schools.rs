@@ -18,7 +18,7 @@ use super::{
 use crate::config::{self, Config};
 use crate::console::store::{Scope, Session};
 use crate::console::{guard, Shared};
-use crate::schools::{self, letter, Rooms, MAX_ROOMS};
+use crate::schools::{self, letter, Files, Rooms, MAX_ROOMS};
 
 #[derive(Deserialize)]
 pub(crate) struct Shown {
@@ -366,6 +366,21 @@ pub(crate) async fn show(
     )
 }
 
+/// A register operation on school `id`, off the async threads (it may wait for the
+/// register's lock); a failure as the page answers it.
+async fn edit<T: Send + 'static>(
+    app: &Shared,
+    id: &str,
+    op: impl FnOnce(&Files, &str) -> Result<T, schools::Error> + Send + 'static,
+) -> Result<T, Response> {
+    let (app, id) = (app.clone(), id.to_owned());
+    match tokio::task::spawn_blocking(move || op(&app.files, &id)).await {
+        Ok(Ok(done)) => Ok(done),
+        Ok(Err(e)) => Err(failed(&e)),
+        Err(e) => Err(failed(&e)),
+    }
+}
+
 pub(crate) async fn rotate(
     State(app): State<Shared>,
     headers: HeaderMap,
@@ -376,14 +391,9 @@ pub(crate) async fn rotate(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let rotated = {
-        let (app, id) = (app.clone(), id.clone());
-        tokio::task::spawn_blocking(move || schools::rotate(&app.files, &id, None)).await
-    };
-    let rotated = match rotated {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => return failed(&e),
-        Err(e) => return failed(&e),
+    let rotated = match edit(&app, &id, |files, id| schools::rotate(files, id, None)).await {
+        Ok(r) => r,
+        Err(r) => return r,
     };
     let reloaded = app.daemon.reload().await;
     let audit = app.store().audit(
@@ -467,14 +477,8 @@ pub(crate) async fn remove(
             }
         }
     }
-    let removed = {
-        let (app, id) = (app.clone(), id.clone());
-        tokio::task::spawn_blocking(move || schools::remove(&app.files, &id)).await
-    };
-    match removed {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => return failed(&e),
-        Err(e) => return failed(&e),
+    if let Err(r) = edit(&app, &id, schools::remove).await {
+        return r;
     }
     let _ = app.daemon.reload().await;
     let audit = app.store().audit(
