@@ -214,7 +214,7 @@ end, 10);
 hook("muc-room-destroyed", function(event)
 	local room = event.room; keyed[room.jid], promoted[room.jid] = nil, nil;
 	local by_organizer = ended_by_organizer == room.jid; ended_by_organizer = nil;
-	local entry, node = store.entry(room.jid);
+	local entry, node = store.entry(room.jid); store.forget(room.jid);
 	-- Prosody stopping empties every room: that ends no session.
 	if stopping or room._data.destroyed or not entry then return; end
 	store.drop_class(node); room:set_persistent(false);

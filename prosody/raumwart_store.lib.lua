@@ -37,8 +37,37 @@ end
 -- (file) driver directly instead of following the host's storage setting.
 local store = assert(storagemanager.load_driver(module.host, "internal")):open("raumwart");
 
--- The map: { gen, unmanaged, grace, rooms = { [node] = { s = salt (hex), h = HMAC (hex) } } }.
+-- The map in memory: { gen, unmanaged, grace, rooms = { [node] = { s = salt (hex), h = HMAC (hex) } } },
+-- the rooms of one school sharing their entry. On disk it is one text, a line per school:
+-- "salt hmac node node ..." ({ gen, unmanaged, grace, text }): 100,000 rooms are then a
+-- megabyte written and read in milliseconds, not 100,000 small tables.
+local function expand(kept)
+	local rooms = {};
+	for line in kept.text:gmatch("[^\n]+") do
+		local salt, hash, nodes = line:match("^(%x+) (%x+)(.*)$");
+		local entry = { s = salt, h = hash };
+		for node in nodes:gmatch("%S+") do rooms[node] = entry; end
+	end
+	return { gen = kept.gen, unmanaged = kept.unmanaged, grace = kept.grace, rooms = rooms };
+end
+-- What `expand` reads: a line per entry.
+local function stored(m)
+	local lines, line_of = {}, {};
+	for node, entry in pairs(m.rooms) do
+		local line = line_of[entry];
+		if not line then
+			line = { entry.s, entry.h }; line_of[entry] = line; lines[#lines + 1] = line;
+		end
+		line[#line + 1] = node;
+	end
+	for i, line in ipairs(lines) do lines[i] = table.concat(line, " "); end
+	return { gen = m.gen, unmanaged = m.unmanaged, grace = m.grace, text = table.concat(lines, "\n") };
+end
 local map, err = store:get("map");
+if map and type(map.text) == "string" then
+	local ok, expanded = pcall(expand, map);
+	map, err = ok and expanded or nil, not ok and "not a room map" or err;
+end
 if map and type(map.rooms) ~= "table" then map, err = nil, "not a room map"; end
 -- What the daemon is told is wrong: "map-unreadable" (fail closed), "map-not-stored".
 local problem = err and "map-unreadable" or nil;
@@ -50,7 +79,7 @@ local upgraded;
 for node, password in pairs(map and map.rooms or {}) do
 	if type(password) == "string" then map.rooms[node], upgraded = salted(password), true; end
 end
-if upgraded and not store:set("map", map) then problem = "map-not-stored"; end
+if upgraded and not store:set("map", stored(map)) then problem = "map-not-stored"; end
 
 -- Class passwords of sessions: { [node] = { s, h, u = until } }. An entry with `u`
 -- survived a Prosody restart and opens its room for the grace period; a reset deletes it.
@@ -81,19 +110,21 @@ end);
 -- With more managed rooms than Prosody's room cache holds, Prosody moves rooms with people
 -- in them to disk and back, and the snapshot reads and writes every one: seconds at 1,000.
 local cache_size, warned = module:get_option_number("muc_room_cache_size", 100), 0;
-local function check_cache(rooms)
-	local n = 0;
-	for _ in pairs(rooms) do n = n + 1; end
+local function check_cache(n)
 	if n <= cache_size or n == warned then return; end
 	warned = n;
 	module:log("warn", "%d managed rooms, but muc_room_cache_size is %d: set it to at least %d", n, cache_size, n);
 end
-if map then check_cache(map.rooms); end
+if map then
+	local n = 0;
+	for _ in pairs(map.rooms) do n = n + 1; end
+	check_cache(n);
+end
 
 -- The protocol this module speaks with raumwart: announced in every snapshot, required of
 -- every map. A daemon of another release gets its map refused instead of misread, and the
 -- map in force keeps protecting the rooms (raised when the events, commands or map change).
-local PROTOCOL = "1";
+local PROTOCOL = "2";
 
 -- `map` and `problem` are read by the module; they change only through push.
 local M = { map = map, problem = problem, matches = matches, PROTOCOL = PROTOCOL };
@@ -109,6 +140,8 @@ function M.entry(room_jid)
 	if entry then by_jid[room_jid], node_of[room_jid] = entry, node; end
 	return entry, node;
 end
+-- A room that is gone needs no entry kept: only rooms with people in them hold one.
+function M.forget(room_jid) by_jid[room_jid], node_of[room_jid] = nil, nil; end
 -- The password given in a join ("" is none), and the element it came in.
 function M.join_password(stanza)
 	local x = stanza:get_child("x", MUC_NS);
@@ -133,22 +166,26 @@ function M.push(chunk)
 		return nil, "cancel", "feature-not-implemented", "raumwart protocol " .. PROTOCOL .. " required";
 	end
 	if not pending or pending.gen ~= chunk.attr.gen then
-		pending = { gen = chunk.attr.gen or "", rooms = {} };
+		pending = { gen = chunk.attr.gen or "", rooms = {}, n = 0 };
 	end
-	for r in chunk:childtags("r") do
-		local salt, hash = r.attr.s or "", r.attr.h or "";
-		if not (r.attr.n and salt:match("^%x+$") and hash:match("^" .. ("%x"):rep(64) .. "$")) then
+	-- <s s='salt' h='hmac'>node node ...</s>: the rooms that share a school password.
+	for g in chunk:childtags("s") do
+		local salt, hash, nodes = g.attr.s or "", g.attr.h or "", g:get_text() or "";
+		if not (salt:match("^%x+$") and hash:match("^" .. ("%x"):rep(64) .. "$")) then
 			pending = nil;
 			return nil, "modify", "bad-request", "Malformed room entry";
 		end
-		pending.rooms[r.attr.n] = { s = salt, h = hash:lower() };
+		local entry = { s = salt, h = hash:lower() };
+		local rooms, n = pending.rooms, pending.n;
+		for node in nodes:gmatch("%S+") do rooms[node], n = entry, n + 1; end
+		pending.n = n;
 	end
 	if chunk.attr.last ~= "1" then return true; end
-	pending.unmanaged = chunk.attr.unmanaged == "deny" and "deny" or "allow";
-	pending.grace = tonumber(chunk.attr.grace) or 0;
-	local ok, store_err = store:set("map", pending);
-	check_cache(pending.rooms);
-	M.map, M.problem, pending = pending, not ok and "map-not-stored" or nil, nil;
+	local unmanaged, grace = chunk.attr.unmanaged == "deny" and "deny" or "allow", tonumber(chunk.attr.grace) or 0;
+	local new = { gen = pending.gen, unmanaged = unmanaged, grace = grace, rooms = pending.rooms };
+	local ok, store_err = store:set("map", stored(new));
+	check_cache(pending.n);
+	M.map, M.problem, pending = new, not ok and "map-not-stored" or nil, nil;
 	by_jid, node_of = {}, {};
 	if ok then return true; end
 	module:log("error", "Could not store the room map (%s): it holds until Prosody restarts", store_err);

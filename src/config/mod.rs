@@ -9,6 +9,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -54,9 +55,10 @@ impl Config {
             .schools
             .iter()
             .flat_map(|s| {
-                s.rooms.iter().map(|r| {
+                let school: Arc<str> = s.id.as_str().into();
+                s.rooms.iter().map(move |r| {
                     let entry = MapEntry {
-                        school: s.id.clone(),
+                        school: school.clone(),
                         password: r.password.clone(),
                     };
                     (r.name.clone(), entry)
@@ -233,14 +235,7 @@ pub fn http_listen(path: &Path) -> Result<SocketAddr, Error> {
         path: path.to_owned(),
         source,
     })?;
-    let mut v = Validator {
-        file: path,
-        text: &text,
-        base: Path::new("."),
-        credentials: None,
-        problems: vec![],
-        read_files: vec![],
-    };
+    let mut v = Validator::new(path, &text, Path::new("."), None);
     match toml::from_str::<Only>(&text) {
         Ok(only) => {
             let http = v.http(only.http);
@@ -292,14 +287,12 @@ pub fn parse_with(
     text: &str,
     credentials: Option<&dyn Credentials>,
 ) -> Result<Config, Error> {
-    let mut v = Validator {
-        file: path,
+    let mut v = Validator::new(
+        path,
         text,
-        base: path.parent().unwrap_or(Path::new(".")),
+        path.parent().unwrap_or(Path::new(".")),
         credentials,
-        problems: vec![],
-        read_files: vec![],
-    };
+    );
     let raw: RawConfig = match toml::from_str(text) {
         Ok(raw) => raw,
         Err(e) => {

@@ -29,6 +29,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::OnceLock;
 
 /// At least this many characters (NIST asks for 8; these passwords are shared).
 pub const MIN_LENGTH: usize = 12;
@@ -180,15 +181,20 @@ struct Dictionary {
 
 impl Dictionary {
     fn new<'a>(words: impl Iterator<Item = &'a str>, part: Part) -> Dictionary {
-        let mut seen: HashSet<Vec<char>> = HashSet::new();
+        // Few allocations per word: a register checks one dictionary of its names per school.
+        let mut seen: HashSet<String> = HashSet::new();
         let mut by_first: HashMap<char, Vec<Vec<char>>> = HashMap::new();
         for word in words {
             let word = word.to_lowercase();
-            for variant in [word.clone(), transliterate(&word)] {
-                let chars: Vec<char> = variant.chars().collect();
-                if chars.len() >= 3 && seen.insert(chars.clone()) {
-                    by_first.entry(chars[0]).or_default().push(chars);
+            let plain = transliterate(&word);
+            let other = (plain != word).then_some(plain);
+            for variant in std::iter::once(word).chain(other) {
+                if variant.chars().nth(2).is_none() || seen.contains(&variant) {
+                    continue;
                 }
+                let chars: Vec<char> = variant.chars().collect();
+                by_first.entry(chars[0]).or_default().push(chars);
+                seen.insert(variant);
             }
         }
         let bits = (seen.len().max(2) as f64).log2();
@@ -209,6 +215,9 @@ impl Dictionary {
 }
 
 fn transliterate(word: &str) -> String {
+    if word.is_ascii() {
+        return word.to_owned();
+    }
     word.replace('ä', "ae")
         .replace('ö', "oe")
         .replace('ü', "ue")
@@ -240,10 +249,13 @@ pub fn estimate(password: &str, context: &[&str]) -> Estimate {
         .map(|c| c.to_lowercase().next().unwrap_or(*c))
         .collect();
     let context = context_words(context);
-    let dictionaries = [
-        Dictionary::new(context.iter().map(String::as_str), Part::Context),
-        Dictionary::new(COMMON_WORDS.split_whitespace(), Part::Common),
-    ];
+    // The common words are indexed once per process: a register checks thousands of
+    // passwords.
+    static COMMON: OnceLock<Dictionary> = OnceLock::new();
+    let common =
+        COMMON.get_or_init(|| Dictionary::new(COMMON_WORDS.split_whitespace(), Part::Common));
+    let context = Dictionary::new(context.iter().map(String::as_str), Part::Context);
+    let dictionaries = [&context, common];
     let n = lower.len();
     // best[i]: the cheapest reading of the first i characters, and its last part.
     let mut best: Vec<(f64, usize, Part)> = vec![(f64::INFINITY, 0, Part::Other); n + 1];
@@ -255,7 +267,7 @@ pub fn estimate(password: &str, context: &[&str]) -> Estimate {
                 best[end] = (base + bits, start, part);
             }
         };
-        for dictionary in &dictionaries {
+        for dictionary in dictionaries {
             for word in dictionary.starting_with(lower[start]) {
                 if let Some(substitutions) = matches_at(&lower, start, word) {
                     let end = start + word.len();
@@ -280,11 +292,18 @@ pub fn estimate(password: &str, context: &[&str]) -> Estimate {
                 Part::Repeated,
             );
         }
-        for len in 1..=start.min(n - start).min(32) {
-            let piece = &lower[start..start + len];
-            if lower[..start].windows(len).any(|w| w == piece) {
-                offer(start + len, 1.0, Part::Repeat);
-            }
+        // A piece that stands earlier in the password: its every prefix does too, so the
+        // longest such piece starting here is all there is to find.
+        let repeat = (0..start)
+            .map(|j| {
+                (0..start - j)
+                    .take_while(|&k| start + k < n && lower[j + k] == lower[start + k])
+                    .count()
+            })
+            .max()
+            .unwrap_or(0);
+        for len in 1..=repeat.min(32) {
+            offer(start + len, 1.0, Part::Repeat);
         }
         let digits = lower[start..]
             .iter()

@@ -1,7 +1,7 @@
 //! The validator: the raw file turned into a [`Config`], every problem collected with
 //! its file, line and column.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -27,9 +27,28 @@ pub(super) struct Validator<'a> {
     pub(super) credentials: Option<&'a dyn Credentials>,
     pub(super) problems: Vec<Problem>,
     pub(super) read_files: Vec<PathBuf>,
+    /// `read_files` as a set: a register can name thousands of password files.
+    pub(super) read_seen: HashSet<PathBuf>,
 }
 
-impl Validator<'_> {
+impl<'a> Validator<'a> {
+    pub(super) fn new(
+        file: &'a Path,
+        text: &'a str,
+        base: &'a Path,
+        credentials: Option<&'a dyn Credentials>,
+    ) -> Self {
+        Validator {
+            file,
+            text,
+            base,
+            credentials,
+            problems: vec![],
+            read_files: vec![],
+            read_seen: HashSet::new(),
+        }
+    }
+
     pub(super) fn problem(&mut self, span: &Range<usize>, message: String) {
         let before = &self.text[..span.start.min(self.text.len())];
         let line = before.matches('\n').count() + 1;
@@ -475,14 +494,7 @@ impl Validator<'_> {
         let Ok(text) = std::fs::read_to_string(path) else {
             return (vec![], vec![]);
         };
-        let mut v = Validator {
-            file: path,
-            text: &text,
-            base: path.parent().unwrap_or(Path::new(".")),
-            credentials: None,
-            problems: vec![],
-            read_files: vec![],
-        };
+        let mut v = Validator::new(path, &text, path.parent().unwrap_or(Path::new(".")), None);
         let found = match toml::from_str::<RawRegisterFile>(&text) {
             Ok(raw) => {
                 let centres = v.media_centres(raw.media_centre);
@@ -652,7 +664,7 @@ impl Validator<'_> {
         match self.resolve(file) {
             Ok(path) => {
                 let by_path = !file.starts_with("$CREDENTIALS_DIRECTORY/");
-                if by_path && !self.read_files.contains(&path) {
+                if by_path && self.read_seen.insert(path.clone()) {
                     self.read_files.push(path.clone());
                 }
                 self.read_secret_at(&path, span)

@@ -27,7 +27,8 @@ pub struct RoomMap {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MapEntry {
-    pub school: String,
+    /// Shared by the school's rooms.
+    pub school: Arc<str>,
     pub password: Secret,
 }
 
@@ -45,7 +46,7 @@ impl RoomMap {
         let grace_text = grace.as_secs().to_string();
         let parts = rooms
             .iter()
-            .flat_map(|(n, e)| [n.as_str(), e.school.as_str()])
+            .flat_map(|(n, e)| [n.as_str(), &*e.school])
             .chain([unmanaged.as_str(), grace_text.as_str()]);
         for part in parts {
             for b in part.bytes().chain([0]) {
@@ -138,7 +139,7 @@ impl Event {
 /// The version of the protocol between raumwart and its Prosody module that this core
 /// speaks. A module that announces another (or none: a release from before versions) is
 /// sent no map: it could misread it and leave rooms open. Its last map keeps protecting.
-pub const MODULE_PROTOCOL: u32 = 1;
+pub const MODULE_PROTOCOL: u32 = 2;
 
 /// How often a module that speaks another protocol is asked again: a reload of the module
 /// (without a Prosody restart, so without a new connection) may have replaced it.
@@ -399,7 +400,7 @@ impl Phase {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct Person {
     bare: String,
     organizer: bool,
@@ -407,7 +408,9 @@ struct Person {
     breakout: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+/// A managed room with something to remember. A room in its fresh state is not kept (see
+/// `Core::rooms`).
+#[derive(Debug, Clone, PartialEq)]
 struct Room {
     school: String,
     phase: Phase,
@@ -451,6 +454,11 @@ impl Room {
             taken_from_focus: HashSet::new(),
             left_to_focus: HashSet::new(),
         }
+    }
+
+    /// Nothing to remember: a room like this is one `Room::new` makes again when needed.
+    fn is_fresh(&self) -> bool {
+        *self == Room::new(self.school.clone())
     }
 
     /// What taking owner from `jid` leaves them: what they held before it, but at least
@@ -612,6 +620,9 @@ impl Outbox {
 pub struct Core {
     map: Arc<RoomMap>,
     policy: Policy,
+    /// The managed rooms (those of the map) that are not fresh: with people, a session,
+    /// a deadline. A state's 100,000 rooms are mostly empty: they cost nothing here, and
+    /// a room is made fresh as an input touches it (`handle`) and dropped once fresh again.
     rooms: BTreeMap<String, Room>,
     connected: bool,
     synced: bool,
@@ -637,15 +648,10 @@ pub struct Core {
 
 impl Core {
     pub fn new(map: RoomMap, policy: Policy) -> Core {
-        let rooms = map
-            .rooms
-            .iter()
-            .map(|(name, e)| (name.clone(), Room::new(e.school.clone())))
-            .collect();
         Core {
             map: Arc::new(map),
             policy,
-            rooms,
+            rooms: BTreeMap::new(),
             connected: false,
             synced: false,
             seq: 0,
@@ -671,7 +677,7 @@ impl Core {
     }
 
     pub fn is_managed(&self, room: &str) -> bool {
-        self.rooms.contains_key(room)
+        self.map.rooms.contains_key(room)
     }
 
     /// The next request or note, oldest first. The shell drains it after every input.
@@ -696,16 +702,31 @@ impl Core {
         self.mismatch.map(|(module, _)| module)
     }
 
+    /// Every managed room, in the order of their names.
     pub fn rooms(&self) -> impl Iterator<Item = RoomStatus<'_>> {
-        self.rooms.iter().map(|(name, r)| RoomStatus {
-            name,
-            school: &r.school,
-            phase: r.phase,
-            people: r.people.len(),
-            organizer_present: r.has_organizer(),
-            session_start: r.session_start,
-            left_to_focus: r.left_to_focus.len(),
-        })
+        self.map
+            .rooms
+            .iter()
+            .map(|(name, entry)| match self.rooms.get(name) {
+                Some(r) => RoomStatus {
+                    name,
+                    school: &r.school,
+                    phase: r.phase,
+                    people: r.people.len(),
+                    organizer_present: r.has_organizer(),
+                    session_start: r.session_start,
+                    left_to_focus: r.left_to_focus.len(),
+                },
+                None => RoomStatus {
+                    name,
+                    school: &entry.school,
+                    phase: Phase::Idle,
+                    people: 0,
+                    organizer_present: false,
+                    session_start: None,
+                    left_to_focus: 0,
+                },
+            })
     }
 
     /// The earliest moment the core wants an [`Input::Tick`].
@@ -745,6 +766,9 @@ impl Core {
             Touched::Timed => self.timed.iter().cloned().collect(),
             _ => vec![],
         };
+        if let Touched::Room(name) = &touched {
+            self.keep(name);
+        }
         match input {
             Input::Connected => {
                 // The snapshot first: it says which protocol the module speaks, and no
@@ -793,6 +817,7 @@ impl Core {
             Touched::Room(name) => self.retime(name),
             Touched::Timed => timed.into_iter().for_each(|name| self.retime(name)),
             Touched::All => {
+                self.rooms.retain(|_, r| !r.is_fresh());
                 let rooms = self.rooms.iter();
                 self.timed = rooms
                     .filter(|(_, r)| deadline(r.phase).is_some())
@@ -803,8 +828,20 @@ impl Core {
         self.outbox = out;
     }
 
-    /// Keeps `timed` right for `name` after its phase may have changed.
+    /// A managed room an input is about to touch, kept (fresh) if it was not.
+    fn keep(&mut self, name: &str) {
+        if let (false, Some(entry)) = (self.rooms.contains_key(name), self.map.rooms.get(name)) {
+            self.rooms
+                .insert(name.to_owned(), Room::new(entry.school.to_string()));
+        }
+    }
+
+    /// Keeps `timed` right for `name` after its phase may have changed, and drops the
+    /// room if it is fresh again.
     fn retime(&mut self, name: String) {
+        if self.rooms.get(&name).is_some_and(Room::is_fresh) {
+            self.rooms.remove(&name);
+        }
         if self
             .rooms
             .get(&name)
@@ -881,12 +918,8 @@ impl Core {
         // Rooms that left the map are forgotten: the module stops managing them, and
         // their session, if any, runs out under Prosody's own rules.
         self.rooms.retain(|name, _| map.rooms.contains_key(name));
-        for (name, entry) in &map.rooms {
-            let room = self
-                .rooms
-                .entry(name.clone())
-                .or_insert_with(|| Room::new(entry.school.clone()));
-            room.school = entry.school.clone();
+        for (name, room) in &mut self.rooms {
+            room.school = map.rooms[name].school.to_string();
         }
         self.policy = policy;
         if *self.map != map {
@@ -1358,6 +1391,10 @@ impl Core {
             .into_iter()
             .map(|r| (r.name.clone(), r))
             .collect();
+        // The rooms remembered and the managed ones Prosody has.
+        for name in present.keys() {
+            self.keep(name);
+        }
         let names: Vec<String> = self.rooms.keys().cloned().collect();
         for name in names {
             let seen = present.remove(&name);

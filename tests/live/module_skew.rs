@@ -1,11 +1,13 @@
 //! Daemon and module from different releases, as after a package upgrade before Prosody
 //! restarted (or a daemon rolled back): neither side may misread the other, and the rooms
-//! stay protected by the map the module has. The module of the last release without a
-//! protocol version is kept in `tests/fixtures/module-protocol-0/`, its map push below.
+//! stay protected by the map the module has. The modules of earlier releases are kept in
+//! `tests/fixtures/module-protocol-N/` (0: before versions; 1: one element per room in the
+//! map), their daemons' map pushes below.
 
 use std::fs;
 use std::str::FromStr;
 
+use testkit::client::Client;
 use testkit::*;
 
 use crate::REPO;
@@ -14,7 +16,7 @@ use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::Stanza;
 
-const OLD_MODULE: &str = "tests/fixtures/module-protocol-0";
+use raumwart::core::MODULE_PROTOCOL;
 
 /// Restarts Prosody with the module in `dir` (the data folder, and the stored map, stay).
 fn prosody_with_module(env: &mut Env, dir: &'static str) {
@@ -24,14 +26,44 @@ fn prosody_with_module(env: &mut Env, dir: &'static str) {
 }
 
 #[tokio::test]
-async fn a_module_of_an_earlier_release_gets_no_map_and_keeps_the_rooms_protected() {
+async fn a_module_from_before_versions_gets_no_map_and_keeps_the_rooms_protected() {
+    old_module_keeps_the_rooms("tests/fixtures/module-protocol-0", "no protocol version").await;
+}
+
+#[tokio::test]
+async fn a_module_of_protocol_1_gets_no_map_and_keeps_the_rooms_protected() {
+    old_module_keeps_the_rooms("tests/fixtures/module-protocol-1", "protocol 1").await;
+}
+
+/// A working installation's map stored, then the module in `dir` (announced in /healthz
+/// as `described`) with this daemon: no map goes to it, the stored one protects.
+async fn old_module_keeps_the_rooms(dir: &'static str, described: &str) {
     let mut env = Env::new(REPO, Options::default());
-    // The map of a working installation is stored; then Prosody runs the old module (as
-    // before the upgrade) and the new daemon starts.
-    let mut d = env.daemon().await;
-    d.kill9();
-    prosody_with_module(&mut env, OLD_MODULE);
-    let stored = fs::read(env.stored_map_path()).expect("a stored map");
+    // Prosody runs the old module with the map it stored (as before the upgrade; with
+    // plain passwords, which every earlier module reads and keeps hashed), and the new
+    // daemon starts.
+    const LOADED: &str = "raumwart module active: ";
+    let loaded = env.prosody_log().matches(LOADED).count();
+    env.stop_prosody();
+    let path = env.stored_map_path();
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let map = format!(
+        "return {{\n\t[\"gen\"] = \"old\";\n\t[\"unmanaged\"] = \"allow\";\n\t[\"rooms\"] = \
+         {{\n\t\t[\"{ROOM}\"] = \"{SCHOOL_PASSWORD}\";\n\t}};\n}};\n"
+    );
+    fs::write(&path, map).unwrap();
+    env.options.module_dir = dir;
+    env.write_prosody_config();
+    env.start_prosody();
+    let deadline = std::time::Instant::now() + WAIT;
+    while env.prosody_log().matches(LOADED).count() == loaded {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old module did not load"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let stored = fs::read(&path).expect("a stored map");
 
     let mut d = env.spawn_daemon();
     let st = d
@@ -45,7 +77,7 @@ async fn a_module_of_an_earlier_release_gets_no_map_and_keeps_the_rooms_protecte
     let (code, body) = http_get(&env, "/healthz").await;
     assert_eq!(code, 503, "{body}");
     assert!(
-        body.contains("no protocol version") && body.contains("restart Prosody"),
+        body.contains(described) && body.contains("restart Prosody"),
         "{body}"
     );
     assert_eq!(d.metrics().await.value("raumwart_module_problems"), 1.0);
@@ -60,7 +92,7 @@ async fn a_module_of_an_earlier_release_gets_no_map_and_keeps_the_rooms_protecte
     assert_eq!(d.metrics().await.value("raumwart_xmpp_synced"), 0.0);
     let log = d.log_text();
     assert!(
-        log.contains("another release") && log.contains("raumwart=1"),
+        log.contains("another release") && log.contains(&format!("raumwart={MODULE_PROTOCOL}")),
         "the admin is not told both versions and the fix:\n{log}"
     );
 
@@ -98,7 +130,8 @@ async fn a_module_refuses_the_map_of_a_daemon_of_an_earlier_release() {
     let env = Env::new(REPO, Options::default());
     let mut d = env.daemon().await;
     d.kill9();
-    // A daemon of the last release without versions pushes its map as it did: no `v`.
+    // Daemons of earlier releases push their maps as they did: without `v` (before
+    // versions), and one element per room (protocol 1).
     let config = raumwart::config::load(&env.daemon_config_path()).unwrap();
     let mut link = raumwart::stream::connect(&config.xmpp)
         .await
@@ -106,43 +139,47 @@ async fn a_module_refuses_the_map_of_a_daemon_of_an_earlier_release() {
     let salt = [7u8; 16];
     let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
     let hash = raumwart::protocol::password_hash(&salt, "Altes-Passwort-Ohne-Version-1");
-    let push: Element = format!(
-        "<map xmlns='urn:raumwart:0' gen='old' last='1' unmanaged='allow' grace='60'>\
-         <r n='{ROOM}' s='{}' h='{}'/></map>",
-        hex(&salt),
-        hex(&hash)
-    )
-    .parse()
-    .unwrap();
-    let iq = Iq::Set {
-        from: Some(Jid::from_str(COMPONENT).unwrap()),
-        to: Some(Jid::from_str(muc()).unwrap()),
-        id: "old-push".into(),
-        payload: push,
-    };
-    link.send(Stanza::Iq(iq)).await.unwrap();
-    let answer = loop {
-        match tokio::time::timeout(WAIT, link.next()).await {
-            Ok(raumwart::stream::Received::Stanza(s)) => match *s {
-                Stanza::Iq(iq) if iq.id() == "old-push" => break iq,
-                _ => continue,
-            },
-            other => panic!("no answer to the map push: {other:?}"),
-        }
-    };
-    let Iq::Error { error, .. } = answer else {
-        panic!("the module took a map without a protocol version: {answer:?}");
-    };
-    assert_eq!(
-        error.defined_condition,
-        tokio_xmpp::parsers::stanza_error::DefinedCondition::FeatureNotImplemented
-    );
+    for (v, said) in [("", "(none)"), (" v='1'", "1")] {
+        let push: Element = format!(
+            "<map xmlns='urn:raumwart:0'{v} gen='old' last='1' unmanaged='allow' grace='60'>\
+             <r n='{ROOM}' s='{}' h='{}'/></map>",
+            hex(&salt),
+            hex(&hash)
+        )
+        .parse()
+        .unwrap();
+        let iq = Iq::Set {
+            from: Some(Jid::from_str(COMPONENT).unwrap()),
+            to: Some(Jid::from_str(muc()).unwrap()),
+            id: "old-push".into(),
+            payload: push,
+        };
+        link.send(Stanza::Iq(iq)).await.unwrap();
+        let answer = loop {
+            match tokio::time::timeout(WAIT, link.next()).await {
+                Ok(raumwart::stream::Received::Stanza(s)) => match *s {
+                    Stanza::Iq(iq) if iq.id() == "old-push" => break iq,
+                    _ => continue,
+                },
+                other => panic!("no answer to the map push: {other:?}"),
+            }
+        };
+        let Iq::Error { error, .. } = answer else {
+            panic!("the module took a map of protocol {said}: {answer:?}");
+        };
+        assert_eq!(
+            error.defined_condition,
+            tokio_xmpp::parsers::stanza_error::DefinedCondition::FeatureNotImplemented
+        );
+        let why = format!(
+            "raumwart speaks protocol {said}, this module {MODULE_PROTOCOL}: room map refused"
+        );
+        assert!(
+            env.prosody_log().contains(&why),
+            "Prosody's log does not say {why:?}"
+        );
+    }
     link.close().await;
-    assert!(
-        env.prosody_log()
-            .contains("this module 1: room map refused"),
-        "Prosody's log does not say why"
-    );
 
     // The map in force stays: the old daemon's password opens nothing, the school's does.
     let _focus = env.focus(ROOM).await;
@@ -161,4 +198,30 @@ async fn a_module_refuses_the_map_of_a_daemon_of_an_earlier_release() {
         .join(&jid, "teacher", Some(SCHOOL_PASSWORD))
         .await
         .expect("the school password of the map in force opens the room");
+}
+
+#[tokio::test]
+async fn a_module_rolled_back_under_a_newer_stored_map_refuses_every_room() {
+    let mut env = Env::new(REPO, Options::default());
+    // This release's map stored; then Prosody runs protocol 1's module, and no daemon.
+    let mut d = env.daemon().await;
+    d.kill9();
+    prosody_with_module(&mut env, "tests/fixtures/module-protocol-1");
+    let mut focus = Client::login(env.c2s, AUTH, "focus", FOCUS_PASSWORD).await;
+    let mut teacher = env.anonymous().await;
+    for (who, password) in [(&mut focus, None), (&mut teacher, Some(SCHOOL_PASSWORD))] {
+        assert_eq!(
+            who.join(&room_jid(ROOM), "x", password)
+                .await
+                .err()
+                .as_deref(),
+            Some("service-unavailable"),
+            "a module that cannot read the stored map let a room be created"
+        );
+    }
+    assert!(
+        env.prosody_log()
+            .contains("Cannot read the stored room map"),
+        "Prosody's log does not say why"
+    );
 }

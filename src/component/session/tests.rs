@@ -61,6 +61,11 @@ fn request_ids(n: usize) -> Vec<RequestId> {
         .collect()
 }
 
+/// A map whose push takes `chunks` chunks: each room name and its separator are 12 bytes.
+fn rooms_in_chunks(chunks: usize) -> Arc<RoomMap> {
+    rooms((chunks - 1) * (protocol::MAP_CHUNK_BYTES / 12) + 1)
+}
+
 fn rooms(n: usize) -> Arc<RoomMap> {
     let rooms = (0..n)
         .map(|i| {
@@ -68,7 +73,7 @@ fn rooms(n: usize) -> Arc<RoomMap> {
                 school: "gs-nord".into(),
                 password: Secret::new("schulpasswort-1"),
             };
-            (format!("raum-{i}"), entry)
+            (format!("raum-{i:06}"), entry)
         })
         .collect();
     Arc::new(RoomMap::new(
@@ -321,7 +326,7 @@ fn a_map_push_is_answered_once_by_its_last_chunk_and_taken_only_whole() {
 fn a_chunked_map_push_is_answered_once_by_its_last_chunk() {
     let mut h = Harness::new();
     let [id] = request_ids(1)[..] else { panic!() };
-    let sent = h.request(id, Request::PushMap(rooms(protocol::MAP_CHUNK * 2 + 1)));
+    let sent = h.request(id, Request::PushMap(rooms_in_chunks(3)));
     assert_eq!(sent.len(), 3);
     assert!(sent.iter().all(|s| s.set && s.to == jid(MUC)));
     let last: Vec<bool> = sent
@@ -345,7 +350,7 @@ fn a_chunked_map_push_is_answered_once_by_its_last_chunk() {
 fn a_failed_chunk_fails_the_map_push() {
     let mut h = Harness::new();
     let [id] = request_ids(1)[..] else { panic!() };
-    let sent = h.request(id, Request::PushMap(rooms(protocol::MAP_CHUNK + 1)));
+    let sent = h.request(id, Request::PushMap(rooms_in_chunks(2)));
     assert_eq!(sent.len(), 2);
     h.error(Some(MUC), &sent[0].id, DefinedCondition::NotAcceptable);
     h.quiet();
@@ -357,7 +362,7 @@ fn a_failed_chunk_fails_the_map_push() {
 fn an_unanswered_chunk_fails_the_map_push_at_its_timeout() {
     let mut h = Harness::new();
     let [id] = request_ids(1)[..] else { panic!() };
-    let sent = h.request(id, Request::PushMap(rooms(protocol::MAP_CHUNK + 1)));
+    let sent = h.request(id, Request::PushMap(rooms_in_chunks(2)));
     h.result(Some(MUC), &sent[1].id, None);
     h.quiet();
     h.at(IQ_TIMEOUT);
