@@ -27,7 +27,7 @@
 //! log2 of the ways to place that many capitals. Only the first 128 characters are
 //! estimated.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -180,24 +180,30 @@ struct Dictionary {
 }
 
 impl Dictionary {
-    fn new<'a>(words: impl Iterator<Item = &'a str>, part: Part) -> Dictionary {
-        // Few allocations per word: a register checks one dictionary of its names per school.
-        let mut seen: HashSet<String> = HashSet::new();
+    /// From lower-case words, sorted out without hashing or copying them: a register
+    /// checks a dictionary of its names for every school.
+    fn new(words: impl Iterator<Item = String>, part: Part) -> Dictionary {
         let mut by_first: HashMap<char, Vec<Vec<char>>> = HashMap::new();
         for word in words {
-            let word = word.to_lowercase();
-            let plain = transliterate(&word);
-            let other = (plain != word).then_some(plain);
-            for variant in std::iter::once(word).chain(other) {
-                if variant.chars().nth(2).is_none() || seen.contains(&variant) {
+            let plain = (!word.is_ascii())
+                .then(|| transliterate(&word))
+                .filter(|p| *p != word);
+            for variant in std::iter::once(word).chain(plain) {
+                let mut chars = Vec::with_capacity(variant.len());
+                chars.extend(variant.chars());
+                if chars.len() < 3 {
                     continue;
                 }
-                let chars: Vec<char> = variant.chars().collect();
                 by_first.entry(chars[0]).or_default().push(chars);
-                seen.insert(variant);
             }
         }
-        let bits = (seen.len().max(2) as f64).log2();
+        let mut count = 0;
+        for same_start in by_first.values_mut() {
+            same_start.sort_unstable();
+            same_start.dedup();
+            count += same_start.len();
+        }
+        let bits = (count.max(2) as f64).log2();
         Dictionary {
             words: by_first,
             bits,
@@ -215,9 +221,6 @@ impl Dictionary {
 }
 
 fn transliterate(word: &str) -> String {
-    if word.is_ascii() {
-        return word.to_owned();
-    }
     word.replace('ä', "ae")
         .replace('ö', "oe")
         .replace('ü', "ue")
@@ -252,9 +255,11 @@ pub fn estimate(password: &str, context: &[&str]) -> Estimate {
     // The common words are indexed once per process: a register checks thousands of
     // passwords.
     static COMMON: OnceLock<Dictionary> = OnceLock::new();
-    let common =
-        COMMON.get_or_init(|| Dictionary::new(COMMON_WORDS.split_whitespace(), Part::Common));
-    let context = Dictionary::new(context.iter().map(String::as_str), Part::Context);
+    let common = COMMON.get_or_init(|| {
+        let words = COMMON_WORDS.split_whitespace().map(str::to_lowercase);
+        Dictionary::new(words, Part::Common)
+    });
+    let context = Dictionary::new(context.into_iter(), Part::Context);
     let dictionaries = [&context, common];
     let n = lower.len();
     // best[i]: the cheapest reading of the first i characters, and its last part.
@@ -550,7 +555,7 @@ mod tests {
         let year = estimate("2024", &[]);
         assert_eq!(year.parts, [Part::Year]);
         assert!((year.bits - 200f64.log2()).abs() < 1e-9);
-        let words = Dictionary::new(COMMON_WORDS.split_whitespace(), Part::Common);
+        let words = Dictionary::new(COMMON_WORDS.split_whitespace().map(str::to_lowercase), Part::Common);
         let schule = estimate("Schule", &[]);
         assert_eq!(schule.parts, [Part::Common]);
         assert!((schule.bits - words.bits - 1.0).abs() < 1e-9);
