@@ -555,7 +555,10 @@ mod tests {
         let year = estimate("2024", &[]);
         assert_eq!(year.parts, [Part::Year]);
         assert!((year.bits - 200f64.log2()).abs() < 1e-9);
-        let words = Dictionary::new(COMMON_WORDS.split_whitespace().map(str::to_lowercase), Part::Common);
+        let words = Dictionary::new(
+            COMMON_WORDS.split_whitespace().map(str::to_lowercase),
+            Part::Common,
+        );
         let schule = estimate("Schule", &[]);
         assert_eq!(schule.parts, [Part::Common]);
         assert!((schule.bits - words.bits - 1.0).abs() < 1e-9);
