@@ -50,17 +50,8 @@ local function expand(kept)
 	end
 	return { gen = kept.gen, unmanaged = kept.unmanaged, grace = kept.grace, rooms = rooms };
 end
--- What `expand` reads: a line per entry.
-local function stored(m)
-	local lines, line_of = {}, {};
-	for node, entry in pairs(m.rooms) do
-		local line = line_of[entry];
-		if not line then
-			line = { entry.s, entry.h }; line_of[entry] = line; lines[#lines + 1] = line;
-		end
-		line[#line + 1] = node;
-	end
-	for i, line in ipairs(lines) do lines[i] = table.concat(line, " "); end
+-- What `expand` reads: `m` without its rooms, and `lines` ("salt hmac node ...").
+local function stored(m, lines)
 	return { gen = m.gen, unmanaged = m.unmanaged, grace = m.grace, text = table.concat(lines, "\n") };
 end
 local map, err = store:get("map");
@@ -79,7 +70,11 @@ local upgraded;
 for node, password in pairs(map and map.rooms or {}) do
 	if type(password) == "string" then map.rooms[node], upgraded = salted(password), true; end
 end
-if upgraded and not store:set("map", stored(map)) then problem = "map-not-stored"; end
+if upgraded then
+	local lines = {};
+	for node, e in pairs(map.rooms) do lines[#lines + 1] = e.s .. " " .. e.h .. " " .. node; end
+	if not store:set("map", stored(map, lines)) then problem = "map-not-stored"; end
+end
 
 -- Class passwords of sessions: { [node] = { s, h, u = until } }. An entry with `u`
 -- survived a Prosody restart and opens its room for the grace period; a reset deletes it.
@@ -166,7 +161,7 @@ function M.push(chunk)
 		return nil, "cancel", "feature-not-implemented", "raumwart protocol " .. PROTOCOL .. " required";
 	end
 	if not pending or pending.gen ~= chunk.attr.gen then
-		pending = { gen = chunk.attr.gen or "", rooms = {}, n = 0 };
+		pending = { gen = chunk.attr.gen or "", rooms = {}, n = 0, lines = {} };
 	end
 	-- <s s='salt' h='hmac'>node node ...</s>: the rooms that share a school password.
 	for g in chunk:childtags("s") do
@@ -179,11 +174,12 @@ function M.push(chunk)
 		local rooms, n = pending.rooms, pending.n;
 		for node in nodes:gmatch("%S+") do rooms[node], n = entry, n + 1; end
 		pending.n = n;
+		pending.lines[#pending.lines + 1] = salt .. " " .. entry.h .. " " .. nodes;
 	end
 	if chunk.attr.last ~= "1" then return true; end
 	local unmanaged, grace = chunk.attr.unmanaged == "deny" and "deny" or "allow", tonumber(chunk.attr.grace) or 0;
 	local new = { gen = pending.gen, unmanaged = unmanaged, grace = grace, rooms = pending.rooms };
-	local ok, store_err = store:set("map", stored(new));
+	local ok, store_err = store:set("map", stored(new, pending.lines));
 	check_cache(pending.n);
 	M.map, M.problem, pending = new, not ok and "map-not-stored" or nil, nil;
 	by_jid, node_of = {}, {};
