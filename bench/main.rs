@@ -140,7 +140,7 @@ const FULL: Plan = Plan {
     latency_samples: 200,
     scales: &[100, 1_000, 10_000, 100_000],
     scale_sessions: 500,
-    in_session: 1_000,
+    in_session: 10_000,
     window_attempts: 2_000,
     speed_targets: true,
     control: false,

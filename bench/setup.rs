@@ -27,20 +27,44 @@ pub(crate) fn prosody_gc() -> Option<String> {
     }
 }
 
-/// Writes a daemon config with `n` rooms of one school, named "r-<i>".
+/// Rooms per school in [`scaled_config`]: a state's schools have a few to a few dozen.
+pub(crate) const ROOMS_PER_SCHOOL: usize = 20;
+
+/// Writes a daemon config with `n` rooms named "r-<i>", in schools of
+/// [`ROOMS_PER_SCHOOL`], each school with a password file of its own (each holding
+/// SCHOOL_PASSWORD): what a register of a whole state looks like to the daemon.
 pub(crate) fn scaled_config(env: &Env, n: usize, grace: &str) {
-    let rooms: Vec<String> = (0..n).map(|i| format!("\"r-{i}\"")).collect();
+    let config = env.daemon_config_path();
+    let dir = config.parent().unwrap().join("schools");
+    let mut schools = String::new();
+    for (k, first) in (0..n).step_by(ROOMS_PER_SCHOOL).enumerate() {
+        // The first school is the kit's, as the phases' metrics name it.
+        let id = if k == 0 {
+            SCHOOL.to_owned()
+        } else {
+            format!("b{k}")
+        };
+        // A copy keeps the kit's file mode.
+        std::fs::copy(dir.join("gs.pw"), dir.join(format!("{id}.pw"))).unwrap();
+        let rooms: Vec<String> = (first..n.min(first + ROOMS_PER_SCHOOL))
+            .map(|i| format!("\"r-{i}\""))
+            .collect();
+        writeln!(
+            schools,
+            "[[school]]\nid = \"{id}\"\npassword_file = \"schools/{id}.pw\"\nrooms = [{}]",
+            rooms.join(", ")
+        )
+        .unwrap();
+    }
     let text = format!(
         "[xmpp]\nserver = \"127.0.0.1:{}\"\ncomponent = \"{COMPONENT}\"\nsecret_file = \"component.secret\"\n\
          muc = \"{muc}\"\n[policy]\nservice_jids = [\"focus@{AUTH}\"]\ngrace_period = \"{grace}\"\n\
-         [http]\nlisten = \"127.0.0.1:{}\"\n[[school]]\nid = \"{SCHOOL}\"\npassword_file = \"schools/gs.pw\"\n\
-         rooms = [{}]\n",
+         [http]\nlisten = \"127.0.0.1:{}\"\n{schools}",
         env.component,
         env.http,
-        rooms.join(", "),
         muc = muc(),
     );
-    std::fs::write(env.daemon_config_path(), text).unwrap();
+    std::fs::write(config, text).unwrap();
 }
 
 pub(crate) fn room(i: usize) -> String {
