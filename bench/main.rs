@@ -11,6 +11,9 @@
 //!   cargo bench --bench raumwart -- --resync N   only the re-sync after SIGKILL, N rooms in session
 //!   cargo bench --bench raumwart -- --flood      only a guest's flood (phase 5), without and
 //!                                   with Prosody's mod_limits
+//!   cargo bench --bench raumwart -- --soak MINUTES  only the soak (phase 6): lessons back
+//!                                   to back in 1,000 rooms; writes its section into
+//!                                   BENCHMARKS.md and the memory curve (docs/bench/soak.svg)
 //!   cargo bench --bench raumwart                 a smoke run (also run by `cargo test`):
 //!                                                correctness checked, speed only shown
 //!
@@ -25,11 +28,12 @@
 //!
 //! Here the arguments, the plans and the report; `phases/` one file per phase, each
 //! writing its section; `checks.rs` the results table; `setup.rs` the Prosodys and
-//! daemons; `stats.rs` times and percentiles; `what-was-done.md` the report's last
-//! section.
+//! daemons; `stats.rs` times and percentiles; `plot.rs` the soak's chart;
+//! `what-was-done.md` the report's last section.
 
 mod checks;
 mod phases;
+mod plot;
 mod setup;
 mod stats;
 
@@ -43,7 +47,7 @@ use testkit::load::{self, cpu_ms, rss_mb, Flood};
 use testkit::*;
 
 use checks::*;
-use phases::{cpu::*, flood::*, latency::*, scale::*, window::*};
+use phases::{cpu::*, flood::*, latency::*, scale::*, soak::*, window::*};
 use setup::*;
 use stats::*;
 
@@ -82,6 +86,10 @@ struct Args {
     /// Only a guest's flood (phase 5), without and with Prosody's mod_limits.
     #[arg(long, conflicts_with_all = ["full", "cpu", "latency", "scale", "resync"])]
     flood: bool,
+    /// Only the soak (phase 6) for MINUTES; writes its section into BENCHMARKS.md and
+    /// the plot.
+    #[arg(long, value_name = "MINUTES", conflicts_with_all = ["full", "cpu", "latency", "scale", "resync", "flood"])]
+    soak: Option<u32>,
     /// What cargo passes: `--bench` from `cargo bench`, a name filter or libtest's
     /// flags from `cargo test` (which runs the smoke run). Ignored.
     #[arg(long, hide = true)]
@@ -210,6 +218,16 @@ fn main() {
             print!("{t}");
         }
         check_latencies(&mut checks, &l);
+    } else if let Some(minutes) = args.soak {
+        // `--soak MINUTES`: only phase 6, printed as its section and written into
+        // BENCHMARKS.md, with the plot.
+        let mut out = String::new();
+        multi().block_on(soak_phase(
+            SoakPlan::minutes(minutes),
+            &mut out,
+            &mut checks,
+        ));
+        print!("{out}");
     } else if args.flood {
         // `--flood`: only phase 5 at full length, printed as its BENCHMARKS.md section.
         let mut out = String::new();
@@ -267,6 +285,7 @@ async fn run(plan: Plan, checks: &mut Checks) -> String {
     scale_phase(plan, &mut body, checks).await;
     window_phase(plan, &mut body, checks).await;
     flood_phase(plan, &mut body, checks).await;
+    soak_in_run(plan, &mut body, checks).await;
 
     let minutes = started.elapsed().as_secs_f64() / 60.0;
     writeln!(out, "# Benchmarks\n").unwrap();

@@ -89,3 +89,26 @@ pub(crate) async fn wait_healthy(env: &Env) {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
+
+/// Restarts the Prosody of `env` with the bench-only module `name` (bench/prosody/) on
+/// the main MUC, beside raumwart's.
+pub(crate) fn with_bench_module(env: &mut Env, name: &str) {
+    let path = env.dir.join("prosody.cfg.lua");
+    let cfg = std::fs::read_to_string(&path).unwrap();
+    let bench = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/prosody");
+    let main = format!("Component \"{}\" \"muc\"\n    modules_enabled = {{ ", muc());
+    assert!(
+        cfg.contains(&main) && cfg.contains("plugin_paths = { "),
+        "the harness's Prosody config changed shape (the bench modules need Jitsi's \
+         Debian shape):\n{cfg}"
+    );
+    let cfg = cfg
+        .replacen(
+            "plugin_paths = { ",
+            &format!("plugin_paths = {{ \"{}\", ", bench.display()),
+            1,
+        )
+        .replacen(&main, &format!("{main}\"{name}\", "), 1);
+    std::fs::write(&path, cfg).unwrap();
+    env.restart_prosody();
+}

@@ -325,22 +325,7 @@ pub(crate) async fn taken_back(env: &Env, d: &mut Daemon, n: usize, i: usize) ->
 
 /// Restarts the Prosody of `env` with bench/prosody/mod_bench_clock.lua on the main MUC.
 pub(crate) fn with_clock_module(env: &mut Env) {
-    let path = env.dir.join("prosody.cfg.lua");
-    let cfg = std::fs::read_to_string(&path).unwrap();
-    let bench = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/prosody");
-    let cfg = cfg
-        .replacen(
-            "plugin_paths = { ",
-            &format!("plugin_paths = {{ \"{}\", ", bench.display()),
-            1,
-        )
-        .replacen(
-            "modules_enabled = { \"raumwart\" }",
-            "modules_enabled = { \"raumwart\", \"bench_clock\" }",
-            1,
-        );
-    std::fs::write(&path, cfg).unwrap();
-    env.restart_prosody();
+    with_bench_module(env, "bench_clock");
 }
 
 /// Prosody's steps of each grace destroy (from bench_clock lines), in ms after the
