@@ -43,6 +43,15 @@ async fn old_module_keeps_the_rooms(dir: &'static str, described: &str) {
     // plain passwords, which every earlier module reads and keeps hashed), and the new
     // daemon starts.
     const LOADED: &str = "raumwart module active: ";
+    let deadline = std::time::Instant::now() + WAIT;
+    // This release's module has logged its start before it is counted.
+    while !env.prosody_log().contains(LOADED) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the module did not load"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let loaded = env.prosody_log().matches(LOADED).count();
     env.stop_prosody();
     let path = env.stored_map_path();
