@@ -107,6 +107,8 @@ struct Tally {
     moves: usize,
     /// Connections closed instead of a leave.
     dropped: usize,
+    /// Unavailable presence sent after a lesson (see the end of `lesson`).
+    offline: usize,
     /// Lessons that found a room used before (its history, subject and last class
     /// password checked).
     fresh_checks: usize,
@@ -125,6 +127,7 @@ impl Tally {
         self.promotions += o.promotions;
         self.moves += o.moves;
         self.dropped += o.dropped;
+        self.offline += o.offline;
         self.fresh_checks += o.fresh_checks;
         self.missed_resets.extend(o.missed_resets);
         self.attempts += o.attempts;
@@ -184,7 +187,7 @@ impl Shared {
 }
 
 /// What kind of lesson number `k` is: decided by the number, so that a short run has
-/// every kind, in ever other combinations.
+/// every kind, in changing combinations.
 #[derive(Clone, Copy)]
 struct Kind {
     /// The teacher leaves first and the grace period ends the lesson; else the students
@@ -225,6 +228,12 @@ struct Slot {
     students: Vec<Client>,
 }
 
+async fn focus(c2s: u16) -> Client {
+    let mut c = Client::login(c2s, AUTH, "focus", FOCUS_PASSWORD).await;
+    c.discard = true;
+    c
+}
+
 async fn guest(c2s: u16) -> Client {
     let mut c = Client::anonymous(c2s, DOMAIN).await;
     c.discard = true;
@@ -233,15 +242,13 @@ async fn guest(c2s: u16) -> Client {
 
 impl Slot {
     async fn new(c2s: u16, students: usize) -> Slot {
-        let mut focus = Client::login(c2s, AUTH, "focus", FOCUS_PASSWORD).await;
-        focus.discard = true;
         let mut all = vec![];
         for _ in 0..students {
             all.push(guest(c2s).await);
         }
         Slot {
             c2s,
-            focus,
+            focus: focus(c2s).await,
             teacher: guest(c2s).await,
             guest: guest(c2s).await,
             students: all,
@@ -500,6 +507,24 @@ async fn lesson(
     // A guest at a room between lessons (or in one): never in without a password.
     let other = room((r + plan.rooms / 2) % plan.rooms);
     guess(&mut slot.guest, &other, None, t).await;
+    // Students removed by the reset, the guest and focus send unavailable presence, as
+    // a client whose connection ends with its meeting (Jitsi's app) makes Prosody do:
+    // Prosody keeps, per session, every occupant JID it sent presence to until the
+    // session sends unavailable (mod_presence's directed presence list), so a session
+    // kept while it is removed from room after room grows by an entry per room. That is
+    // Prosody's bookkeeping, not what this soak is after; new logins instead would keep
+    // each closed session alive for Prosody's c2s_timeout (5 minutes, a timer each).
+    let unavailable = || client::el("presence", client::CLIENT, &[("type", "unavailable")]);
+    if kind.grace_end {
+        let removed = in_main.iter().chain(if stay { &breakout[..] } else { &[] });
+        for &i in removed {
+            slot.students[i].send(unavailable()).await;
+            t.offline += 1;
+        }
+    }
+    slot.guest.send(unavailable()).await;
+    slot.focus.send(unavailable()).await;
+    t.offline += 2;
     true
 }
 
@@ -1027,7 +1052,11 @@ fn section(plan: &SoakPlan, s: &Soaked, claims: &str) -> String {
          tries without a password, with a wrong one and with the room's last class \
          password; the students enter one by one ({step} ms apart, as every step below); \
          {early} of them leave early, every second by closing the connection (a new login \
-         next time). By the lesson's number: every second ends with the grace period \
+         next time). After the lesson, students removed by the reset, the guest and focus \
+         send unavailable presence, as a client whose connection ends with its meeting \
+         makes Prosody do (Prosody keeps, per session, each occupant JID it sent presence to \
+         until then: a session removed from room after room without it grows by an entry \
+         per room). By the lesson's number: every second ends with the grace period \
          ({grace}: the teacher leaves first, a guest tries again, the students and focus \
          must be removed), the others with the students leaving, then the teacher (focus \
          must be removed with the room); every third sends {group} of the students to a \
@@ -1054,7 +1083,7 @@ fn section(plan: &SoakPlan, s: &Soaked, claims: &str) -> String {
     writeln!(
         out,
         "{} lessons ({:.0} a minute), {} joins and leaves of students and teachers, {} \
-         connections closed instead; {} ended by the grace period, {} with a breakout room, \
+         connections closed instead, {} unavailable presences after a lesson; {} ended by the grace period, {} with a breakout room, \
          {} with a student made moderator, {} with the teacher back; {} lessons found their \
          room used before (history, subject and the last class password checked); each \
          room had {} to {} lessons. Busy, as a share of one core: Prosody {:.2}, the \
@@ -1063,6 +1092,7 @@ fn section(plan: &SoakPlan, s: &Soaked, claims: &str) -> String {
         t.lessons as f64 / (secs as f64 / 60.0),
         t.moves,
         t.dropped,
+        t.offline,
         t.grace_ends,
         t.breakouts,
         t.promotions,
