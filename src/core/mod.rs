@@ -1279,6 +1279,7 @@ impl Core {
         r.gone();
         out.forget_grants(name);
         r.breakouts_active = false;
+        r.switching = false;
         r.phase = Phase::Idle;
         if !r.people.is_empty() {
             let organizers: BTreeSet<String> = r

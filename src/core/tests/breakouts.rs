@@ -94,6 +94,10 @@ fn an_empty_main_room_with_breakouts_resets_after_the_switch_window() {
     );
     h.destroyed(MATHE);
     assert!(is_idle(&h.status(MATHE)));
+    assert!(
+        !h.core.rooms.contains_key(MATHE),
+        "a reset room is kept as if it had something to remember"
+    );
     // The next session starts without breakout rooms: an empty room resets at once.
     h.join(MATHE, ANNA, true);
     assert_eq!(
