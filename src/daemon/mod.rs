@@ -126,7 +126,8 @@ struct Daemon {
 /// a guessing student must not be able to flood the log.
 #[derive(Default)]
 struct WrongPasswords {
-    /// room -> (last line, refusals since)
+    /// room -> (last line, refusals since); a room's entry lives for one minute after
+    /// its last line (`sweep`), so the map holds only rooms refused in the last minute.
     rooms: std::collections::HashMap<String, (Instant, u64)>,
 }
 
@@ -150,6 +151,22 @@ impl WrongPasswords {
                 Some(1)
             }
         }
+    }
+
+    /// Forgets the rooms whose minute is over, returning those with refusals not yet
+    /// reported, so that the last refusals of a guessing spree are logged too.
+    fn sweep(&mut self, now: Instant) -> Vec<(String, u64)> {
+        let mut due = vec![];
+        self.rooms.retain(|room, (last, count)| {
+            if now.duration_since(*last) < WRONG_PASSWORD_LOG_EVERY {
+                return true;
+            }
+            if *count > 0 {
+                due.push((room.clone(), *count));
+            }
+            false
+        });
+        due
     }
 }
 
@@ -511,6 +528,9 @@ impl Daemon {
 
     async fn ping(&mut self) {
         let now = Instant::now();
+        for (room, refused) in self.wrong_passwords.sweep(now) {
+            warn!(room, refused, "joins refused for a wrong password");
+        }
         let Some(s) = self.conn.session() else { return };
         // One at a time: an unanswered ping is noticed when its request times out.
         s.ping(now);
@@ -720,5 +740,25 @@ mod tests {
         assert_eq!(w.record("a", t + Duration::from_secs(60)), Some(501));
         assert_eq!(w.record("a", t + Duration::from_secs(61)), None);
         assert_eq!(w.record("b", t + Duration::from_secs(61)), Some(1));
+    }
+
+    #[test]
+    fn a_rooms_entry_is_forgotten_a_minute_after_its_line_with_its_last_refusals_reported() {
+        let mut w = WrongPasswords::default();
+        let t = Instant::now();
+        assert_eq!(w.record("a", t), Some(1));
+        assert_eq!(w.record("a", t + Duration::from_secs(1)), None);
+        assert_eq!(w.record("a", t + Duration::from_secs(2)), None);
+        assert_eq!(w.record("b", t + Duration::from_secs(30)), Some(1));
+        assert!(w.sweep(t + Duration::from_secs(59)).is_empty());
+        assert_eq!(w.rooms.len(), 2);
+        // a's minute is over: its two unreported refusals are due; b's entry stays.
+        assert_eq!(w.sweep(t + Duration::from_secs(60)), [("a".to_owned(), 2)]);
+        assert_eq!(w.rooms.len(), 1);
+        // b had nothing unreported: forgotten without a line.
+        assert!(w.sweep(t + Duration::from_secs(90)).is_empty());
+        assert!(w.rooms.is_empty());
+        // A new refusal in a forgotten room is reported at once.
+        assert_eq!(w.record("a", t + Duration::from_secs(91)), Some(1));
     }
 }
