@@ -156,18 +156,18 @@ pub(crate) fn grace_breakdown(samples: &[(i128, i128)], log: &str) -> String {
         let ms = |us: i128| us as f64 / 1000.0;
         let Some(sent) = lines
             .iter()
-            .position(|(at, w, _)| w == "sent" && *at > c1 + 500_000 && *at < c2 + 100_000)
+            .position(|(at, w, ..)| w == "sent" && *at > c1 + 500_000 && *at < c2 + 100_000)
         else {
             continue;
         };
-        let Some(timer) = lines[..sent].iter().rposition(|(_, w, _)| w == "timer") else {
+        let Some(timer) = lines[..sent].iter().rposition(|(_, w, ..)| w == "timer") else {
             continue;
         };
         let event = lines[..timer]
             .iter()
-            .filter(|(at, w, _)| w == "in" && (at - c1).abs() < 100_000)
-            .min_by_key(|(at, _, _)| (at - c1).abs());
-        let answer = lines[sent..].iter().find(|(_, w, _)| w == "in");
+            .filter(|(at, w, ..)| w == "in" && (at - c1).abs() < 100_000)
+            .min_by_key(|(at, ..)| (at - c1).abs());
+        let answer = lines[sent..].iter().find(|(_, w, ..)| w == "in");
         let (Some(event), Some(answer)) = (event, answer) else {
             continue;
         };
@@ -329,20 +329,25 @@ pub(crate) fn with_clock_module(env: &mut Env) {
 }
 
 /// Prosody's steps of each grace destroy (from bench_clock lines), in ms after the
-/// daemon sent the destroy: their p50 and max, and the slowest samples.
+/// daemon sent the destroy: their p50 and max, and the slowest samples, each with
+/// Prosody's CPU time from the destroy's IQ to the end of its destroyed hooks against
+/// the wall time between them (less CPU than wall: Prosody waited for a core) and its
+/// Lua heap's change (a drop: the collector ran).
 pub(crate) fn prosody_breakdown(
     samples: &[(i128, i128)],
     prosody_log: &str,
     daemon_log: &str,
 ) -> String {
-    let clock: Vec<(String, i128)> = prosody_log
+    // (step, wall us, Prosody's CPU us, Lua heap KB)
+    let clock: Vec<(String, i128, f64, f64)> = prosody_log
         .lines()
         .filter_map(|l| {
             let rest = l.split("bench_clock ").nth(1)?;
             let mut f = rest.split_whitespace();
             let what = f.next()?.to_owned();
-            let at: f64 = f.next()?.parse().ok()?;
-            Some((what, (at * 1e6) as i128))
+            let mut num = || f.next()?.parse::<f64>().ok();
+            let (at, cpu, heap) = (num()?, num().unwrap_or(0.0), num().unwrap_or(0.0));
+            Some((what, (at * 1e6) as i128, cpu * 1e6, heap))
         })
         .collect();
     let daemon = timing_lines(daemon_log);
@@ -355,21 +360,47 @@ pub(crate) fn prosody_breakdown(
         "loop-idle",
     ];
     let mut rows: Vec<(f64, Vec<String>)> = vec![];
-    let mut by_step: Vec<Vec<f64>> = vec![vec![]; steps.len() + 1];
+    let mut by_step: Vec<Vec<f64>> = vec![vec![]; steps.len() + 3];
+    // Prosody's CPU in the destroy, without and with a collection inside it.
+    let mut cpu_by_gc: [Vec<f64>; 2] = [vec![], vec![]];
     for &(c1, c2) in samples {
         let Some(sent) = daemon
             .iter()
-            .find(|(at, w, _)| w == "sent" && *at > c1 + 500_000 && *at < c2 + 100_000)
+            .find(|(at, w, ..)| w == "sent" && *at > c1 + 500_000 && *at < c2 + 100_000)
             .map(|l| l.0)
         else {
             continue;
         };
         let mut line = vec![];
+        // The destroy's own span: its IQ to the end of its destroyed hooks.
+        let step = |what: &str| {
+            clock
+                .iter()
+                .find(|(w, at, ..)| w == what && *at >= sent - 1_000 && *at < c2 + 50_000)
+        };
+        if let (Some(first), Some(last)) = (step("iq"), step("destroyed-end")) {
+            let (wall, cpu) = (
+                (last.1 - first.1) as f64 / 1000.0,
+                (last.2 - first.2) / 1000.0,
+            );
+            let collections = clock
+                .iter()
+                .filter(|(w, at, ..)| w == "gc" && *at >= first.1 && *at <= last.1)
+                .count();
+            by_step[steps.len() + 1].push(cpu);
+            by_step[steps.len() + 2].push(wall);
+            let with = usize::from(collections > 0);
+            cpu_by_gc[with].push(cpu);
+            line.push(format!(
+                "CPU {cpu:.2} of {wall:.2}, heap {:+.0} KB, collections {collections}",
+                last.3 - first.3
+            ));
+        }
         for (i, step) in steps.iter().enumerate() {
             let ats: Vec<f64> = clock
                 .iter()
-                .filter(|(w, at)| w == step && *at >= sent - 1_000 && *at < c2 + 50_000)
-                .map(|(_, at)| (at - sent) as f64 / 1000.0)
+                .filter(|(w, at, ..)| w == step && *at >= sent - 1_000 && *at < c2 + 50_000)
+                .map(|(_, at, ..)| (at - sent) as f64 / 1000.0)
                 .collect();
             if let Some(first) = ats.first() {
                 by_step[i].push(*first);
@@ -388,12 +419,27 @@ pub(crate) fn prosody_breakdown(
         rows.push((seen, line));
     }
     let mut out = String::from("Prosody's steps, ms after the destroy was sent (p50 / max):\n");
-    for (i, step) in steps.iter().chain(&["removal seen"]).enumerate() {
+    let spans = [
+        "removal seen",
+        "Prosody's CPU, iq -> destroyed-end",
+        "wall time, iq -> destroyed-end",
+    ];
+    for (i, step) in steps.iter().chain(&spans).enumerate() {
         writeln!(
             out,
             "  {step}: {:.2} / {:.2}",
             percentile(&by_step[i], 0.5),
             percentile(&by_step[i], 1.0)
+        )
+        .unwrap();
+    }
+    for (with, cpu) in ["without", "with"].iter().zip(&cpu_by_gc) {
+        writeln!(
+            out,
+            "  destroys {with} a collection of Lua's collector inside: {}, Prosody's CPU p50 {:.2} / max {:.2}",
+            cpu.len(),
+            percentile(cpu, 0.5),
+            percentile(cpu, 1.0)
         )
         .unwrap();
     }
