@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::store::Scope;
 use crate::daemon::control;
 
 /// A room as the console shows it: never a name or JID of a person.
@@ -37,8 +38,17 @@ impl Daemon {
         control::request(&socket, method, path).await
     }
 
-    pub async fn status(&self) -> anyhow::Result<Status> {
-        let (code, body) = self.request("GET", "/status").await?;
+    /// The rooms `scope` covers: the daemon lists only those (a media centre's console
+    /// on a state's service does not fetch every room of the state).
+    pub async fn status(&self, scope: &Scope) -> anyhow::Result<Status> {
+        // Ids are letters, digits, '-', '_' and '.' (`config::is_id`): nothing to escape.
+        let path = match scope {
+            Scope::Provider => "/status".to_owned(),
+            Scope::MediaCentre(id) => {
+                format!("/status?media_centre={}", id.as_deref().unwrap_or_default())
+            }
+        };
+        let (code, body) = self.request("GET", &path).await?;
         anyhow::ensure!(code == 200, "raumwart answered {code}");
         Ok(serde_json::from_str(&body)?)
     }

@@ -22,13 +22,54 @@ use tracing::{debug, warn};
 pub enum Query {
     Metrics,
     Health,
-    Status,
+    Status(Rooms),
     /// Where the control socket is (answered by the server, not the daemon).
     ControlSocket,
     EndSession(String),
     Reload,
     /// `raumwart doctor`: the module's report on Prosody, held against what raumwart needs.
     Doctor,
+}
+
+/// The rooms `/status` lists: all, or with `?media_centre=ID` those of one media centre's
+/// schools (`?media_centre=` those of schools without one), so that the console of a
+/// media centre on a state's service does not fetch every room of the state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rooms {
+    All,
+    Centre(String),
+    NoCentre,
+}
+
+impl Rooms {
+    fn parse(target: &str) -> Result<Rooms, Response> {
+        let query = target.split_once('?').map_or("", |(_, q)| q);
+        let mut rooms = Rooms::All;
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            rooms = match pair.split_once('=') {
+                Some(("media_centre", "")) => Rooms::NoCentre,
+                Some(("media_centre", id)) if crate::config::is_id(id) => {
+                    Rooms::Centre(id.to_owned())
+                }
+                _ => {
+                    return Err(Response::text(
+                        400,
+                        "/status takes only media_centre=ID (empty: the schools without one)\n",
+                    ))
+                }
+            };
+        }
+        Ok(rooms)
+    }
+
+    /// Whether a room of a school in media centre `centre` is listed.
+    pub fn lists(&self, centre: Option<&str>) -> bool {
+        match self {
+            Rooms::All => true,
+            Rooms::Centre(id) => centre == Some(id.as_str()),
+            Rooms::NoCentre => centre.is_none(),
+        }
+    }
 }
 
 /// Which way a request came in: the network listener (`http.listen`), or the control
@@ -84,7 +125,7 @@ pub fn route(method: &str, target: &str, via: Via) -> Result<Query, Response> {
     let query = match (method, path) {
         ("GET", "/metrics") => Query::Metrics,
         ("GET", "/healthz") => Query::Health,
-        ("GET", "/status") => Query::Status,
+        ("GET", "/status") => Query::Status(Rooms::parse(target)?),
         ("GET", "/control") => Query::ControlSocket,
         ("POST", "/reload") => Query::Reload,
         ("GET", "/doctor") => Query::Doctor,
@@ -254,7 +295,27 @@ mod tests {
         use Via::*;
         assert_eq!(route("GET", "/metrics", Network), Ok(Query::Metrics));
         assert_eq!(route("GET", "/healthz?x=1", Network), Ok(Query::Health));
-        assert_eq!(route("GET", "/status", Network), Ok(Query::Status));
+        assert_eq!(
+            route("GET", "/status", Network),
+            Ok(Query::Status(Rooms::All))
+        );
+        assert_eq!(
+            route("GET", "/status?media_centre=kmz-a", Network),
+            Ok(Query::Status(Rooms::Centre("kmz-a".into())))
+        );
+        assert_eq!(
+            route("GET", "/status?media_centre=", Control),
+            Ok(Query::Status(Rooms::NoCentre))
+        );
+        for bad in [
+            "school=x",
+            "media_centre=a%2Fb",
+            "media_centre=a/b",
+            "media_centre",
+        ] {
+            let answer = route("GET", &format!("/status?{bad}"), Network).unwrap_err();
+            assert_eq!(answer.status, 400, "{bad}");
+        }
         assert_eq!(route("GET", "/control", Network), Ok(Query::ControlSocket));
         assert_eq!(
             route("POST", "/rooms/gs-1/end", Control),

@@ -17,7 +17,7 @@ pub mod control;
 pub mod http;
 pub mod metrics;
 
-use self::http::{Ask, Query, Response};
+use self::http::{Ask, Query, Response, Rooms};
 use self::metrics::Metrics;
 use crate::component::session::{self, DoctorFailed, Outcome, Session, DOCTOR_TIMEOUT};
 use crate::component::stream::{self, Received};
@@ -650,7 +650,7 @@ impl Daemon {
                 (true, false) => Response::text(503, "connected to Prosody, not yet in sync\n"),
                 (false, _) => Response::text(503, "not connected to Prosody\n"),
             },
-            Query::Status => Response::json(200, self.status_json()),
+            Query::Status(rooms) => Response::json(200, self.status_json(&rooms)),
             // The HTTP server answers it, and the doctor is answered by ask_doctor.
             Query::ControlSocket | Query::Doctor => Response::text(404, "not found\n"),
             Query::Reload => match self.reload_file().await {
@@ -678,7 +678,7 @@ impl Daemon {
     /// Written straight from borrowed fields: at a state's 100,000 rooms a tree of
     /// `serde_json::Value`s per room cost hundreds of MB, and a search of the schools
     /// per room seconds.
-    fn status_json(&self) -> String {
+    fn status_json(&self, listed: &Rooms) -> String {
         let now = Instant::now();
         let centres: std::collections::HashMap<&str, &str> = self
             .config
@@ -689,10 +689,12 @@ impl Daemon {
         let rooms: Vec<RoomJson> = self
             .core
             .rooms()
-            .map(|r| RoomJson {
+            .map(|r| (centres.get(r.school).copied(), r))
+            .filter(|(centre, _)| listed.lists(*centre))
+            .map(|(media_centre, r)| RoomJson {
                 room: r.name,
                 school: r.school,
-                media_centre: centres.get(r.school).copied(),
+                media_centre,
                 state: r.phase.as_str(),
                 people: r.people,
                 organizer_present: r.organizer_present,

@@ -114,6 +114,26 @@ async fn status_list_and_metrics_follow_each_school_s_media_centre() {
     };
     assert_eq!(centre(&status, ROOM), "kmz-a");
     assert_eq!(centre(&status, OTHER_SCHOOL_ROOM), "kmz-b");
+    // Asked for one media centre's rooms, the daemon lists only those.
+    let (code, body) = d.get("/status?media_centre=kmz-b").await.unwrap();
+    assert_eq!(code, 200, "{body}");
+    let kmz_b: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(room_in(&kmz_b, OTHER_SCHOOL_ROOM).is_some(), "{body}");
+    assert!(room_in(&kmz_b, ROOM).is_none(), "{body}");
+    let (code, body) = d.get("/status?media_centre=").await.unwrap();
+    assert_eq!(
+        (code, kmz_b["synced"].clone()),
+        (200, true.into()),
+        "{body}"
+    );
+    let none: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        none["rooms"],
+        serde_json::json!([]),
+        "every school has a media centre"
+    );
+    let (code, _) = d.get("/status?media_centre=kmz-b&school=x").await.unwrap();
+    assert_eq!(code, 400);
     let (code, table) = raumwart(&env, &["status"]);
     assert_eq!(code, 0, "{table}");
     assert!(table.contains("MEDIA CENTRE  SCHOOL"), "{table}");

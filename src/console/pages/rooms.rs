@@ -46,7 +46,7 @@ fn occupancy(busy: usize, all: usize) -> String {
 
 /// The rooms of the account's schools as the daemon reports them, or why not.
 async fn own_rooms(app: &Shared, session: &Session) -> Result<Vec<LiveRoom>, String> {
-    match app.daemon.status().await {
+    match app.daemon.status(&session.staff.scope).await {
         Ok(status) if status.synced => Ok(status
             .rooms
             .into_iter()

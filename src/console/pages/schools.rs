@@ -466,7 +466,7 @@ pub(crate) async fn remove(
         Err(r) => return r,
     };
     // Sessions end first: once the block is gone, the daemon no longer knows the rooms.
-    if let Ok(status) = app.daemon.status().await {
+    if let Ok(status) = app.daemon.status(&session.staff.scope).await {
         for room in status
             .rooms
             .iter()

@@ -32,6 +32,8 @@ fn target() -> impl Strategy<Value = String> {
         4 => prop::sample::select(vec![
             MATHE, "grundschule-müllheim", "end", "/end", "..", ".", "%2e%2e", "%2F", "%00",
             "%", "%zz", "%C3%BC", "\u{0}", "?", "?x=1", "#frag", "/", ";", "%2fend",
+            "?media_centre=kmz-a", "?media_centre=", "&media_centre=kmz.b_2", "&", "=",
+            "media_centre=%2F",
         ])
         .prop_map(String::from),
         1 => odd_text(),
@@ -58,7 +60,24 @@ fn documented(method: &str, target: &str, via: Via) -> Result<Query, u16> {
     let query = match (method, path) {
         ("GET", "/metrics") => Query::Metrics,
         ("GET", "/healthz") => Query::Health,
-        ("GET", "/status") => Query::Status,
+        ("GET", "/status") => {
+            // Only media_centre=ID or media_centre= (the schools without one); the last
+            // one counts.
+            let query = target.find('?').map_or("", |i| &target[i + 1..]);
+            let mut rooms = Rooms::All;
+            for pair in query.split('&').filter(|p| !p.is_empty()) {
+                let Some(id) = pair.strip_prefix("media_centre=") else {
+                    return Err(400);
+                };
+                let id_char = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+                rooms = match id {
+                    "" => Rooms::NoCentre,
+                    id if id.chars().all(id_char) => Rooms::Centre(id.to_owned()),
+                    _ => return Err(400),
+                };
+            }
+            Query::Status(rooms)
+        }
         ("GET", "/control") => Query::ControlSocket,
         ("POST", "/reload") => Query::Reload,
         (_, "/metrics" | "/healthz" | "/status" | "/control" | "/reload") => return Err(405),

@@ -36,7 +36,7 @@ use raumwart::core::{
     Core, Event, Input, Output, Phase, Request, RequestId, SnapshotOccupant, SnapshotRoom,
     MODULE_PROTOCOL,
 };
-use raumwart::http::{self, Query, Via};
+use raumwart::http::{self, Query, Rooms, Via};
 use raumwart::protocol::{self, NS};
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::rxml::{Namespace, NcName};
