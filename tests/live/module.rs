@@ -552,3 +552,54 @@ async fn a_module_reload_keeps_who_entered_as_organizer() {
     .await;
     assert_room_is_fresh(&env, ROOM, &old_owner).await;
 }
+
+/// The module collects Lua's young generation when Prosody's loop is idle, so that a
+/// reaction (a grace expiry's destroy, an owner taken back) rarely meets a collection.
+/// With Lua's own collector stopped (tests/prosody/mod_test_gc_probe.lua, loaded
+/// globally), every collection logged is one the module asked for.
+#[tokio::test]
+async fn prosody_collects_its_young_generation_when_idle() {
+    const PROBE: &str = "test_gc_probe: a collection";
+    let options = Options {
+        prosody_gc: Some(RECOMMENDED_GC.into()),
+        ..Options::default()
+    };
+    let mut env = Env::new(REPO, options);
+    let path = env.dir.join("prosody.cfg.lua");
+    let cfg = fs::read_to_string(&path).unwrap();
+    let global = "modules_enabled = { \"saslauth\"";
+    assert!(
+        cfg.contains(global),
+        "the harness's Prosody config changed:\n{cfg}"
+    );
+    let cfg = cfg.replacen(
+        global,
+        "modules_enabled = { \"test_gc_probe\", \"saslauth\"",
+        1,
+    );
+    fs::write(&path, cfg).unwrap();
+    env.restart_prosody();
+    wait_prosody_log(&env, "raumwart module active: ").await;
+    let _d = env.daemon().await;
+    let _focus = env.focus(ROOM).await;
+    let _t = teacher_with_class(&env, ROOM, "teacher").await;
+    // Students come and go: far more than the module's 64 KB between two collections.
+    let before = env.prosody_log().matches(PROBE).count();
+    let mut s = env.anonymous().await;
+    for _ in 0..10 {
+        s.join(&room_jid(ROOM), "student", Some(CLASS_PASSWORD))
+            .await
+            .unwrap();
+        s.leave(&room_jid(ROOM), "student").await;
+    }
+    // The module's timer runs every 50 ms.
+    let deadline = Instant::now() + client::after(Duration::from_millis(50));
+    while env.prosody_log().matches(PROBE).count() == before {
+        assert!(
+            Instant::now() < deadline,
+            "no collection in Prosody after students came and went: the module's idle \
+             collection did not run"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
