@@ -72,26 +72,22 @@ local function send(text, later)
 end
 -- Lua's collector, when its threshold is reached inside a hook, adds its pause to whatever
 -- that hook does: a grace expiry's destroy took 2-3.5 ms of Prosody's CPU with a collection
--- inside, 1 ms without. With the generational collector (the README's advice), which
--- collects the young generation once minor_threshold % of the heap were allocated, this
--- one collects it at three quarters of that, in a moment when Prosody's loop has no socket
--- ready (that is when timers run), checked every GC_EVERY seconds: Lua's own threshold is
--- then reached only by a burst without such a moment. No more collections than about a
--- third above Lua's own; nothing here stops or delays the collector (under a flood the
--- timer waits and Lua collects as it always does).
-local GC_EVERY, gc = 0.05, require "core.configmanager".get("*", "gc");
-if type(gc) == "table" and gc.mode == "generational" then
-	local share, heap_after = 0.75 * (tonumber(gc.minor_threshold) or 20) / 100, collectgarbage("count");
-	module:add_timer(GC_EVERY, function()
-		local heap = collectgarbage("count");
-		if heap - heap_after >= share * heap_after then
-			collectgarbage("step", 0); heap_after = collectgarbage("count");
-		elseif heap < heap_after then -- Lua collected on its own
-			heap_after = heap;
-		end
-		return GC_EVERY;
-	end);
-end
+-- inside, 1 ms without. So the young generation is collected when Prosody's loop has a
+-- moment with no socket ready (that is when timers run), at most every GC_EVERY seconds
+-- and only after GC_AFTER KB were allocated: a reaction then rarely meets a collection.
+-- Nothing here stops or delays the collector: under a flood the timer waits and Lua
+-- collects on its own, as it always does.
+local GC_EVERY, GC_AFTER = 0.05, 64;
+local heap_after = collectgarbage("count");
+module:add_timer(GC_EVERY, function()
+	local heap = collectgarbage("count");
+	if heap - heap_after >= GC_AFTER then
+		collectgarbage("step", 0); heap_after = collectgarbage("count");
+	elseif heap < heap_after then -- Lua collected on its own
+		heap_after = heap;
+	end
+	return GC_EVERY;
+end);
 -- module:hook, with a due batch sent first.
 local function hook(name, handler, priority)
 	module:hook(name, function(event)
