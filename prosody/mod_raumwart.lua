@@ -70,24 +70,6 @@ local function send(text, later)
 		flush();
 	end
 end
--- Lua's collector, when its threshold is reached inside a hook, adds its pause to whatever
--- that hook does: a grace expiry's destroy took 2-3.5 ms of Prosody's CPU with a collection
--- inside, 1 ms without. So the young generation is collected when Prosody's loop has a
--- moment with no socket ready (that is when timers run), at most every GC_EVERY seconds
--- and only after GC_AFTER KB were allocated: a reaction then rarely meets a collection.
--- Nothing here stops or delays the collector: under a flood the timer waits and Lua
--- collects on its own, as it always does.
-local GC_EVERY, GC_AFTER = 0.05, 64;
-local heap_after = collectgarbage("count");
-module:add_timer(GC_EVERY, function()
-	local heap = collectgarbage("count");
-	if heap - heap_after >= GC_AFTER then
-		collectgarbage("step", 0); heap_after = collectgarbage("count");
-	elseif heap < heap_after then -- Lua collected on its own
-		heap_after = heap;
-	end
-	return GC_EVERY;
-end);
 -- module:hook, with a due batch sent first.
 local function hook(name, handler, priority)
 	module:hook(name, function(event)
