@@ -5,7 +5,7 @@
 -- go to the daemon, which decides everything else. Kept on disk: raumwart_store.lib.lua.
 
 local st, jid = require "util.stanza", require "util.jid";
-local modulemanager = require "core.modulemanager";
+local modulemanager, config = require "core.modulemanager", require "core.configmanager";
 local new_password = require "util.id".long;
 local time_now = require "util.time".now;
 
@@ -69,6 +69,34 @@ local function send(text, later)
 	elseif now - since >= WINDOW then
 		flush();
 	end
+end
+-- Lua's collector, when its threshold is reached inside a hook, adds its pause to whatever
+-- that hook does: a grace expiry's destroy took 2-3.5 ms of Prosody's CPU with a collection
+-- inside, 1 ms without. With the generational collector (the README's advice), which
+-- collects once minor_threshold % of the heap were allocated, this one lets it collect at
+-- three quarters of that, in a moment when Prosody's loop has no socket ready (that is
+-- when timers run), checked every GC_EVERY seconds. The step's debt of a whole heap makes
+-- Lua choose a young or a full collection as it would itself (a step of 0 only ever
+-- collects the young: old garbage then grows without end). A step that ends a full cycle
+-- means a full collection freed too little and Lua now waits for the heap to double: the
+-- module stands aside until Lua has collected on its own. Nothing here stops or delays
+-- the collector.
+local GC_EVERY, gc = 0.05, config.get("*", "gc");
+if type(gc) == "table" and gc.mode == "generational" then
+	local share = 0.75 * (tonumber(gc.minor_threshold) or 20) / 100;
+	local heap_after, last, aside = collectgarbage("count"), 0, false;
+	module:add_timer(GC_EVERY, function()
+		local heap = collectgarbage("count");
+		if heap < last then -- Lua collected on its own
+			heap_after, aside = heap, false;
+		elseif not aside and heap - heap_after >= share * heap_after then
+			aside = collectgarbage("step", math.ceil(heap));
+			if aside then module:log("debug", "Lua's full collection freed too little: idle collection waits for Lua's own"); end
+			heap = collectgarbage("count"); heap_after = heap;
+		end
+		last = heap;
+		return GC_EVERY;
+	end);
 end
 -- module:hook, with a due batch sent first.
 local function hook(name, handler, priority)
@@ -280,7 +308,6 @@ end));
 
 -- `raumwart doctor`: what this Prosody runs with, as far as raumwart depends on it; the
 -- daemon holds it against its README. Read when asked: the config as it is now.
-local config = require "core.configmanager";
 hook("iq-get/host/" .. NS .. ":doctor", command(function(_, stanza)
 	local gc, net = config.get("*", "gc"), config.get("*", "network_settings");
 	local nagle = type(net) == "table" and net.nagle;

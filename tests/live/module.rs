@@ -552,3 +552,106 @@ async fn a_module_reload_keeps_who_entered_as_organizer() {
     .await;
     assert_room_is_fresh(&env, ROOM, &old_owner).await;
 }
+
+/// A Prosody with the recommended generational collector, the module and its daemon,
+/// focus and a teacher with a class in ROOM, and Lua's own collector stopped by
+/// tests/prosody/mod_test_gc_probe.lua (loaded globally, `settings` beside it): every
+/// collection it logs is one the module asked for.
+async fn with_gc_probe(settings: &str) -> (Env, Daemon, Focus, Client) {
+    let options = Options {
+        prosody_gc: Some(RECOMMENDED_GC.into()),
+        ..Options::default()
+    };
+    let mut env = Env::new(REPO, options);
+    let path = env.dir.join("prosody.cfg.lua");
+    let cfg = fs::read_to_string(&path).unwrap();
+    let global = "modules_enabled = { \"saslauth\"";
+    assert!(
+        cfg.contains(global),
+        "the harness's Prosody config changed:\n{cfg}"
+    );
+    let probe = format!("{settings}\nmodules_enabled = {{ \"test_gc_probe\", \"saslauth\"");
+    fs::write(&path, cfg.replacen(global, &probe, 1)).unwrap();
+    env.restart_prosody();
+    wait_prosody_log(&env, "raumwart module active: ").await;
+    let daemon = env.daemon().await;
+    let focus = env.focus(ROOM).await;
+    let teacher = teacher_with_class(&env, ROOM, "teacher").await;
+    (env, daemon, focus, teacher)
+}
+
+const COLLECTION: &str = "test_gc_probe: a collection";
+
+/// A student joins ROOM and leaves, and Prosody has answered.
+async fn student_comes_and_goes(s: &mut Client) {
+    s.join(&room_jid(ROOM), "student", Some(CLASS_PASSWORD))
+        .await
+        .unwrap();
+    s.leave(&room_jid(ROOM), "student").await;
+    s.sync().await;
+}
+
+/// The module lets Lua collect when Prosody's loop is idle, so that a reaction (a grace
+/// expiry's destroy, an owner taken back) rarely meets a collection, and it lets Lua take
+/// a full collection when one is due: with only young ones, old garbage grows without end.
+#[tokio::test]
+async fn prosody_collects_young_and_old_garbage_when_idle() {
+    const FULL: &str = "test_gc_probe: a full collection";
+    let (env, _d, _focus, _t) = with_gc_probe("").await;
+    // Students come and go until the module's timer (every 50 ms) has collected the young
+    // (at 15 % of the heap allocated, a few MB) and, once the probe's old ballast has
+    // grown the heap by Lua's major_threshold (50 %), everything.
+    let log = env.prosody_log();
+    let (young, full) = (log.matches(COLLECTION).count(), log.matches(FULL).count());
+    let mut s = env.anonymous().await;
+    for round in 0.. {
+        student_comes_and_goes(&mut s).await;
+        let log = env.prosody_log();
+        let (y, f) = (log.matches(COLLECTION).count(), log.matches(FULL).count());
+        if y > young && f > full {
+            break;
+        }
+        assert!(
+            round < 3000,
+            "after 3000 students came and went, Prosody logged {} collections, {} of them \
+             full: the module's idle collection {}",
+            y - young,
+            f - full,
+            if y == young {
+                "did not run"
+            } else {
+                "never let Lua take a full collection"
+            }
+        );
+    }
+}
+
+/// When a full collection freed too little, Lua waits for the heap to double before the
+/// next; the module does not make it collect everything again at each of its steps.
+#[tokio::test]
+async fn prosody_is_left_alone_after_a_full_collection_that_freed_too_little() {
+    const ASIDE: &str = "idle collection waits for Lua's own";
+    let (env, _d, _focus, _t) = with_gc_probe("test_gc_probe_grow = true").await;
+    let mut s = env.anonymous().await;
+    for round in 0.. {
+        student_comes_and_goes(&mut s).await;
+        if env.prosody_log().contains(ASIDE) {
+            break;
+        }
+        assert!(
+            round < 3000,
+            "after 3000 students came and went with Prosody's live data growing, the \
+             module never saw a full collection free too little"
+        );
+    }
+    // Students keep coming and going, far beyond the module's 15 % of the heap.
+    let collections = env.prosody_log().matches(COLLECTION).count();
+    for _ in 0..300 {
+        student_comes_and_goes(&mut s).await;
+    }
+    let more = env.prosody_log().matches(COLLECTION).count() - collections;
+    assert_eq!(
+        more, 0,
+        "the module made Lua collect {more} more times while Lua waited for its heap to grow"
+    );
+}
