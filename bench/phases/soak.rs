@@ -899,6 +899,11 @@ async fn soak(plan: SoakPlan) -> Soaked {
     reader.discard = true;
     let last = tables(&mut reader).await;
     let lines = |log: &str| log.lines().filter(|l| !l.trim().is_empty()).count();
+    let prosody_log = env.prosody_log();
+    // Counted in the section; shown here only, where they can be read (test JIDs).
+    for line in prosody_log.lines().filter(|l| !l.trim().is_empty()).take(20) {
+        eprintln!("soak: Prosody logged: {line}");
+    }
     let tally = std::mem::take(&mut *sh.tally.lock().unwrap());
     let ended = std::mem::take(&mut *sh.ended.lock().unwrap());
     let visits = std::mem::take(&mut sh.rooms.lock().unwrap().visits);
@@ -912,7 +917,7 @@ async fn soak(plan: SoakPlan) -> Soaked {
         visits,
         busy,
         peaks: (load::peak_rss_mb(dpid), load::peak_rss_mb(ppid)),
-        log_lines: (lines(&env.prosody_log()), lines(&daemon.log_text())),
+        log_lines: (lines(&prosody_log), lines(&daemon.log_text())),
         load: (load_start, load_average()),
     }
 }
