@@ -901,7 +901,11 @@ async fn soak(plan: SoakPlan) -> Soaked {
     let lines = |log: &str| log.lines().filter(|l| !l.trim().is_empty()).count();
     let prosody_log = env.prosody_log();
     // Counted in the section; shown here only, where they can be read (test JIDs).
-    for line in prosody_log.lines().filter(|l| !l.trim().is_empty()).take(20) {
+    for line in prosody_log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(20)
+    {
         eprintln!("soak: Prosody logged: {line}");
     }
     let tally = std::mem::take(&mut *sh.tally.lock().unwrap());
