@@ -117,7 +117,8 @@ pub(crate) struct Latencies {
     pub(crate) trace: Option<String>,
 }
 
-/// The daemon's timing lines: (microseconds since the epoch, what, late_us).
+/// The daemon's timing lines: (microseconds since the epoch, what, late_us of a timer or
+/// the stanzas sent in answer to what was handled).
 pub(crate) fn timing_lines(log: &str) -> Vec<(i128, String, i128)> {
     let field = |line: &str, name: &str| -> Option<i128> {
         let rest = line.split(&format!(" {name}=")).nth(1)?;
@@ -126,10 +127,11 @@ pub(crate) fn timing_lines(log: &str) -> Vec<(i128, String, i128)> {
     log.lines()
         .filter_map(|line| {
             let at = field(line, "at_us")?;
-            let what = ["in", "timer", "sent"]
+            let what = ["in", "timer", "sent", "handled"]
                 .into_iter()
                 .find(|w| line.contains(&format!(" {w} ")) || line.ends_with(&format!(" {w}")))?;
-            Some((at, what.to_owned(), field(line, "late_us").unwrap_or(0)))
+            let third = field(line, "late_us").or_else(|| field(line, "sent"));
+            Some((at, what.to_owned(), third.unwrap_or(0)))
         })
         .collect()
 }
@@ -270,10 +272,11 @@ pub(crate) async fn latencies(plan: Plan, trace: bool) -> Latencies {
         grace.push(signed_ms(left + grace_period, removed));
         focus.wait_removed(&jid, "focus").await;
     }
-    let take_back = taken_back(&env, &mut daemon, n, 2 * n).await;
+    let (take_back, promotions) = taken_back(&env, &mut daemon, n, 2 * n).await;
     let trace = trace.then(|| {
         grace_breakdown(&stamps, &daemon.log_text())
             + &prosody_breakdown(&stamps, &env.prosody_log(), &daemon.log_text())
+            + &take_back_breakdown(&promotions, &daemon.log_text())
     });
     Latencies {
         grant,
@@ -286,10 +289,15 @@ pub(crate) async fn latencies(plan: Plan, trace: bool) -> Latencies {
 
 /// `n` times in room "r-<i>": the teacher leaves, focus's auto-owner makes the student
 /// owner, raumwart takes it back (in the grace period); ms between the two presences the
-/// student sees. Then the teacher is back, and the student leaves and re-enters, so that
-/// focus (which elects again only when the member it tracks leaves) adopts the teacher
-/// and promotes the student at her next leave.
-pub(crate) async fn taken_back(env: &Env, d: &mut Daemon, n: usize, i: usize) -> Vec<f64> {
+/// student sees, and both as wall-clock us. Then the teacher is back, and the student
+/// leaves and re-enters, so that focus (which elects again only when the member it tracks
+/// leaves) adopts the teacher and promotes the student at her next leave.
+pub(crate) async fn taken_back(
+    env: &Env,
+    d: &mut Daemon,
+    n: usize,
+    i: usize,
+) -> (Vec<f64>, Vec<(i128, i128)>) {
     let name = format!("r-{i}");
     let jid = room(i);
     let _focus = env.auto_owner_focus(&name).await;
@@ -301,13 +309,14 @@ pub(crate) async fn taken_back(env: &Env, d: &mut Daemon, n: usize, i: usize) ->
             && client::is_self_presence(st)
             && client::item_of(st).0 != "owner"
     };
-    let mut samples = vec![];
+    let (mut samples, mut stamps) = (vec![], vec![]);
     for _ in 0..n {
         t.leave(&jid, "teacher").await;
         s.wait_affiliation(&jid, "student", "owner").await;
         let promoted = s.arrived;
         s.wait_for("the student's owner taken back", &demoted).await;
         samples.push(ms(promoted, s.arrived));
+        stamps.push((unix_us(promoted), unix_us(s.arrived)));
         d.wait_state(&name, "grace").await;
         t = env.anonymous().await;
         let back = t
@@ -320,7 +329,69 @@ pub(crate) async fn taken_back(env: &Env, d: &mut Daemon, n: usize, i: usize) ->
         s.leave(&jid, "student").await;
         s.join(&jid, "student", Some(CLASS_PASSWORD)).await.unwrap();
     }
-    samples
+    (samples, stamps)
+}
+
+/// Splits each take-back sample (the student's presence with owner c1, without it c2,
+/// both wall-clock us) with the daemon's timing lines: the promotion's event at the
+/// daemon after the client saw it (skew), the daemon's work from that event to the
+/// revocation written, and Prosody plus the client from there to c2. The revocation is
+/// the last handled stanza before c2 that the daemon answered by writing.
+pub(crate) fn take_back_breakdown(samples: &[(i128, i128)], log: &str) -> String {
+    let lines = timing_lines(log);
+    let mut parts: Vec<[f64; 4]> = vec![];
+    for &(c1, c2) in samples {
+        let ms = |us: i128| us as f64 / 1000.0;
+        let Some(handled) = lines.iter().rposition(|(at, w, sent)| {
+            w == "handled" && *sent > 0 && *at > c1 - 100_000 && *at < c2
+        }) else {
+            continue;
+        };
+        let Some(event) = lines[..handled].iter().rposition(|(_, w, _)| w == "in") else {
+            continue;
+        };
+        let (event, handled) = (lines[event].0, lines[handled].0);
+        parts.push([
+            ms(c2 - c1),
+            ms(event - c1),
+            ms(handled - event),
+            ms(c2 - handled),
+        ]);
+    }
+    let names = [
+        "total: owner seen -> owner gone seen",
+        "promotion at the daemon - at the client",
+        "daemon: promotion in -> revocation written",
+        "revocation written -> seen (Prosody + client)",
+    ];
+    let mut out = format!(
+        "take-back split over {} of {} samples (ms):\n",
+        parts.len(),
+        samples.len()
+    );
+    for (i, name) in names.iter().enumerate() {
+        let v: Vec<f64> = parts.iter().map(|p| p[i]).collect();
+        writeln!(
+            out,
+            "  {name}: p50 {:.2}, p99 {:.2}, min {:.2}, max {:.2}",
+            percentile(&v, 0.5),
+            percentile(&v, 0.99),
+            percentile(&v, 0.0),
+            percentile(&v, 1.0)
+        )
+        .unwrap();
+    }
+    parts.sort_by(|a, b| b[0].total_cmp(&a[0]));
+    out += "  slowest (total = skew, daemon, Prosody+client):\n";
+    for p in parts.iter().take(8) {
+        writeln!(
+            out,
+            "    {:.2} = {:.2}, {:.2}, {:.2}",
+            p[0], p[1], p[2], p[3]
+        )
+        .unwrap();
+    }
+    out
 }
 
 /// Restarts the Prosody of `env` with bench/prosody/mod_bench_clock.lua on the main MUC.

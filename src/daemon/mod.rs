@@ -295,7 +295,8 @@ impl Daemon {
                 debug!(target: TIMING, at_us = unix_us(), "in");
                 let Some(s) = self.conn.session() else { return };
                 s.handle_stanza(cause, *stanza);
-                self.pump(cause).await;
+                let sent = self.pump(cause).await;
+                debug!(target: TIMING, at_us = unix_us(), sent, "handled");
             }
             Happened::Received(Received::Invalid(bad)) => {
                 let cause = Instant::now();
@@ -333,17 +334,22 @@ impl Daemon {
     /// Writes what the session wants sent, then hands on what it has to say: inputs to
     /// the core (whose requests go back into the session and out in the next round),
     /// answers to the metrics, and last a lost connection. `cause` is when the input
-    /// that started it all arrived.
-    async fn pump(&mut self, cause: Instant) {
+    /// that started it all arrived. Returns how many stanzas it wrote.
+    async fn pump(&mut self, cause: Instant) -> usize {
+        let mut sent = 0;
         loop {
-            let Conn::Up(up) = &mut self.conn else { return };
+            let Conn::Up(up) = &mut self.conn else {
+                return sent;
+            };
             while let Some(stanza) = up.session.poll_transmit() {
                 if let Err(e) = up.link.send(stanza).await {
-                    return self.lost(e);
+                    self.lost(e);
+                    return sent;
                 }
+                sent += 1;
             }
             let Some(outcome) = up.session.poll_outcome() else {
-                return;
+                return sent;
             };
             match outcome {
                 Outcome::Answered { kind, ok, took } => {
@@ -357,7 +363,10 @@ impl Daemon {
                     self.drain(cause);
                 }
                 Outcome::Doctor(report) => self.doctor_answered(report),
-                Outcome::Lost(why) => return self.lost(why),
+                Outcome::Lost(why) => {
+                    self.lost(why);
+                    return sent;
+                }
             }
         }
     }
