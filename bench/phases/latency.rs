@@ -191,11 +191,27 @@ pub(crate) fn grace_breakdown(samples: &[(i128, i128)], log: &str) -> String {
         "destroy sent -> removal seen (Prosody + client)",
         "destroy sent -> Prosody's answer at the daemon",
     ];
-    let mut out = format!(
-        "grace expiry split over {} of {} samples (ms):\n",
-        parts.len(),
-        samples.len()
-    );
+    split_report(
+        "grace expiry",
+        samples.len(),
+        &names,
+        parts,
+        "total = skew, timer, daemon, Prosody+client; answer",
+        5,
+    )
+}
+
+/// The report of a split: per part p50, p99, min and max, then the slowest samples, each
+/// as `total = part, part, ...` with the parts from `summed` on after a `;`.
+fn split_report<const N: usize>(
+    what: &str,
+    of: usize,
+    names: &[&str; N],
+    mut parts: Vec<[f64; N]>,
+    slowest: &str,
+    summed: usize,
+) -> String {
+    let mut out = format!("{what} split over {} of {of} samples (ms):\n", parts.len());
     for (i, name) in names.iter().enumerate() {
         let v: Vec<f64> = parts.iter().map(|p| p[i]).collect();
         writeln!(
@@ -209,14 +225,20 @@ pub(crate) fn grace_breakdown(samples: &[(i128, i128)], log: &str) -> String {
         .unwrap();
     }
     parts.sort_by(|a, b| b[0].total_cmp(&a[0]));
-    out += "  slowest (total = skew, timer, daemon, Prosody+client; answer):\n";
+    writeln!(out, "  slowest ({slowest}):").unwrap();
+    let list = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     for p in parts.iter().take(8) {
-        writeln!(
-            out,
-            "    {:.2} = {:.2}, {:.2}, {:.2}, {:.2}; {:.2}",
-            p[0], p[1], p[2], p[3], p[4], p[5]
-        )
-        .unwrap();
+        let rest = if summed < N {
+            format!("; {}", list(&p[summed..]))
+        } else {
+            String::new()
+        };
+        writeln!(out, "    {:.2} = {}{rest}", p[0], list(&p[1..summed])).unwrap();
     }
     out
 }
@@ -364,34 +386,14 @@ pub(crate) fn take_back_breakdown(samples: &[(i128, i128)], log: &str) -> String
         "daemon: promotion in -> revocation written",
         "revocation written -> seen (Prosody + client)",
     ];
-    let mut out = format!(
-        "take-back split over {} of {} samples (ms):\n",
-        parts.len(),
-        samples.len()
-    );
-    for (i, name) in names.iter().enumerate() {
-        let v: Vec<f64> = parts.iter().map(|p| p[i]).collect();
-        writeln!(
-            out,
-            "  {name}: p50 {:.2}, p99 {:.2}, min {:.2}, max {:.2}",
-            percentile(&v, 0.5),
-            percentile(&v, 0.99),
-            percentile(&v, 0.0),
-            percentile(&v, 1.0)
-        )
-        .unwrap();
-    }
-    parts.sort_by(|a, b| b[0].total_cmp(&a[0]));
-    out += "  slowest (total = skew, daemon, Prosody+client):\n";
-    for p in parts.iter().take(8) {
-        writeln!(
-            out,
-            "    {:.2} = {:.2}, {:.2}, {:.2}",
-            p[0], p[1], p[2], p[3]
-        )
-        .unwrap();
-    }
-    out
+    split_report(
+        "take-back",
+        samples.len(),
+        &names,
+        parts,
+        "total = skew, daemon, Prosody+client",
+        4,
+    )
 }
 
 /// Restarts the Prosody of `env` with bench/prosody/mod_bench_clock.lua on the main MUC.
