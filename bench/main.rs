@@ -5,7 +5,8 @@
 //!   cargo bench --bench raumwart -- --cpu        only the Prosody CPU A/B (phase 1);
 //!                                   add --control for A/A (both sides plain Prosody)
 //!   cargo bench --bench raumwart -- --latency N  only the reactions (phase 2), N samples;
-//!                                   add --trace to split the grace expiry's time
+//!                                   add --trace to split the grace expiry's and the
+//!                                   take-back's time, --busy to keep one core busy
 //!   cargo bench --bench raumwart -- --scale N    only the daemon at N rooms (phase 3); a
 //!                                   list (--scale 1000,100000) checks the CPU per event too
 //!   cargo bench --bench raumwart -- --resync N   only the re-sync after SIGKILL, N rooms in session
@@ -73,9 +74,13 @@ struct Args {
     /// Only the reactions (phase 2), N samples, with the slowest shown.
     #[arg(long, value_name = "N", conflicts_with_all = ["full", "cpu"])]
     latency: Option<usize>,
-    /// With --latency: split the grace expiry's time.
+    /// With --latency: split the grace expiry's and the take-back's time.
     #[arg(long, requires = "latency")]
     trace: bool,
+    /// With --latency: keep one core busy all along (a shell loop), as a videobridge
+    /// would on a Jitsi server.
+    #[arg(long, requires = "latency")]
+    busy: bool,
     /// Only the daemon at N rooms (phase 3); a list, comma-separated, for several sizes
     /// (1000 and 100000 among them: the CPU per event compared too).
     #[arg(long, value_name = "N", value_delimiter = ',', conflicts_with_all = ["full", "cpu", "latency"])]
@@ -196,6 +201,7 @@ fn main() {
             ..FULL
         };
         let trace = args.trace;
+        let _busy = args.busy.then(Busy::start);
         let l = current().block_on(latencies(plan, trace));
         for (name, v) in [
             ("grant", &l.grant),
@@ -254,6 +260,27 @@ fn main() {
     println!("load average at the end: {}", load_average());
     print!("{}", checks.table());
     checks.finish();
+}
+
+/// A shell loop that keeps one core busy until dropped.
+struct Busy(std::process::Child);
+
+impl Busy {
+    fn start() -> Busy {
+        let child = std::process::Command::new("sh")
+            .args(["-c", "while :; do :; done"])
+            .spawn()
+            .expect("start sh for --busy");
+        println!("one core kept busy by a shell loop (pid {})", child.id());
+        Busy(child)
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn multi() -> tokio::runtime::Runtime {
