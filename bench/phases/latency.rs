@@ -296,9 +296,10 @@ pub(crate) async fn latencies(plan: Plan, trace: bool) -> Latencies {
     }
     let (take_back, promotions) = taken_back(&env, &mut daemon, n, 2 * n).await;
     let trace = trace.then(|| {
-        grace_breakdown(&stamps, &daemon.log_text())
-            + &prosody_breakdown(&stamps, &env.prosody_log(), &daemon.log_text())
-            + &take_back_breakdown(&promotions, &daemon.log_text())
+        let log = daemon.log_text();
+        grace_breakdown(&stamps, &log)
+            + &prosody_breakdown(&stamps, &env.prosody_log(), &log)
+            + &take_back_breakdown(&promotions, &log)
     });
     Latencies {
         grant,
