@@ -6,7 +6,8 @@
 //!                                   add --control for A/A (both sides plain Prosody)
 //!   cargo bench --bench raumwart -- --latency N  only the reactions (phase 2), N samples;
 //!                                   add --trace to split the grace expiry's and the
-//!                                   take-back's time, --busy to keep one core busy
+//!                                   take-back's time, --busy to keep one core busy,
+//!                                   --rt to run Prosody, daemon and clients real-time
 //!   cargo bench --bench raumwart -- --scale N    only the daemon at N rooms (phase 3); a
 //!                                   list (--scale 1000,100000) checks the CPU per event too
 //!   cargo bench --bench raumwart -- --resync N   only the re-sync after SIGKILL, N rooms in session
@@ -81,6 +82,11 @@ struct Args {
     /// would on a Jitsi server.
     #[arg(long, requires = "latency")]
     busy: bool,
+    /// With --latency: Prosody, the daemon and the bench's clients at real-time priority
+    /// (SCHED_FIFO 1, with chrt; --busy's loop stays plain): what the kernel's wait for
+    /// its next tick costs the reactions. Not a setting to deploy (see what-was-done.md).
+    #[arg(long, requires = "latency")]
+    rt: bool,
     /// Only the daemon at N rooms (phase 3); a list, comma-separated, for several sizes
     /// (1000 and 100000 among them: the CPU per event compared too).
     #[arg(long, value_name = "N", value_delimiter = ',', conflicts_with_all = ["full", "cpu", "latency"])]
@@ -202,7 +208,7 @@ fn main() {
         };
         let trace = args.trace;
         let _busy = args.busy.then(Busy::start);
-        let l = current().block_on(latencies(plan, trace));
+        let l = current().block_on(latencies(plan, trace, args.rt));
         for (name, v) in [
             ("grant", &l.grant),
             ("reset", &l.reset),
@@ -274,6 +280,24 @@ impl Busy {
         println!("one core kept busy by a shell loop (pid {})", child.id());
         Busy(child)
     }
+}
+
+/// `--rt`: SCHED_FIFO 1 for these processes and all their threads. The bench's own
+/// (the last) resets on fork: what it spawns afterwards runs plain.
+fn real_time(pids: &[u32]) {
+    for (i, pid) in pids.iter().enumerate() {
+        let mut chrt = std::process::Command::new("chrt");
+        chrt.args(["-f", "-a"]);
+        if i + 1 == pids.len() {
+            chrt.arg("-R");
+        }
+        let status = chrt
+            .args(["-p", "1", &pid.to_string()])
+            .status()
+            .expect("run chrt for --rt");
+        assert!(status.success(), "chrt -f -p 1 {pid}: {status}");
+    }
+    println!("real-time (SCHED_FIFO 1): Prosody, the daemon and the bench's clients");
 }
 
 impl Drop for Busy {

@@ -37,7 +37,7 @@ pub(crate) async fn latency_phase(plan: Plan, out: &mut String, checks: &mut Che
         "| reaction | p50 ms | p99 ms | min ms | max ms | target p99 |\n|---|---|---|---|---|---|"
     )
     .unwrap();
-    let l = latencies(plan, false).await;
+    let l = latencies(plan, false, false).await;
     for (name, samples, target) in [
         ("organizer join -> owner granted", &l.grant, GRANT_P99_MS),
         (
@@ -244,8 +244,8 @@ fn split_report<const N: usize>(
 }
 
 /// Phase 2: grant, reset and grace latencies in ms. `trace` turns on the daemon's
-/// timing lines and splits the grace samples with them.
-pub(crate) async fn latencies(plan: Plan, trace: bool) -> Latencies {
+/// timing lines and splits the grace samples with them; `realtime`, `--rt`.
+pub(crate) async fn latencies(plan: Plan, trace: bool, realtime: bool) -> Latencies {
     let mut options = bench_options(true, LATENCY_GRACE);
     if trace {
         options.log = "warn,raumwart::timing=debug";
@@ -258,6 +258,9 @@ pub(crate) async fn latencies(plan: Plan, trace: bool) -> Latencies {
     scaled_config(&env, n * 2 + 1, LATENCY_GRACE);
     let grace_period = seconds(LATENCY_GRACE);
     let mut daemon = start_daemon(&env).await;
+    if realtime {
+        real_time(&[env.prosody_pid(), daemon.pid(), std::process::id()]);
+    }
     let mut focus = Client::login(env.c2s, AUTH, "focus", FOCUS_PASSWORD).await;
     let (mut grant, mut reset, mut grace) = (vec![], vec![], vec![]);
     let mut t = env.anonymous().await;
