@@ -29,6 +29,7 @@ use crate::schools::Files;
 pub mod auth;
 pub mod daemon;
 mod guard;
+mod loaded;
 mod pages;
 mod register;
 pub mod store;
@@ -51,14 +52,17 @@ pub struct App {
     pub uploads: PathBuf,
     /// The register the shards follow, kept current by [`register::watch_register`].
     pub register: tokio::sync::watch::Receiver<register::Current>,
+    /// The config's last load, for [`App::config`].
+    loaded: loaded::Cache,
 }
 
 pub type Shared = Arc<App>;
 
 impl App {
-    /// The config as it is now (the register changes while the console runs).
-    pub fn config(&self) -> anyhow::Result<Config> {
-        Ok(config::load(&self.files.config)?)
+    /// The config as it is now (the register changes while the console runs), loaded
+    /// again only when one of its files changed.
+    pub fn config(&self) -> anyhow::Result<Arc<Config>> {
+        Ok(self.loaded.get()?)
     }
 
     pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
@@ -129,6 +133,7 @@ pub async fn serve(files: Files, socket: Option<PathBuf>) -> anyhow::Result<()> 
         tokio::spawn(register::watch_register(files.config.clone(), register_tx));
     }
     let app = Arc::new(App {
+        loaded: loaded::Cache::new(files.config.clone()),
         files,
         daemon,
         settings: settings.clone(),

@@ -5,7 +5,6 @@
 //! One task watches the register for every request: it loads the config again only when
 //! the config file or a password file it read changed (size, time, inode), once a second.
 
-use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -17,6 +16,7 @@ use serde::Deserialize;
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
+use super::loaded::Stamps;
 use super::{auth, Shared};
 use crate::config;
 use crate::register::{follow::HOLD, sign, Issued, Register, SIGNATURE};
@@ -35,33 +35,16 @@ pub(crate) struct Asked {
     wait: u8,
 }
 
-/// A file as last seen: size, modification time (s, ns), inode.
-type Seen = (u64, i64, i64, u64);
-
-/// What the files looked like at the last load: a change to any means load again.
-fn stamp(paths: &[PathBuf]) -> Vec<Seen> {
-    paths
-        .iter()
-        .map(|p| {
-            std::fs::metadata(p).map_or((0, 0, 0, 0), |m| {
-                (m.size(), m.mtime(), m.mtime_nsec(), m.ino())
-            })
-        })
-        .collect()
-}
-
 /// Keeps `current` up to date with the config file at `path`.
 pub(crate) async fn watch_register(path: PathBuf, current: watch::Sender<Current>) {
-    let mut seen: Option<(Vec<PathBuf>, Vec<Seen>)> = None;
+    let mut seen: Option<Stamps> = None;
     loop {
-        let unchanged = seen
-            .as_ref()
-            .is_some_and(|(paths, was)| stamp(paths) == *was);
+        let unchanged = seen.as_ref().is_some_and(Stamps::unchanged);
         if !unchanged {
             let mut paths = vec![path.clone()];
             match config::load(&path) {
                 Ok(c) => {
-                    paths.extend(c.read_files.iter().cloned());
+                    paths = Stamps::files(&path, &c);
                     let register = Register::of(&c);
                     let hash = register.hash();
                     let differs = current.borrow().as_ref().is_none_or(|now| now.0 != hash);
@@ -72,8 +55,7 @@ pub(crate) async fn watch_register(path: PathBuf, current: watch::Sender<Current
                 // The shards keep what they have; `raumwart check` says what is wrong.
                 Err(e) => warn!("register: the config does not load, shards keep theirs: {e}"),
             }
-            let stamps = stamp(&paths);
-            seen = Some((paths, stamps));
+            seen = Some(Stamps::of(paths));
         }
         tokio::time::sleep(LOOK_EVERY).await;
     }

@@ -4,6 +4,8 @@
 //! Another media centre's school is answered like one that does not exist, also when its
 //! id is typed into the address or a form by hand.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -43,14 +45,18 @@ pub(crate) struct Confirmed {
 }
 
 /// Loads the config and the session, or answers.
-fn context(app: &Shared, headers: &HeaderMap) -> Result<(Session, Config), Response> {
+fn context(app: &Shared, headers: &HeaderMap) -> Result<(Session, Arc<Config>), Response> {
     let session = guard::session(app, headers)?;
     let config = app.config().map_err(|e| failed(&format!("{e:#}")))?;
     Ok((session, config))
 }
 
 /// Like [`context`], for a page of one of the account's own schools.
-fn own_context(app: &Shared, headers: &HeaderMap, id: &str) -> Result<(Session, Config), Response> {
+fn own_context(
+    app: &Shared,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<(Session, Arc<Config>), Response> {
     let (session, config) = context(app, headers)?;
     own(session, config, id)
 }
@@ -61,13 +67,17 @@ fn own_change(
     headers: &HeaderMap,
     csrf: &str,
     id: &str,
-) -> Result<(Session, Config), Response> {
+) -> Result<(Session, Arc<Config>), Response> {
     let session = guard::change(app, headers, csrf)?;
     let config = app.config().map_err(|e| failed(&format!("{e:#}")))?;
     own(session, config, id)
 }
 
-fn own(session: Session, config: Config, id: &str) -> Result<(Session, Config), Response> {
+fn own(
+    session: Session,
+    config: Arc<Config>,
+    id: &str,
+) -> Result<(Session, Arc<Config>), Response> {
     match own_school(&config, &session.staff.scope, id) {
         Some(_) => Ok((session, config)),
         None => Err(super::message(
