@@ -38,13 +38,13 @@ pub(crate) struct Asked {
 /// Keeps `current` up to date with the config file at `path`.
 pub(crate) async fn watch_register(path: PathBuf, current: watch::Sender<Current>) {
     let mut seen: Option<Stamps> = None;
+    let mut files = vec![path.clone()];
     loop {
-        let unchanged = seen.as_ref().is_some_and(Stamps::unchanged);
-        if !unchanged {
-            let mut paths = vec![path.clone()];
+        if !seen.as_ref().is_some_and(Stamps::unchanged) {
+            let before = Stamps::of(files.clone());
             match config::load(&path) {
                 Ok(c) => {
-                    paths = Stamps::files(&path, &c);
+                    files = Stamps::files(&path, &c);
                     let register = Register::of(&c);
                     let hash = register.hash();
                     let differs = current.borrow().as_ref().is_none_or(|now| now.0 != hash);
@@ -55,7 +55,9 @@ pub(crate) async fn watch_register(path: PathBuf, current: watch::Sender<Current
                 // The shards keep what they have; `raumwart check` says what is wrong.
                 Err(e) => warn!("register: the config does not load, shards keep theirs: {e}"),
             }
-            seen = Some(Stamps::of(paths));
+            // A file replaced while it was read (or new files read): look again next time.
+            let after = Stamps::of(files.clone());
+            seen = (after == before).then_some(after);
         }
         tokio::time::sleep(LOOK_EVERY).await;
     }
