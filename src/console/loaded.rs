@@ -36,7 +36,7 @@ impl Stamps {
     }
 
     /// The config file and the files `config` read.
-    pub(crate) fn files(path: &Path, config: &Config) -> Vec<PathBuf> {
+    fn files(path: &Path, config: &Config) -> Vec<PathBuf> {
         std::iter::once(path.to_owned())
             .chain(config.read_files.iter().cloned())
             .collect()
@@ -45,6 +45,23 @@ impl Stamps {
     /// Whether none of the files changed since.
     pub(crate) fn unchanged(&self) -> bool {
         Stamps::of(self.paths.clone()).seen == self.seen
+    }
+
+    /// Loads the config at `path`. `files` are what the last load read (at first, the
+    /// config file), and become what this one read. The stamps come back only if those
+    /// files looked the same before and after the load: a file replaced while it was
+    /// read is read again at the next look.
+    pub(crate) fn load(
+        path: &Path,
+        files: &mut Vec<PathBuf>,
+    ) -> (Result<Config, config::Error>, Option<Stamps>) {
+        let before = Stamps::of(files.clone());
+        let loaded = config::load(path);
+        if let Ok(config) = &loaded {
+            *files = Stamps::files(path, config);
+        }
+        let after = Stamps::of(files.clone());
+        (loaded, (after == before).then_some(after))
     }
 }
 
@@ -72,8 +89,7 @@ impl Cache {
         }
     }
 
-    /// The config as it is now. A load is kept only if its files looked the same before
-    /// and after it: a file replaced while it was read is read again at the next call.
+    /// The config as it is now; a load is kept while its files stay as they were.
     pub(crate) fn get(&self) -> Result<Arc<Config>, config::Error> {
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((stamps, config)) = &last.kept {
@@ -82,13 +98,9 @@ impl Cache {
             }
         }
         last.kept = None;
-        let before = Stamps::of(last.files.clone());
-        let config = Arc::new(config::load(&self.path)?);
-        let after = Stamps::of(Stamps::files(&self.path, &config));
-        last.files = after.paths.clone();
-        if after == before {
-            last.kept = Some((after, config.clone()));
-        }
+        let (loaded, stamps) = Stamps::load(&self.path, &mut last.files);
+        let config = Arc::new(loaded?);
+        last.kept = stamps.map(|s| (s, config.clone()));
         Ok(config)
     }
 }

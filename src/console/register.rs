@@ -18,7 +18,6 @@ use tracing::{debug, warn};
 
 use super::loaded::Stamps;
 use super::{auth, Shared};
-use crate::config;
 use crate::register::{follow::HOLD, sign, Issued, Register, SIGNATURE};
 
 /// How often the watcher looks at the files.
@@ -41,10 +40,9 @@ pub(crate) async fn watch_register(path: PathBuf, current: watch::Sender<Current
     let mut files = vec![path.clone()];
     loop {
         if !seen.as_ref().is_some_and(Stamps::unchanged) {
-            let before = Stamps::of(files.clone());
-            match config::load(&path) {
+            let (loaded, stamps) = Stamps::load(&path, &mut files);
+            match loaded {
                 Ok(c) => {
-                    files = Stamps::files(&path, &c);
                     let register = Register::of(&c);
                     let hash = register.hash();
                     let differs = current.borrow().as_ref().is_none_or(|now| now.0 != hash);
@@ -55,9 +53,7 @@ pub(crate) async fn watch_register(path: PathBuf, current: watch::Sender<Current
                 // The shards keep what they have; `raumwart check` says what is wrong.
                 Err(e) => warn!("register: the config does not load, shards keep theirs: {e}"),
             }
-            // A file replaced while it was read (or new files read): look again next time.
-            let after = Stamps::of(files.clone());
-            seen = (after == before).then_some(after);
+            seen = stamps;
         }
         tokio::time::sleep(LOOK_EVERY).await;
     }
