@@ -282,29 +282,27 @@ impl Busy {
     }
 }
 
-/// `--rt`: SCHED_FIFO 1 for these processes and all their threads. The bench's own
-/// (the last) resets on fork: what it spawns afterwards runs plain.
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `--rt`: SCHED_FIFO 1 for `pids` and for the bench itself, each with all its threads.
+/// The bench's own resets on fork: what it spawns afterwards runs plain.
 fn real_time(pids: &[u32]) {
-    for (i, pid) in pids.iter().enumerate() {
-        let mut chrt = std::process::Command::new("chrt");
-        chrt.args(["-f", "-a"]);
-        if i + 1 == pids.len() {
-            chrt.arg("-R");
-        }
-        let status = chrt
+    let own = std::process::id();
+    let others = pids.iter().map(|pid| (*pid, &["-f", "-a"][..]));
+    for (pid, flags) in others.chain([(own, &["-f", "-a", "-R"][..])]) {
+        let status = std::process::Command::new("chrt")
+            .args(flags)
             .args(["-p", "1", &pid.to_string()])
             .status()
             .expect("run chrt for --rt");
         assert!(status.success(), "chrt -f -p 1 {pid}: {status}");
     }
     println!("real-time (SCHED_FIFO 1): Prosody, the daemon and the bench's clients");
-}
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn multi() -> tokio::runtime::Runtime {

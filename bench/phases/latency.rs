@@ -259,7 +259,7 @@ pub(crate) async fn latencies(plan: Plan, trace: bool, realtime: bool) -> Latenc
     let grace_period = seconds(LATENCY_GRACE);
     let mut daemon = start_daemon(&env).await;
     if realtime {
-        real_time(&[env.prosody_pid(), daemon.pid(), std::process::id()]);
+        real_time(&[env.prosody_pid(), daemon.pid()]);
     }
     let mut focus = Client::login(env.c2s, AUTH, "focus", FOCUS_PASSWORD).await;
     let (mut grant, mut reset, mut grace) = (vec![], vec![], vec![]);
